@@ -1,0 +1,1 @@
+# deploy: build rules, included from the top Makefile.am.

@@ -1,0 +1,1 @@
+# engine/kube: build rules, included from the top Makefile.am.

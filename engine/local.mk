@@ -1,0 +1,2 @@
+# engine: build rules, included from the top Makefile.am.
+engine_libnscengine_la_SOURCES += engine/version.c engine/version.h

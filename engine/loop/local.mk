@@ -1,0 +1,1 @@
+# engine/loop: build rules, included from the top Makefile.am.

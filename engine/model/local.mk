@@ -1,0 +1,1 @@
+# engine/model: build rules, included from the top Makefile.am.

@@ -1,0 +1,1 @@
+# engine/plugin: build rules, included from the top Makefile.am.

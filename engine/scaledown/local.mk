@@ -1,0 +1,1 @@
+# engine/scaledown: build rules, included from the top Makefile.am.

@@ -1,0 +1,1 @@
+# engine/scaleup: build rules, included from the top Makefile.am.

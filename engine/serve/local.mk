@@ -1,0 +1,1 @@
+# engine/serve: build rules, included from the top Makefile.am.

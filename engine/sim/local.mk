@@ -1,0 +1,1 @@
+# engine/sim: build rules, included from the top Makefile.am.

@@ -1,0 +1,1 @@
+# plugins/exoscale: build rules, included from the top Makefile.am.

@@ -1,0 +1,1 @@
+# plugins/static: build rules, included from the top Makefile.am.

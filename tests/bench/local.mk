@@ -1,0 +1,1 @@
+# tests/bench: build rules, included from the top Makefile.am.

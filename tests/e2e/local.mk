@@ -1,0 +1,1 @@
+# tests/e2e: build rules, included from the top Makefile.am.

@@ -1,0 +1,1 @@
+# tests/emulator: build rules, included from the top Makefile.am.

@@ -1,0 +1,1 @@
+# tests/unit: build rules, included from the top Makefile.am.
