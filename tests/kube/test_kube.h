@@ -1,0 +1,9 @@
+/* The test cases of the Kubernetes client's check suite, one TCase per area. */
+#ifndef NSC_TEST_KUBE_H
+#define NSC_TEST_KUBE_H
+
+#include <check.h>
+
+TCase *test_kube_config_tcase(void);
+
+#endif

@@ -1,0 +1,471 @@
+/* Check suite for the Kubernetes client's configuration: kubeconfig fixtures (valid and
+ * broken, each error naming file and field), in-cluster, exec plugins, base64, the rate
+ * limiter and the request layer's error mapping. */
+#include "config.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kube/client.h"
+#include "kube/config.h"
+#include "kube/exec.h"
+#include "log.h"
+#include "test_kube.h"
+
+static char fixture[4096];
+
+static const char *
+fx(const char *rel)
+{
+    const char *top = getenv("top_srcdir");
+
+    snprintf(fixture, sizeof(fixture), "%s/tests/data/kube/kubeconfig/%s", top ? top : "..",
+             rel);
+    return fixture;
+}
+
+START_TEST(test_full_kubeconfig)
+{
+    struct kube_config *cfg = NULL;
+    char err[512] = "";
+    int rc = kube_config_load_kubeconfig(fx("valid/full.yaml"), NULL, &cfg, err, sizeof(err));
+
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_str_eq(cfg->server, "https://127.0.0.1:16443");
+    ck_assert_str_eq(cfg->namespace, "kube-system");
+    ck_assert_str_eq(cfg->token, "s3cr3t-token-value");
+    ck_assert_str_eq(cfg->tls_server_name, "kubernetes");
+    ck_assert_ptr_nonnull(cfg->ca_data);
+    ck_assert(strstr((const char *)cfg->ca_data, "BEGIN CERTIFICATE") != NULL);
+    ck_assert_ptr_null(cfg->ca_file);
+    /* relative paths are relative to the kubeconfig's folder */
+    ck_assert(strstr(cfg->cert_file, "/kubeconfig/valid/certs/client.crt") != NULL);
+    ck_assert_str_eq(cfg->key_file, "/abs/client.key");
+    ck_assert_int_eq(cfg->insecure, 0);
+    ck_assert(strstr(cfg->source, "context admin") != NULL);
+    kube_config_free(cfg);
+
+    /* --kube-context picks another context; no user means no credentials */
+    rc = kube_config_load_kubeconfig(fx("valid/full.yaml"), "nouser", &cfg, err, sizeof(err));
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_str_eq(cfg->server, "https://10.0.0.1:6443");
+    ck_assert_str_eq(cfg->namespace, "default");
+    ck_assert_ptr_null(cfg->token);
+    kube_config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_token_is_redacted)
+{
+    struct kube_config *cfg = NULL;
+    char err[512] = "", buf[256];
+
+    log_redact_clear();
+    ck_assert_int_eq(
+        kube_config_load_kubeconfig(fx("valid/full.yaml"), NULL, &cfg, err, sizeof(err)), 0);
+    snprintf(buf, sizeof(buf), "header Authorization: Bearer %s", cfg->token);
+    log_redact_in_place(buf, sizeof(buf));
+    ck_assert(strstr(buf, "s3cr3t") == NULL);
+    ck_assert(strstr(buf, "[redacted]") != NULL);
+    kube_config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_exec_and_json)
+{
+    struct kube_config *cfg = NULL;
+    char err[512] = "";
+    int rc = kube_config_load_kubeconfig(fx("valid/exec.yaml"), NULL, &cfg, err, sizeof(err));
+
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_int_eq(cfg->insecure, 1);
+    ck_assert_ptr_nonnull(cfg->exec);
+    ck_assert_str_eq(cfg->exec->api_version, "client.authentication.k8s.io/v1beta1");
+    ck_assert(strstr(cfg->exec->command, "/kubeconfig/valid/./bin/get-token") != NULL);
+    ck_assert_uint_eq(cfg->exec->n_args, 4);
+    ck_assert_str_eq(cfg->exec->args[2], "--cluster-name");
+    ck_assert_uint_eq(cfg->exec->n_env, 1);
+    ck_assert_str_eq(cfg->exec->env[0], "K=V");
+    ck_assert_int_eq(cfg->exec->provide_cluster_info, 1);
+    kube_config_free(cfg);
+
+    rc = kube_config_load_kubeconfig(fx("valid/config.json"), NULL, &cfg, err, sizeof(err));
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_str_eq(cfg->namespace, "ns1");
+    ck_assert(strstr(cfg->token_file, "/kubeconfig/valid/tok") != NULL);
+    ck_assert(strstr(cfg->ca_file, "/kubeconfig/valid/ca.crt") != NULL);
+    kube_config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_merge_first_wins)
+{
+    struct kube_config *cfg = NULL;
+    char err[512] = "", paths[8192];
+
+    snprintf(paths, sizeof(paths), "%s:", fx("valid/second.yaml"));
+    strcat(paths, fx("valid/full.yaml"));
+    /* second.yaml comes first: its current-context and its c1... but context "admin" is
+     * defined in second.yaml first, pointing at c2 */
+    ck_assert_int_eq(kube_config_load_kubeconfig(paths, NULL, &cfg, err, sizeof(err)), 0);
+    ck_assert_str_eq(cfg->server, "https://second:2");
+    kube_config_free(cfg);
+    ck_assert_int_eq(kube_config_load_kubeconfig(paths, "admin", &cfg, err, sizeof(err)), 0);
+    ck_assert_str_eq(cfg->server, "https://second:2");
+    kube_config_free(cfg);
+    /* full.yaml first: its admin context and c1 win */
+    snprintf(paths, sizeof(paths), "%s:", fx("valid/full.yaml"));
+    strcat(paths, fx("valid/second.yaml"));
+    ck_assert_int_eq(kube_config_load_kubeconfig(paths, "from-second", &cfg, err, sizeof(err)),
+                     0);
+    ck_assert_str_eq(cfg->server, "https://second:2");
+    kube_config_free(cfg);
+    ck_assert_int_eq(kube_config_load_kubeconfig(paths, NULL, &cfg, err, sizeof(err)), 0);
+    ck_assert_str_eq(cfg->server, "https://127.0.0.1:16443");
+    kube_config_free(cfg);
+}
+END_TEST
+
+/* Every file under invalid/ starts with "# expect: TEXT": loading must fail with a
+ * message that contains TEXT and names the file. */
+START_TEST(test_invalid_fixtures)
+{
+    DIR *d = opendir(fx("invalid"));
+    struct dirent *de;
+    int n = 0;
+
+    ck_assert_ptr_nonnull(d);
+    while ((de = readdir(d)) != NULL) {
+        char path[8192], *text = NULL, expect[512];
+        struct kube_config *cfg = NULL;
+        char err[1024] = "";
+        char *nl;
+        int rc;
+
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", fx("invalid"), de->d_name);
+        ck_assert_int_eq(kube_read_file(path, 1 << 20, &text, NULL), 0);
+        ck_assert_msg(strncmp(text, "# expect: ", 10) == 0, "%s: no expect line", path);
+        nl = strchr(text, '\n');
+        if (nl)
+            *nl = '\0';
+        snprintf(expect, sizeof(expect), "%s", text + 10);
+        free(text);
+        rc = kube_config_load_kubeconfig(path, NULL, &cfg, err, sizeof(err));
+        ck_assert_msg(rc == NSC_ERR_INVALID, "%s: loaded (rc %d)", de->d_name, rc);
+        ck_assert_ptr_null(cfg);
+        ck_assert_msg(strstr(err, expect) != NULL, "%s: error \"%s\" lacks \"%s\"", de->d_name,
+                      err, expect);
+        ck_assert_msg(strstr(err, de->d_name) != NULL, "%s: error does not name the file: %s",
+                      de->d_name, err);
+        n++;
+    }
+    closedir(d);
+    ck_assert_int_ge(n, 20);
+}
+END_TEST
+
+START_TEST(test_missing_file)
+{
+    struct kube_config *cfg = NULL;
+    char err[512] = "";
+
+    ck_assert_int_eq(
+        kube_config_load_kubeconfig("/nonexistent/kc", NULL, &cfg, err, sizeof(err)),
+        NSC_ERR_INVALID);
+    ck_assert(strstr(err, "kubeconfig /nonexistent/kc: cannot read: No such file") != NULL);
+    ck_assert_int_eq(
+        kube_config_load_kubeconfig(fx("valid/full.yaml"), "nope", &cfg, err, sizeof(err)),
+        NSC_ERR_INVALID);
+    ck_assert(strstr(err, "--kube-context \"nope\": no such entry") != NULL);
+}
+END_TEST
+
+START_TEST(test_in_cluster)
+{
+    char dir[] = "/tmp/nsc-sa-XXXXXX", path[256], err[512] = "";
+    struct kube_config *cfg = NULL;
+    FILE *f;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    unsetenv("POD_NAMESPACE");
+    unsetenv("KUBERNETES_SERVICE_HOST");
+    ck_assert_int_eq(kube_config_in_cluster(dir, &cfg, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert(strstr(err, "KUBERNETES_SERVICE_HOST") != NULL);
+    setenv("KUBERNETES_SERVICE_HOST", "fd00::1", 1);
+    setenv("KUBERNETES_SERVICE_PORT", "443x", 1);
+    ck_assert_int_eq(kube_config_in_cluster(dir, &cfg, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert(strstr(err, "KUBERNETES_SERVICE_PORT=\"443x\"") != NULL);
+    setenv("KUBERNETES_SERVICE_PORT", "443", 1);
+    ck_assert_int_eq(kube_config_in_cluster(dir, &cfg, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert(strstr(err, "/token: No such file") != NULL);
+    snprintf(path, sizeof(path), "%s/token", dir);
+    f = fopen(path, "w");
+    fputs("eyJhbGciOiJSUzI1NiJ9.in-cluster-token\n", f);
+    fclose(f);
+    ck_assert_int_eq(kube_config_in_cluster(dir, &cfg, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert(strstr(err, "namespace file") != NULL);
+    ck_assert(strstr(err, "in-cluster-token") == NULL);
+    setenv("POD_NAMESPACE", "ops", 1);
+    ck_assert_int_eq(kube_config_in_cluster(dir, &cfg, err, sizeof(err)), 0);
+    ck_assert_str_eq(cfg->server, "https://[fd00::1]:443");
+    ck_assert_str_eq(cfg->namespace, "ops");
+    ck_assert(strstr(cfg->ca_file, "/ca.crt") != NULL);
+    ck_assert_ptr_null(cfg->token);
+    kube_config_free(cfg);
+    unsetenv("POD_NAMESPACE");
+    snprintf(path, sizeof(path), "%s/namespace", dir);
+    f = fopen(path, "w");
+    fputs("kube-system\n", f);
+    fclose(f);
+    ck_assert_int_eq(kube_config_in_cluster(dir, &cfg, err, sizeof(err)), 0);
+    ck_assert_str_eq(cfg->namespace, "kube-system");
+    kube_config_free(cfg);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/token", dir);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_base64)
+{
+    static const struct {
+        const char *in, *out;
+        int rc;
+    } cases[] = {
+        {"", "", 0},
+        {"QQ==", "A", 0},
+        {"QUI=", "AB", 0},
+        {"QUJD", "ABC", 0},
+        {"QUJD\nRA==", "ABCD", 0},
+        {"QUJDRA", "ABCD", 0},
+        {"Q", NULL, NSC_ERR_INVALID},
+        {"QU*D", NULL, NSC_ERR_INVALID},
+        {"QQ==QQ==", NULL, NSC_ERR_INVALID},
+        {"QQ===", NULL, NSC_ERR_INVALID},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        unsigned char *out = NULL;
+        size_t len = 0;
+        int rc = kube_base64_decode(cases[i].in, &out, &len);
+
+        ck_assert_msg(rc == cases[i].rc, "case %zu (%s): rc %d", i, cases[i].in, rc);
+        if (rc == 0) {
+            ck_assert_uint_eq(len, strlen(cases[i].out));
+            ck_assert_mem_eq(out, cases[i].out, len);
+            free(out);
+        }
+    }
+}
+END_TEST
+
+START_TEST(test_ratelimit)
+{
+    struct kube_ratelimit rl;
+    int i;
+
+    kube_ratelimit_init(&rl, 5, 10, 1000);
+    for (i = 0; i < 10; i++)
+        ck_assert_int_eq(kube_ratelimit_take(&rl, 1000), 0); /* the burst */
+    ck_assert_int_eq(kube_ratelimit_take(&rl, 1000), 200);   /* then 5/s */
+    ck_assert_int_eq(kube_ratelimit_take(&rl, 1000), 400);
+    ck_assert_int_eq(kube_ratelimit_take(&rl, 1400), 200);
+    /* idle refills up to the burst only */
+    ck_assert_int_eq(kube_ratelimit_take(&rl, 100000), 0);
+    for (i = 0; i < 9; i++)
+        ck_assert_int_eq(kube_ratelimit_take(&rl, 100000), 0);
+    ck_assert_int_gt(kube_ratelimit_take(&rl, 100000), 0);
+    kube_ratelimit_init(&rl, -1, 1, 0);
+    for (i = 0; i < 100; i++)
+        ck_assert_int_eq(kube_ratelimit_take(&rl, 0), 0);
+}
+END_TEST
+
+START_TEST(test_parse_time)
+{
+    int64_t ms;
+
+    ck_assert_int_eq(kube_parse_time("1970-01-01T00:00:00Z", &ms), 0);
+    ck_assert_int_eq(ms, 0);
+    ck_assert_int_eq(kube_parse_time("2026-11-26T17:33:17.250000Z", &ms), 0);
+    ck_assert_int_eq(ms, 1795714397250LL);
+    ck_assert_int_eq(kube_parse_time("2026-11-26T18:33:17+01:00", &ms), 0);
+    ck_assert_int_eq(ms, 1795714397000LL);
+    ck_assert_int_eq(kube_parse_time("2026-11-26 17:33:17Z", &ms), NSC_ERR_INVALID);
+    ck_assert_int_eq(kube_parse_time("2026-11-26T17:33:17", &ms), NSC_ERR_INVALID);
+    ck_assert_int_eq(kube_parse_time("2026-11-26T17:33:17.Z", &ms), NSC_ERR_INVALID);
+}
+END_TEST
+
+/* ---- exec plugins: a shell script stands in for aws/gke-gcloud-auth-plugin ---- */
+
+static char plugin_dir[64];
+
+static struct kube_config *
+exec_cfg(const char *script, const char *api_version)
+{
+    struct kube_config *cfg = calloc(1, sizeof(*cfg));
+    char path[256];
+    FILE *f;
+
+    snprintf(plugin_dir, sizeof(plugin_dir), "/tmp/nsc-exec-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(plugin_dir));
+    snprintf(path, sizeof(path), "%s/plugin", plugin_dir);
+    f = fopen(path, "w");
+    fprintf(f, "#!/bin/sh\n%s\n", script);
+    fclose(f);
+    chmod(path, 0700);
+    cfg->server = strdup("https://127.0.0.1:6443");
+    cfg->source = strdup("test");
+    cfg->namespace = strdup("default");
+    cfg->exec = calloc(1, sizeof(*cfg->exec));
+    cfg->exec->api_version = strdup(api_version);
+    cfg->exec->command = strdup(path);
+    cfg->exec->env = calloc(2, sizeof(char *));
+    cfg->exec->env[0] = strdup("PLUGIN_SAYS=hello");
+    cfg->exec->n_env = 1;
+    return cfg;
+}
+
+static void
+exec_done(struct kube_config *cfg)
+{
+    char path[256];
+
+    snprintf(path, sizeof(path), "%s/plugin", plugin_dir);
+    unlink(path);
+    rmdir(plugin_dir);
+    kube_config_free(cfg);
+}
+
+START_TEST(test_exec_plugin)
+{
+    static const struct {
+        const char *script, *api, *expect_err, *token;
+        int64_t expiry_ms;
+    } cases[] = {
+        {"echo "
+         "'{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
+         "\"status\":{\"token\":\"exec-tok-'$PLUGIN_SAYS'\",\"expirationTimestamp\":\"1970-01-"
+         "01T00:01:00Z\"}}'",
+         "client.authentication.k8s.io/v1", NULL, "exec-tok-hello", 60000},
+        /* the plugin sees the request in KUBERNETES_EXEC_INFO */
+        {"case \"$KUBERNETES_EXEC_INFO\" in "
+         "*'\"interactive\":false'*v1beta1*|*v1beta1*'\"interactive\":false'*) ;; *) exit 3;; "
+         "esac\n"
+         "echo "
+         "'{\"apiVersion\":\"client.authentication.k8s.io/"
+         "v1beta1\",\"kind\":\"ExecCredential\","
+         "\"status\":{\"clientCertificateData\":\"CERT\",\"clientKeyData\":\"KEYPEM\"}}'",
+         "client.authentication.k8s.io/v1beta1", NULL, NULL, 0},
+        {"echo "
+         "'{\"apiVersion\":\"client.authentication.k8s.io/"
+         "v1beta1\",\"kind\":\"ExecCredential\","
+         "\"status\":{\"token\":\"x\"}}'",
+         "client.authentication.k8s.io/v1", "does not match the requested", NULL, 0},
+        {"echo "
+         "'{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\"}'",
+         "client.authentication.k8s.io/v1", "has no status", NULL, 0},
+        {"echo "
+         "'{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
+         "\"status\":{\"clientCertificateData\":\"C\"}}'",
+         "client.authentication.k8s.io/v1", "only one of clientCertificateData", NULL, 0},
+        {"echo "
+         "'{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
+         "\"status\":{}}'",
+         "client.authentication.k8s.io/v1", "neither a token", NULL, 0},
+        {"echo 'not json'", "client.authentication.k8s.io/v1", "output is not JSON", NULL, 0},
+        {"exit 4", "client.authentication.k8s.io/v1", "exited with status 4", NULL, 0},
+        {"exec sleep 5", "client.authentication.k8s.io/v1", "no answer within 300 ms", NULL, 0},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct kube_config *cfg = exec_cfg(cases[i].script, cases[i].api);
+        struct kube_exec_cred cred;
+        char err[512] = "";
+        int rc = kube_exec_run(cfg, 300, &cred, err, sizeof(err));
+
+        if (cases[i].expect_err) {
+            ck_assert_msg(rc == NSC_ERR_AUTH, "case %zu: rc %d", i, rc);
+            ck_assert_msg(strstr(err, cases[i].expect_err) != NULL, "case %zu: %s", i, err);
+            ck_assert_msg(strstr(err, "/plugin") != NULL, "case %zu names no command: %s", i,
+                          err);
+        } else {
+            ck_assert_msg(rc == 0, "case %zu: %s", i, err);
+            if (cases[i].token)
+                ck_assert_str_eq(cred.token, cases[i].token);
+            else
+                ck_assert_str_eq(cred.key_pem, "KEYPEM");
+            ck_assert_int_eq(cred.expiry_ms, cases[i].expiry_ms);
+            kube_exec_cred_clear(&cred);
+        }
+        exec_done(cfg);
+    }
+}
+END_TEST
+
+START_TEST(test_status_mapping)
+{
+    ck_assert_int_eq(kube_status_of_http(200), 0);
+    ck_assert_int_eq(kube_status_of_http(201), 0);
+    ck_assert_int_eq(kube_status_of_http(404), NSC_ERR_NOT_FOUND);
+    ck_assert_int_eq(kube_status_of_http(403), NSC_ERR_AUTH);
+    ck_assert_int_eq(kube_status_of_http(401), NSC_ERR_AUTH);
+    ck_assert_int_eq(kube_status_of_http(422), NSC_ERR_INVALID);
+    ck_assert_int_eq(kube_status_of_http(409), NSC_ERR_TRANSIENT);
+    ck_assert_int_eq(kube_status_of_http(429), NSC_ERR_TRANSIENT);
+    ck_assert_int_eq(kube_status_of_http(503), NSC_ERR_TRANSIENT);
+}
+END_TEST
+
+START_TEST(test_resp_describe)
+{
+    struct kube_resp r = {0};
+    char buf[256];
+
+    log_redact_clear();
+    log_redact_add("tok-abcdef");
+    r.status = 409;
+    snprintf(r.method, sizeof(r.method), "PUT");
+    snprintf(r.path, sizeof(r.path), "/api/v1/nodes/a");
+    snprintf(r.reason, sizeof(r.reason), "Conflict");
+    snprintf(r.message, sizeof(r.message), "modified; token tok-abcdef");
+    kube_resp_describe(&r, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "PUT /api/v1/nodes/a: 409 Conflict: modified; token [redacted]");
+    r.status = 0;
+    snprintf(r.message, sizeof(r.message), "Couldn't connect to server");
+    kube_resp_describe(&r, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "PUT /api/v1/nodes/a: no response: Couldn't connect to server");
+}
+END_TEST
+
+TCase *
+test_kube_config_tcase(void)
+{
+    TCase *tc = tcase_create("config");
+
+    tcase_add_test(tc, test_full_kubeconfig);
+    tcase_add_test(tc, test_token_is_redacted);
+    tcase_add_test(tc, test_exec_and_json);
+    tcase_add_test(tc, test_merge_first_wins);
+    tcase_add_test(tc, test_invalid_fixtures);
+    tcase_add_test(tc, test_missing_file);
+    tcase_add_test(tc, test_in_cluster);
+    tcase_add_test(tc, test_base64);
+    tcase_add_test(tc, test_ratelimit);
+    tcase_add_test(tc, test_parse_time);
+    tcase_add_test(tc, test_exec_plugin);
+    tcase_add_test(tc, test_status_mapping);
+    tcase_add_test(tc, test_resp_describe);
+    return tc;
+}
