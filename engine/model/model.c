@@ -1,0 +1,944 @@
+/* The cluster model store: object tables, upsert/delete from Kubernetes JSON, List loading. */
+#include "model/model.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "model/parse_util.h"
+
+void model_specs_free(struct model *m);
+
+/* ---- tables ---- */
+
+void *
+table_get(const struct model_table *t, const char *key)
+{
+    uint32_t slot;
+    return smap_get(&t->index, key, &slot) ? t->slots[slot] : NULL;
+}
+
+int
+table_put(struct model_table *t, const char *key, void *obj, void **old)
+{
+    uint32_t slot;
+    if (old)
+        *old = NULL;
+    if (smap_get(&t->index, key, &slot)) {
+        if (old)
+            *old = t->slots[slot];
+        t->slots[slot] = obj;
+        return 0;
+    }
+    if (t->n_free) {
+        slot = t->free_slots[t->n_free - 1];
+    } else {
+        if (t->n_slots == t->cap) {
+            uint32_t ncap = t->cap ? t->cap * 2 : 64;
+            void **ns = realloc(t->slots, ncap * sizeof(*ns));
+            if (!ns)
+                return NSC_ERR_NOMEM;
+            t->slots = ns;
+            t->cap = ncap;
+        }
+        slot = t->n_slots;
+    }
+    if (smap_put(&t->index, key, slot) < 0)
+        return NSC_ERR_NOMEM;
+    if (t->n_free)
+        t->n_free--;
+    else
+        t->n_slots++;
+    t->slots[slot] = obj;
+    t->n_live++;
+    return 0;
+}
+
+void *
+table_del(struct model_table *t, const char *key)
+{
+    uint32_t slot;
+    if (!smap_get(&t->index, key, &slot))
+        return NULL;
+    void *obj = t->slots[slot];
+    uint32_t *nf = realloc(t->free_slots, (t->n_free + 1) * sizeof(*nf));
+    if (nf) {
+        /* Without memory for the free list the slot is simply not reused. */
+        t->free_slots = nf;
+        t->free_slots[t->n_free++] = slot;
+    }
+    t->slots[slot] = NULL;
+    smap_del(&t->index, key);
+    t->n_live--;
+    return obj;
+}
+
+void
+table_free(struct model_table *t)
+{
+    free(t->slots);
+    free(t->free_slots);
+    smap_free(&t->index);
+    memset(t, 0, sizeof(*t));
+}
+
+/* ---- object lifetimes ---- */
+
+void
+model_node_free(struct model_node *n)
+{
+    if (!n)
+        return;
+    free(n->name);
+    free(n->provider_id);
+    free(n->labels);
+    free(n->annotations);
+    free(n->taints);
+    res_free(&n->alloc);
+    free(n);
+}
+
+static void
+pod_free(struct model *m, struct model_pod *p)
+{
+    if (!p)
+        return;
+    free(p->name);
+    free(p->labels);
+    free(p->annotations);
+    pod_spec_release(m, p->spec);
+    free(p);
+}
+
+static void
+pdb_free(struct model_pdb *p)
+{
+    if (!p)
+        return;
+    free(p->name);
+    selector_free(&p->sel);
+    free(p);
+}
+
+static void
+pv_free(struct model_pv *p)
+{
+    if (!p)
+        return;
+    free(p->name);
+    free(p->labels);
+    node_selector_free(p->node_aff);
+    free(p);
+}
+
+static void
+pvc_free(struct model_pvc *p)
+{
+    if (!p)
+        return;
+    free(p->name);
+    free(p);
+}
+
+static void
+ns_free(struct model_ns *p)
+{
+    if (!p)
+        return;
+    free(p->name);
+    free(p->labels);
+    free(p);
+}
+
+struct model *
+model_new(void)
+{
+    struct model *m = calloc(1, sizeof(*m));
+    if (!m)
+        return NULL;
+    if (intern_init(&m->strings) < 0) {
+        free(m);
+        return NULL;
+    }
+    struct intern *in = &m->strings;
+    m->s_hostname = intern_cstr(in, "kubernetes.io/hostname");
+    m->s_zone = intern_cstr(in, "topology.kubernetes.io/zone");
+    m->s_region = intern_cstr(in, "topology.kubernetes.io/region");
+    m->s_zone_legacy = intern_cstr(in, "failure-domain.beta.kubernetes.io/zone");
+    m->s_region_legacy = intern_cstr(in, "failure-domain.beta.kubernetes.io/region");
+    m->s_metadata_name = intern_cstr(in, "metadata.name");
+    m->s_daemonset = intern_cstr(in, "DaemonSet");
+    m->s_zero_ip = intern_cstr(in, "0.0.0.0");
+    m->s_unschedulable_taint = intern_cstr(in, "node.kubernetes.io/unschedulable");
+    if (!m->s_unschedulable_taint) {
+        model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void
+model_free(struct model *m)
+{
+    if (!m)
+        return;
+    for (uint32_t i = 0; i < m->nodes.n_slots; i++)
+        model_node_free(m->nodes.slots[i]);
+    for (uint32_t i = 0; i < m->pods.n_slots; i++)
+        pod_free(m, m->pods.slots[i]);
+    for (uint32_t i = 0; i < m->pdbs.n_slots; i++)
+        pdb_free(m->pdbs.slots[i]);
+    for (uint32_t i = 0; i < m->pvs.n_slots; i++)
+        pv_free(m->pvs.slots[i]);
+    for (uint32_t i = 0; i < m->pvcs.n_slots; i++)
+        pvc_free(m->pvcs.slots[i]);
+    for (uint32_t i = 0; i < m->nss.n_slots; i++)
+        ns_free(m->nss.slots[i]);
+    table_free(&m->nodes);
+    table_free(&m->pods);
+    table_free(&m->pdbs);
+    table_free(&m->pvs);
+    table_free(&m->pvcs);
+    table_free(&m->nss);
+    model_specs_free(m);
+    intern_free(&m->strings);
+    free(m);
+}
+
+/* ---- metadata ---- */
+
+struct meta {
+    const char *name, *ns;
+    json_t *obj;
+};
+
+static int
+read_meta(struct pctx *c, json_t *obj, bool namespaced, struct meta *md)
+{
+    memset(md, 0, sizeof(*md));
+    json_t *meta = json_object_get(obj, "metadata");
+    if (!json_is_object(meta))
+        return pfail(c, "metadata", "missing or not an object");
+    md->obj = meta;
+    if (get_str(c, meta, "name", "metadata.name", &md->name) < 0)
+        return NSC_ERR_INVALID;
+    if (!md->name || !*md->name)
+        return pfail(c, "metadata.name", "missing");
+    if (namespaced) {
+        if (get_str(c, meta, "namespace", "metadata.namespace", &md->ns) < 0)
+            return NSC_ERR_INVALID;
+        if (!md->ns || !*md->ns)
+            return pfail(c, "metadata.namespace", "missing");
+    }
+    return 0;
+}
+
+static const char *
+obj_ref(json_t *obj, char *buf, size_t len)
+{
+    json_t *meta = json_object_get(obj, "metadata");
+    const char *name = json_string_value(json_object_get(meta, "name"));
+    const char *ns = json_string_value(json_object_get(meta, "namespace"));
+    if (ns)
+        snprintf(buf, len, "%s/%s", ns, name ? name : "?");
+    else
+        snprintf(buf, len, "%s", name ? name : "?");
+    return buf;
+}
+
+static int
+warn_skip(const char *kind, json_t *obj, const char *err, int rc)
+{
+    char ref[300];
+    if (rc == NSC_ERR_NOMEM) {
+        log_msg(NSC_LOG_ERROR, "model", "out of memory reading %s %s", kind,
+                obj_ref(obj, ref, sizeof(ref)));
+        return rc;
+    }
+    log_msg(NSC_LOG_WARNING, "model", "skipping %s %s: %s", kind, obj_ref(obj, ref, sizeof(ref)),
+            err);
+    return NSC_ERR_INVALID;
+}
+
+static int
+ns_key(char *buf, size_t len, const char *ns, const char *name)
+{
+    int n = snprintf(buf, len, "%s/%s", ns, name);
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* ---- nodes ---- */
+
+static int
+parse_node(struct pctx *c, json_t *obj, struct model_node **out)
+{
+    struct meta md;
+    int rc = read_meta(c, obj, false, &md);
+    if (rc < 0)
+        return rc;
+    struct model_node *n = calloc(1, sizeof(*n));
+    if (!n)
+        return NSC_ERR_NOMEM;
+    n->ready = -1;
+    n->name = strdup(md.name);
+    n->name_id = intern_cstr(&c->m->strings, md.name);
+    if (!n->name || !n->name_id) {
+        rc = NSC_ERR_NOMEM;
+        goto fail;
+    }
+    if ((rc = parse_labelset(c, json_object_get(md.obj, "labels"), "metadata.labels", false,
+                             &n->labels)) < 0 ||
+        (rc = parse_labelset(c, json_object_get(md.obj, "annotations"), "metadata.annotations",
+                             true, &n->annotations)) < 0 ||
+        (rc = get_time(c, md.obj, "creationTimestamp", "metadata.creationTimestamp",
+                       &n->created_s)) < 0)
+        goto fail;
+    n->deleting = json_object_get(md.obj, "deletionTimestamp") &&
+                  !json_is_null(json_object_get(md.obj, "deletionTimestamp"));
+    json_t *spec = json_object_get(obj, "spec");
+    if (spec && !json_is_null(spec) && !json_is_object(spec)) {
+        rc = pfail(c, "spec", "not an object");
+        goto fail;
+    }
+    const char *pid;
+    if ((rc = get_str(c, spec, "providerID", "spec.providerID", &pid)) < 0)
+        goto fail;
+    if (pid && *pid && !(n->provider_id = strdup(pid))) {
+        rc = NSC_ERR_NOMEM;
+        goto fail;
+    }
+    json_t *us = json_object_get(spec, "unschedulable");
+    if (us && !json_is_null(us) && !json_is_boolean(us)) {
+        rc = pfail(c, "spec.unschedulable", "expected a boolean");
+        goto fail;
+    }
+    n->unschedulable = json_is_true(us);
+    if ((rc = model_parse_taints(c, json_object_get(spec, "taints"), &n->taints,
+                                 &n->n_taints)) < 0)
+        goto fail;
+    json_t *status = json_object_get(obj, "status");
+    if (status && !json_is_null(status) && !json_is_object(status)) {
+        rc = pfail(c, "status", "not an object");
+        goto fail;
+    }
+    struct res cap;
+    if ((rc = parse_res(c, json_object_get(status, "capacity"), "status.capacity", &cap)) < 0)
+        goto fail;
+    n->cap_cpu_m = cap.fixed[RES_CPU];
+    n->cap_mem = cap.fixed[RES_MEMORY];
+    json_t *alloc = json_object_get(status, "allocatable");
+    if (alloc && !json_is_null(alloc)) {
+        res_free(&cap);
+        if ((rc = parse_res(c, alloc, "status.allocatable", &n->alloc)) < 0)
+            goto fail;
+    } else {
+        n->alloc = cap;
+    }
+    json_t *conds = json_object_get(status, "conditions");
+    if (conds && !json_is_null(conds) && !json_is_array(conds)) {
+        rc = pfail(c, "status.conditions", "not an array");
+        goto fail;
+    }
+    size_t i;
+    json_t *cd;
+    json_array_foreach(conds, i, cd)
+    {
+        const char *type, *st;
+        if (get_str(c, cd, "type", "status.conditions[].type", &type) < 0 ||
+            get_str(c, cd, "status", "status.conditions[].status", &st) < 0) {
+            rc = NSC_ERR_INVALID;
+            goto fail;
+        }
+        if (type && strcmp(type, "Ready") == 0) {
+            n->ready = st && strcmp(st, "True") == 0 ? 1 : st && strcmp(st, "False") == 0 ? 0 : -1;
+            if ((rc = get_time(c, cd, "lastTransitionTime", "status.conditions[].lastTransitionTime",
+                               &n->ready_since_s)) < 0)
+                goto fail;
+        }
+    }
+    *out = n;
+    return 0;
+fail:
+    model_node_free(n);
+    return rc;
+}
+
+int
+model_parse_node(struct model *m, json_t *obj, struct model_node **out, char *err, size_t err_len)
+{
+    struct pctx c = {m, err, err_len};
+    if (!json_is_object(obj))
+        return pfail(&c, "(node)", "not a JSON object");
+    return parse_node(&c, obj, out);
+}
+
+int
+model_upsert_node(struct model *m, json_t *obj)
+{
+    char err[512] = "";
+    struct pctx c = {m, err, sizeof(err)};
+    struct model_node *n = NULL;
+    int rc = json_is_object(obj) ? parse_node(&c, obj, &n) : pfail(&c, "(node)", "not an object");
+    if (rc < 0)
+        return warn_skip("node", obj, err, rc);
+    void *old;
+    if ((rc = table_put(&m->nodes, n->name, n, &old)) < 0) {
+        model_node_free(n);
+        return rc;
+    }
+    model_node_free(old);
+    m->generation++;
+    return 0;
+}
+
+int
+model_delete_node(struct model *m, const char *name)
+{
+    struct model_node *n = table_del(&m->nodes, name);
+    if (!n)
+        return NSC_ERR_NOT_FOUND;
+    model_node_free(n);
+    m->generation++;
+    return 0;
+}
+
+struct model_node *
+model_find_node(const struct model *m, const char *name)
+{
+    return table_get(&m->nodes, name);
+}
+
+/* ---- pods ---- */
+
+static int
+parse_pod(struct pctx *c, json_t *obj, struct model_pod **out)
+{
+    struct meta md;
+    int rc = read_meta(c, obj, true, &md);
+    if (rc < 0)
+        return rc;
+    struct model_pod *p = calloc(1, sizeof(*p));
+    if (!p)
+        return NSC_ERR_NOMEM;
+    struct intern *in = &c->m->strings;
+    p->name = strdup(md.name);
+    p->ns = intern_cstr(in, md.ns);
+    if (!p->name || !p->ns) {
+        rc = NSC_ERR_NOMEM;
+        goto fail;
+    }
+    if ((rc = parse_labelset(c, json_object_get(md.obj, "labels"), "metadata.labels", false,
+                             &p->labels)) < 0 ||
+        (rc = parse_labelset(c, json_object_get(md.obj, "annotations"), "metadata.annotations",
+                             true, &p->annotations)) < 0 ||
+        (rc = get_time(c, md.obj, "creationTimestamp", "metadata.creationTimestamp",
+                       &p->created_s)) < 0)
+        goto fail;
+    json_t *dt = json_object_get(md.obj, "deletionTimestamp");
+    p->terminating = dt && !json_is_null(dt);
+    json_t *owners = json_object_get(md.obj, "ownerReferences");
+    if (owners && !json_is_null(owners) && !json_is_array(owners)) {
+        rc = pfail(c, "metadata.ownerReferences", "not an array");
+        goto fail;
+    }
+    size_t i;
+    json_t *o;
+    json_array_foreach(owners, i, o)
+    {
+        if (!json_is_true(json_object_get(o, "controller")))
+            continue;
+        const char *kind, *name, *uid;
+        if (get_str(c, o, "kind", "metadata.ownerReferences[].kind", &kind) < 0 ||
+            get_str(c, o, "name", "metadata.ownerReferences[].name", &name) < 0 ||
+            get_str(c, o, "uid", "metadata.ownerReferences[].uid", &uid) < 0) {
+            rc = NSC_ERR_INVALID;
+            goto fail;
+        }
+        p->owner_kind = intern_cstr(in, kind ? kind : "");
+        p->owner_name = intern_cstr(in, name ? name : "");
+        p->owner_uid = intern_cstr(in, uid ? uid : "");
+        break;
+    }
+    if ((rc = pod_spec_build(c, obj, p->ns, &p->spec)) < 0)
+        goto fail;
+    json_t *spec = json_object_get(obj, "spec");
+    const char *nn;
+    if ((rc = get_str(c, spec, "nodeName", "spec.nodeName", &nn)) < 0)
+        goto fail;
+    p->node = nn && *nn ? intern_cstr(in, nn) : INTERN_NONE;
+    json_t *status = json_object_get(obj, "status");
+    if (status && !json_is_null(status) && !json_is_object(status)) {
+        rc = pfail(c, "status", "not an object");
+        goto fail;
+    }
+    const char *phase, *nom;
+    if ((rc = get_str(c, status, "phase", "status.phase", &phase)) < 0 ||
+        (rc = get_str(c, status, "nominatedNodeName", "status.nominatedNodeName", &nom)) < 0)
+        goto fail;
+    p->nominated = nom && *nom ? intern_cstr(in, nom) : INTERN_NONE;
+    if (!phase || strcmp(phase, "Pending") == 0)
+        p->phase = PHASE_PENDING;
+    else if (strcmp(phase, "Running") == 0)
+        p->phase = PHASE_RUNNING;
+    else if (strcmp(phase, "Succeeded") == 0)
+        p->phase = PHASE_SUCCEEDED;
+    else if (strcmp(phase, "Failed") == 0)
+        p->phase = PHASE_FAILED;
+    else
+        p->phase = PHASE_UNKNOWN;
+    json_t *conds = json_object_get(status, "conditions");
+    if (conds && !json_is_null(conds) && !json_is_array(conds)) {
+        rc = pfail(c, "status.conditions", "not an array");
+        goto fail;
+    }
+    json_t *cd;
+    json_array_foreach(conds, i, cd)
+    {
+        const char *type, *st, *reason;
+        if (get_str(c, cd, "type", "status.conditions[].type", &type) < 0 ||
+            get_str(c, cd, "status", "status.conditions[].status", &st) < 0 ||
+            get_str(c, cd, "reason", "status.conditions[].reason", &reason) < 0) {
+            rc = NSC_ERR_INVALID;
+            goto fail;
+        }
+        if (type && strcmp(type, "PodScheduled") == 0 && st && strcmp(st, "False") == 0 &&
+            reason && strcmp(reason, "Unschedulable") == 0)
+            p->unschedulable = true;
+    }
+    *out = p;
+    return 0;
+fail:
+    pod_free(c->m, p);
+    return rc;
+}
+
+int
+model_upsert_pod(struct model *m, json_t *obj)
+{
+    char err[512] = "", key[600];
+    struct pctx c = {m, err, sizeof(err)};
+    struct model_pod *p = NULL;
+    int rc = json_is_object(obj) ? parse_pod(&c, obj, &p) : pfail(&c, "(pod)", "not an object");
+    if (rc < 0)
+        return warn_skip("pod", obj, err, rc);
+    if (ns_key(key, sizeof(key), intern_str(&m->strings, p->ns), p->name) < 0) {
+        pod_free(m, p);
+        return warn_skip("pod", obj, "name too long", NSC_ERR_INVALID);
+    }
+    void *old;
+    if ((rc = table_put(&m->pods, key, p, &old)) < 0) {
+        pod_free(m, p);
+        return rc;
+    }
+    pod_free(m, old);
+    m->generation++;
+    return 0;
+}
+
+int
+model_delete_pod(struct model *m, const char *ns, const char *name)
+{
+    char key[600];
+    if (ns_key(key, sizeof(key), ns, name) < 0)
+        return NSC_ERR_NOT_FOUND;
+    struct model_pod *p = table_del(&m->pods, key);
+    if (!p)
+        return NSC_ERR_NOT_FOUND;
+    pod_free(m, p);
+    m->generation++;
+    return 0;
+}
+
+struct model_pod *
+model_find_pod(const struct model *m, const char *ns, const char *name)
+{
+    char key[600];
+    if (ns_key(key, sizeof(key), ns, name) < 0)
+        return NULL;
+    return table_get(&m->pods, key);
+}
+
+bool
+model_pod_is_daemonset(const struct model *m, const struct model_pod *p)
+{
+    return p->owner_kind == m->s_daemonset;
+}
+
+bool
+model_pod_is_mirror(const struct model *m, const struct model_pod *p)
+{
+    uint32_t k = intern_find(&m->strings, "kubernetes.io/config.mirror", 27);
+    return k && labels_get(p->annotations, k) != INTERN_NONE;
+}
+
+const char *
+model_pod_ref(const struct model *m, const struct model_pod *p, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/%s", intern_str(&m->strings, p->ns), p->name);
+    return buf;
+}
+
+/* ---- PDBs ---- */
+
+static int
+int_or_percent(struct pctx *c, json_t *v, const char *field, int32_t *val, bool *percent)
+{
+    *percent = false;
+    if (json_is_integer(v)) {
+        if (json_integer_value(v) < 0 || json_integer_value(v) > INT32_MAX)
+            return pfail(c, field, "out of range");
+        *val = (int32_t)json_integer_value(v);
+        return 0;
+    }
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        char *end;
+        errno = 0;
+        long n = strtol(s, &end, 10);
+        if (end == s || errno || n < 0 || n > INT32_MAX)
+            return pfail(c, field, "not an integer or percentage: \"%.30s\"", s);
+        if (*end == '%' && end[1] == 0) {
+            if (n > 100)
+                return pfail(c, field, "percentage above 100: \"%.30s\"", s);
+            *percent = true;
+        } else if (*end) {
+            return pfail(c, field, "not an integer or percentage: \"%.30s\"", s);
+        }
+        *val = (int32_t)n;
+        return 0;
+    }
+    return pfail(c, field, "expected an integer or a percentage string");
+}
+
+static int
+parse_pdb(struct pctx *c, json_t *obj, struct model_pdb **out)
+{
+    struct meta md;
+    int rc = read_meta(c, obj, true, &md);
+    if (rc < 0)
+        return rc;
+    struct model_pdb *p = calloc(1, sizeof(*p));
+    if (!p)
+        return NSC_ERR_NOMEM;
+    p->name = strdup(md.name);
+    p->ns = intern_cstr(&c->m->strings, md.ns);
+    if (!p->name || !p->ns) {
+        rc = NSC_ERR_NOMEM;
+        goto fail;
+    }
+    json_t *spec = json_object_get(obj, "spec");
+    if (!json_is_object(spec)) {
+        rc = pfail(c, "spec", "missing or not an object");
+        goto fail;
+    }
+    json_t *sel = json_object_get(spec, "selector");
+    p->sel_null = !sel || json_is_null(sel);
+    if ((rc = parse_selector(c, sel, "spec.selector", &p->sel)) < 0)
+        goto fail;
+    json_t *v = json_object_get(spec, "minAvailable");
+    if (v && !json_is_null(v)) {
+        p->has_min_available = true;
+        if ((rc = int_or_percent(c, v, "spec.minAvailable", &p->min_available,
+                                 &p->min_available_percent)) < 0)
+            goto fail;
+    }
+    v = json_object_get(spec, "maxUnavailable");
+    if (v && !json_is_null(v)) {
+        p->has_max_unavailable = true;
+        if ((rc = int_or_percent(c, v, "spec.maxUnavailable", &p->max_unavailable,
+                                 &p->max_unavailable_percent)) < 0)
+            goto fail;
+    }
+    json_t *status = json_object_get(obj, "status");
+    v = json_object_get(status, "disruptionsAllowed");
+    if (v && !json_is_null(v)) {
+        if (!json_is_integer(v) || json_integer_value(v) < INT32_MIN ||
+            json_integer_value(v) > INT32_MAX) {
+            rc = pfail(c, "status.disruptionsAllowed", "expected an integer");
+            goto fail;
+        }
+        p->disruptions_allowed = (int32_t)json_integer_value(v);
+    }
+    v = json_object_get(status, "expectedPods");
+    if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= INT32_MAX)
+        p->expected_pods = (int32_t)json_integer_value(v);
+    *out = p;
+    return 0;
+fail:
+    pdb_free(p);
+    return rc;
+}
+
+/* ---- PV, PVC, namespace ---- */
+
+static int
+parse_pv(struct pctx *c, json_t *obj, struct model_pv **out)
+{
+    struct meta md;
+    int rc = read_meta(c, obj, false, &md);
+    if (rc < 0)
+        return rc;
+    struct model_pv *p = calloc(1, sizeof(*p));
+    if (!p || !(p->name = strdup(md.name))) {
+        free(p);
+        return NSC_ERR_NOMEM;
+    }
+    if ((rc = parse_labelset(c, json_object_get(md.obj, "labels"), "metadata.labels", false,
+                             &p->labels)) < 0)
+        goto fail;
+    json_t *na = json_object_get(json_object_get(obj, "spec"), "nodeAffinity");
+    if ((rc = parse_node_selector(c, json_object_get(na, "required"),
+                                  "spec.nodeAffinity.required", &p->node_aff)) < 0)
+        goto fail;
+    *out = p;
+    return 0;
+fail:
+    pv_free(p);
+    return rc;
+}
+
+static int
+parse_pvc(struct pctx *c, json_t *obj, struct model_pvc **out)
+{
+    struct meta md;
+    int rc = read_meta(c, obj, true, &md);
+    if (rc < 0)
+        return rc;
+    const char *vn;
+    if ((rc = get_str(c, json_object_get(obj, "spec"), "volumeName", "spec.volumeName", &vn)) < 0)
+        return rc;
+    struct model_pvc *p = calloc(1, sizeof(*p));
+    if (!p || !(p->name = strdup(md.name))) {
+        free(p);
+        return NSC_ERR_NOMEM;
+    }
+    p->ns = intern_cstr(&c->m->strings, md.ns);
+    p->volume = vn && *vn ? intern_cstr(&c->m->strings, vn) : INTERN_NONE;
+    *out = p;
+    return 0;
+}
+
+static int
+parse_ns(struct pctx *c, json_t *obj, struct model_ns **out)
+{
+    struct meta md;
+    int rc = read_meta(c, obj, false, &md);
+    if (rc < 0)
+        return rc;
+    struct model_ns *p = calloc(1, sizeof(*p));
+    if (!p || !(p->name = strdup(md.name))) {
+        free(p);
+        return NSC_ERR_NOMEM;
+    }
+    p->name_id = intern_cstr(&c->m->strings, md.name);
+    if ((rc = parse_labelset(c, json_object_get(md.obj, "labels"), "metadata.labels", false,
+                             &p->labels)) < 0) {
+        ns_free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+/* Upsert/delete boilerplate for the kinds keyed by name or namespace/name. */
+#define MODEL_KIND(kind, label, type, parse, freefn, table, namespaced)                          \
+    int model_upsert_##kind(struct model *m, json_t *obj)                                        \
+    {                                                                                            \
+        char err[512] = "", key[600];                                                            \
+        struct pctx c = {m, err, sizeof(err)};                                                   \
+        type *p = NULL;                                                                          \
+        int rc = json_is_object(obj) ? parse(&c, obj, &p) : pfail(&c, "(" label ")", "not an object"); \
+        if (rc < 0)                                                                              \
+            return warn_skip(label, obj, err, rc);                                               \
+        if (namespaced)                                                                          \
+            rc = ns_key(key, sizeof(key), intern_str(&m->strings, kind_ns(p)), p->name);         \
+        else                                                                                     \
+            rc = snprintf(key, sizeof(key), "%s", p->name) >= (int)sizeof(key) ? -1 : 0;         \
+        if (rc < 0) {                                                                            \
+            freefn(p);                                                                           \
+            return warn_skip(label, obj, "name too long", NSC_ERR_INVALID);                      \
+        }                                                                                        \
+        void *old;                                                                               \
+        if ((rc = table_put(&m->table, key, p, &old)) < 0) {                                     \
+            freefn(p);                                                                           \
+            return rc;                                                                           \
+        }                                                                                        \
+        freefn(old);                                                                             \
+        m->generation++;                                                                         \
+        return 0;                                                                                \
+    }
+
+#define kind_ns(p) ((p)->ns)
+MODEL_KIND(pdb, "poddisruptionbudget", struct model_pdb, parse_pdb, pdb_free, pdbs, 1)
+MODEL_KIND(pvc, "persistentvolumeclaim", struct model_pvc, parse_pvc, pvc_free, pvcs, 1)
+#undef kind_ns
+#define kind_ns(p) INTERN_NONE
+MODEL_KIND(pv, "persistentvolume", struct model_pv, parse_pv, pv_free, pvs, 0)
+MODEL_KIND(namespace, "namespace", struct model_ns, parse_ns, ns_free, nss, 0)
+#undef kind_ns
+
+int
+model_delete_pdb(struct model *m, const char *ns, const char *name)
+{
+    char key[600];
+    struct model_pdb *p = ns_key(key, sizeof(key), ns, name) == 0 ? table_del(&m->pdbs, key) : NULL;
+    if (!p)
+        return NSC_ERR_NOT_FOUND;
+    pdb_free(p);
+    m->generation++;
+    return 0;
+}
+
+int
+model_delete_pvc(struct model *m, const char *ns, const char *name)
+{
+    char key[600];
+    struct model_pvc *p = ns_key(key, sizeof(key), ns, name) == 0 ? table_del(&m->pvcs, key) : NULL;
+    if (!p)
+        return NSC_ERR_NOT_FOUND;
+    pvc_free(p);
+    m->generation++;
+    return 0;
+}
+
+int
+model_delete_pv(struct model *m, const char *name)
+{
+    struct model_pv *p = table_del(&m->pvs, name);
+    if (!p)
+        return NSC_ERR_NOT_FOUND;
+    pv_free(p);
+    m->generation++;
+    return 0;
+}
+
+int
+model_delete_namespace(struct model *m, const char *name)
+{
+    struct model_ns *p = table_del(&m->nss, name);
+    if (!p)
+        return NSC_ERR_NOT_FOUND;
+    ns_free(p);
+    m->generation++;
+    return 0;
+}
+
+/* ---- by kind, lists, files ---- */
+
+int
+model_upsert(struct model *m, json_t *obj, const char *kind_hint)
+{
+    const char *kind = json_string_value(json_object_get(obj, "kind"));
+    if (!kind)
+        kind = kind_hint;
+    if (!kind)
+        return NSC_ERR_NOT_IMPLEMENTED;
+    if (strcmp(kind, "Node") == 0)
+        return model_upsert_node(m, obj);
+    if (strcmp(kind, "Pod") == 0)
+        return model_upsert_pod(m, obj);
+    if (strcmp(kind, "PodDisruptionBudget") == 0)
+        return model_upsert_pdb(m, obj);
+    if (strcmp(kind, "PersistentVolume") == 0)
+        return model_upsert_pv(m, obj);
+    if (strcmp(kind, "PersistentVolumeClaim") == 0)
+        return model_upsert_pvc(m, obj);
+    if (strcmp(kind, "Namespace") == 0)
+        return model_upsert_namespace(m, obj);
+    return NSC_ERR_NOT_IMPLEMENTED;
+}
+
+static void
+count_kind(struct model_load_stats *st, const char *kind)
+{
+    if (strcmp(kind, "Node") == 0)
+        st->n_nodes++;
+    else if (strcmp(kind, "Pod") == 0)
+        st->n_pods++;
+    else if (strcmp(kind, "PodDisruptionBudget") == 0)
+        st->n_pdbs++;
+    else if (strcmp(kind, "PersistentVolume") == 0)
+        st->n_pvs++;
+    else if (strcmp(kind, "PersistentVolumeClaim") == 0)
+        st->n_pvcs++;
+    else if (strcmp(kind, "Namespace") == 0)
+        st->n_namespaces++;
+}
+
+int
+model_load_json(struct model *m, json_t *root, struct model_load_stats *stats, char *err,
+                size_t err_len)
+{
+    struct model_load_stats st = {0};
+    struct pctx c = {m, err, err_len};
+    if (!json_is_object(root))
+        return pfail(&c, "(document)", "not a JSON object");
+    const char *kind = json_string_value(json_object_get(root, "kind"));
+    if (!kind)
+        return pfail(&c, "kind", "missing: not a Kubernetes object or List");
+    size_t klen = strlen(kind);
+    if (klen >= 4 && strcmp(kind + klen - 4, "List") == 0) {
+        char item_kind[128] = "";
+        if (klen > 4 && klen - 4 < sizeof(item_kind))
+            snprintf(item_kind, sizeof(item_kind), "%.*s", (int)(klen - 4), kind);
+        json_t *items = json_object_get(root, "items");
+        if (!json_is_array(items))
+            return pfail(&c, "items", "missing or not an array");
+        size_t i;
+        json_t *it;
+        json_array_foreach(items, i, it)
+        {
+            const char *ik = json_string_value(json_object_get(it, "kind"));
+            if (!ik)
+                ik = item_kind[0] ? item_kind : NULL;
+            if (!ik) {
+                log_msg(NSC_LOG_WARNING, "model", "skipping items[%zu]: field kind: missing", i);
+                st.n_skipped++;
+                continue;
+            }
+            int rc = model_upsert(m, it, ik);
+            if (rc == NSC_ERR_NOMEM)
+                return rc;
+            if (rc == NSC_ERR_NOT_IMPLEMENTED)
+                st.n_ignored++;
+            else if (rc < 0)
+                st.n_skipped++;
+            else
+                count_kind(&st, ik);
+        }
+    } else {
+        int rc = model_upsert(m, root, NULL);
+        if (rc == NSC_ERR_NOMEM)
+            return rc;
+        if (rc == NSC_ERR_NOT_IMPLEMENTED)
+            st.n_ignored++;
+        else if (rc < 0)
+            st.n_skipped++;
+        else
+            count_kind(&st, kind);
+    }
+    if (stats)
+        *stats = st;
+    return 0;
+}
+
+int
+model_load_file(struct model *m, const char *path, struct model_load_stats *stats, char *err,
+                size_t err_len)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(path, 0, &jerr);
+    if (!root) {
+        if (err && err_len)
+            snprintf(err, err_len, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+        return NSC_ERR_INVALID;
+    }
+    char inner[400] = "";
+    int rc = model_load_json(m, root, stats, inner, sizeof(inner));
+    json_decref(root);
+    if (rc < 0 && err && err_len)
+        snprintf(err, err_len, "%s: %s", path, inner);
+    return rc;
+}
