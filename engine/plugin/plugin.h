@@ -43,10 +43,11 @@ struct backend;
 
 /**
  * Resolve --backend=NAME: a value containing '/' is a path; otherwise
- * DIR/NAME.so for the first DIR of $NSC_BACKEND_PATH (colon-separated; also DIR/NAME/.libs
- * for a build tree) that has it, else NSC_BACKEND_DIR. Load and validate it (see backend.h,
- * "Acceptance rule"). On failure returns a negative status and writes into err a message
- * naming the file and the cause. *out is owned by the caller: plugin_unload().
+ * DIR/NAME.so for the first DIR of $NSC_BACKEND_PATH (colon-separated; also DIR/.libs/NAME.so
+ * and DIR/NAME/.libs/NAME.so for a libtool build tree) that has it, else
+ * NSC_BACKEND_DIR/NAME.so. NAME may hold only letters, digits, '-' and '_'. Load and validate
+ * it (see backend.h, "Acceptance rule"). On failure returns a negative status and writes into
+ * err a message naming the file and the cause. *out is owned by the caller: plugin_unload().
  */
 int plugin_load(const char *name_or_path, struct plugin **out, char *err, size_t err_len);
 
@@ -89,16 +90,34 @@ int backend_resize(struct backend *backend, const char *group_id, int32_t target
 int backend_evict(struct backend *backend, const char *group_id,
                   const char *const *provider_ids, size_t n_ids, char *err, size_t err_len);
 
-/** Free every record of the set and zero it. */
+/** Free every record of the set and zero it. NULL accepted. */
 void group_set_free(struct group_set *set);
+
+/** The backend's name from its table ("static"); borrowed, lives as long as the plugin. */
+const char *backend_name(const struct backend *backend);
+
+/** The host table lent to the instance; borrowed, lives as long as the instance. */
+const struct nsc_host *backend_host(const struct backend *backend);
+
+/**
+ * Call the optional group_for_node: *out (owned by the caller, group_set_free) receives
+ * exactly one group, without instances. NSC_ERR_NOT_IMPLEMENTED when the backend does not
+ * provide it, NSC_ERR_NOT_FOUND when no group owns the node; err says why.
+ */
+int backend_group_for_node(struct backend *backend, const char *provider_id,
+                           struct group_set *out, char *err, size_t err_len);
+
+/** A short lower-case name for a status ("transient"); static storage, never NULL. */
+const char *plugin_status_name(int status);
 
 /**
  * A standalone host table for running a backend outside the daemon (tests, benches):
  * real HTTP on libcurl, options from opts (copied) then environment, optional fake clock
  * (clock_ms not NULL: both clocks read *clock_ms). Owned by the caller: host_free().
  */
-struct nsc_host *host_new(const char *component, const struct nsc_option *opts,
-                          size_t n_opts, const int64_t *clock_ms);
+struct nsc_host *host_new(const char *component, const struct nsc_option *opts, size_t n_opts,
+                          const int64_t *clock_ms);
+/** Free a host_new() table; NULL accepted. */
 void host_free(struct nsc_host *host);
 
 #endif

@@ -1,1 +1,22 @@
 # plugins/exoscale: build rules, included from the top Makefile.am.
+# The Exoscale API v2 client is a convenience library linked into both Exoscale backends;
+# built with -fvisibility=hidden so that nothing of it is exported from them.
+noinst_LTLIBRARIES += plugins/exoscale/libexoscale.la
+plugins_exoscale_libexoscale_la_SOURCES = plugins/exoscale/exo.h \
+	plugins/exoscale/config.c plugins/exoscale/sign.c plugins/exoscale/client.c \
+	plugins/exoscale/model.c
+plugins_exoscale_libexoscale_la_CFLAGS = $(NSC_BACKEND_CFLAGS) $(JANSSON_CFLAGS) \
+	$(OPENSSL_CFLAGS)
+plugins_exoscale_libexoscale_la_LIBADD = $(JANSSON_LIBS) $(OPENSSL_LIBS)
+
+# Unit tests of the client: signing vectors, configuration, parsing, errors, retries.
+check_PROGRAMS += tests/unit/test_exoscale
+tests_unit_test_exoscale_SOURCES = tests/unit/test_exoscale.c \
+	tests/unit/exo_fake_host.c tests/unit/exo_fake_host.h
+tests_unit_test_exoscale_CFLAGS = $(NSC_TEST_CFLAGS) $(OPENSSL_CFLAGS) \
+	-I$(top_srcdir)/plugins/exoscale -DEXO_TEST_DATA='"$(abs_top_srcdir)/tests/data/exoscale"'
+tests_unit_test_exoscale_LDADD = plugins/exoscale/libexoscale.la $(NSC_TEST_LIBS) \
+	$(JANSSON_LIBS) $(OPENSSL_LIBS)
+TESTS += tests/unit/test_exoscale
+EXTRA_DIST += tests/data/exoscale/sign-vectors.json tests/data/exoscale/objects.json \
+	tests/data/exoscale/errors.json

@@ -1,1 +1,36 @@
-# tests/unit: build rules, included from the top Makefile.am.
+# tests/unit: the check suites of the foundation (loader, host, sinks, flags, static
+# backend) and the tiny plugins the loader tests refuse.
+
+# One small backend per way a load can fail, all from tests/plugins/testplugin.c.
+# -rpath makes libtool build a real shared object although it is never installed.
+NSC_TESTPLUGIN_LINK = $(AM_LDFLAGS) -module -avoid-version -shared -rpath /nowhere
+check_LTLIBRARIES += tests/plugins/tp_good.la tests/plugins/tp_noentry.la \
+	tests/plugins/tp_abi2.la tests/plugins/tp_major.la tests/plugins/tp_minor.la \
+	tests/plugins/tp_small.la tests/plugins/tp_nullop.la
+tests_plugins_tp_good_la_SOURCES = tests/plugins/testplugin.c
+tests_plugins_tp_good_la_CFLAGS = $(NSC_BACKEND_CFLAGS) -DTP_GOOD
+tests_plugins_tp_good_la_LDFLAGS = $(NSC_TESTPLUGIN_LINK)
+tests_plugins_tp_noentry_la_SOURCES = tests/plugins/testplugin.c
+tests_plugins_tp_noentry_la_CFLAGS = $(NSC_BACKEND_CFLAGS) -DTP_NOENTRY
+tests_plugins_tp_noentry_la_LDFLAGS = $(NSC_TESTPLUGIN_LINK)
+tests_plugins_tp_abi2_la_SOURCES = tests/plugins/testplugin.c
+tests_plugins_tp_abi2_la_CFLAGS = $(NSC_BACKEND_CFLAGS) -DTP_ABI2
+tests_plugins_tp_abi2_la_LDFLAGS = $(NSC_TESTPLUGIN_LINK)
+tests_plugins_tp_major_la_SOURCES = tests/plugins/testplugin.c
+tests_plugins_tp_major_la_CFLAGS = $(NSC_BACKEND_CFLAGS) -DTP_MAJOR
+tests_plugins_tp_major_la_LDFLAGS = $(NSC_TESTPLUGIN_LINK)
+tests_plugins_tp_minor_la_SOURCES = tests/plugins/testplugin.c
+tests_plugins_tp_minor_la_CFLAGS = $(NSC_BACKEND_CFLAGS) -DTP_MINOR
+tests_plugins_tp_minor_la_LDFLAGS = $(NSC_TESTPLUGIN_LINK)
+tests_plugins_tp_small_la_SOURCES = tests/plugins/testplugin.c
+tests_plugins_tp_small_la_CFLAGS = $(NSC_BACKEND_CFLAGS) -DTP_SMALL
+tests_plugins_tp_small_la_LDFLAGS = $(NSC_TESTPLUGIN_LINK)
+tests_plugins_tp_nullop_la_SOURCES = tests/plugins/testplugin.c
+tests_plugins_tp_nullop_la_CFLAGS = $(NSC_BACKEND_CFLAGS) -DTP_NULLOP
+tests_plugins_tp_nullop_la_LDFLAGS = $(NSC_TESTPLUGIN_LINK)
+
+check_PROGRAMS += tests/unit/test_plugin
+tests_unit_test_plugin_SOURCES = tests/unit/test_plugin.c
+tests_unit_test_plugin_CFLAGS = $(NSC_TEST_CFLAGS) $(MHD_CFLAGS)
+tests_unit_test_plugin_LDADD = $(NSC_TEST_LIBS) $(MHD_LIBS)
+TESTS += tests/unit/test_plugin

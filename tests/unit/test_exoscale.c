@@ -1,0 +1,681 @@
+/* Unit tests of the Exoscale API client: the signing vectors, configuration rules,
+ * tolerant parsing of spec-shaped objects, error bodies and retries on a fake clock. */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "exo.h"
+#include "exo_fake_host.h"
+
+#define NOW_MS 1700000000000LL
+
+/* Outside a test (when the suite is built) a broken fixture ends the program. */
+static json_t *
+load_fixture_raw(const char *name)
+{
+    char path[1024];
+    json_error_t e;
+    json_t *j;
+
+    snprintf(path, sizeof(path), "%s/%s", EXO_TEST_DATA, name);
+    j = json_load_file(path, 0, &e);
+    if (j == NULL) {
+        fprintf(stderr, "%s: %s (line %d)\n", path, e.text, e.line);
+        exit(2);
+    }
+    return j;
+}
+
+static json_t *
+load_fixture(const char *name)
+{
+    json_t *j = load_fixture_raw(name);
+
+    ck_assert_ptr_nonnull(j);
+    return j;
+}
+
+/* ---- signing ---- */
+
+START_TEST(test_sign_vectors)
+{
+    json_t *root = load_fixture("sign-vectors.json");
+    json_t *vecs = json_object_get(root, "vectors");
+    json_t *v = json_array_get(vecs, (size_t)_i);
+    const char *body = json_string_value(json_object_get(v, "body"));
+    const char *query = json_string_value(json_object_get(v, "query"));
+    char *msg = NULL, *names = NULL, *auth = NULL;
+    int64_t exp = json_integer_value(json_object_get(v, "expires"));
+
+    ck_assert_int_eq(json_array_size(vecs), 8);
+    ck_assert_int_eq(exo_sign_message(json_string_value(json_object_get(v, "method")),
+                                      json_string_value(json_object_get(v, "path")), query, body,
+                                      body ? strlen(body) : 0, exp, &msg, &names),
+                     NSC_OK);
+    ck_assert_str_eq(msg, json_string_value(json_object_get(v, "message")));
+    ck_assert_int_eq(exo_sign(json_string_value(json_object_get(v, "key")),
+                              json_string_value(json_object_get(v, "secret")),
+                              json_string_value(json_object_get(v, "method")),
+                              json_string_value(json_object_get(v, "path")), query, body,
+                              body ? strlen(body) : 0, exp, &auth),
+                     NSC_OK);
+    ck_assert_msg(strcmp(auth, json_string_value(json_object_get(v, "authorization"))) == 0,
+                  "vector %s: got %s", json_string_value(json_object_get(v, "name")), auth);
+    free(msg);
+    free(names);
+    free(auth);
+    json_decref(root);
+}
+END_TEST
+
+START_TEST(test_sign_query_edges)
+{
+    char *msg = NULL, *names = NULL;
+
+    /* Repeated names are left out (egoscale), an empty value counts as "". */
+    ck_assert_int_eq(exo_sign_message("GET", "/v2/x", "c=1&b=&c=2&a=%41%2B+z", NULL, 0, 5, &msg,
+                                      &names),
+                     NSC_OK);
+    ck_assert_str_eq(msg, "GET /v2/x\n\nA+ z\n\n5");
+    ck_assert_str_eq(names, "a;b");
+    free(msg);
+    free(names);
+    ck_assert_int_eq(exo_sign_message("GET", "/v2/x", "a=%4", NULL, 0, 5, &msg, &names),
+                     NSC_ERR_INVALID);
+    ck_assert_int_eq(exo_sign_message("GET", "/v2/x", "a=%zz", NULL, 0, 5, &msg, &names),
+                     NSC_ERR_INVALID);
+    ck_assert_ptr_null(msg);
+}
+END_TEST
+
+/* ---- configuration ---- */
+
+static struct fake_host fh;
+static struct exo_config cfg;
+static char err[512];
+
+static void
+cfg_setup(void)
+{
+    fake_host_init(&fh, NOW_MS);
+    memset(&cfg, 0, sizeof(cfg));
+    err[0] = '\0';
+}
+
+static void
+cfg_teardown(void)
+{
+    exo_config_clear(&cfg);
+}
+
+static void
+good_creds(void)
+{
+    fake_host_opt(&fh, "api-key", "EXO0123456789abcdef01234567");
+    fake_host_opt(&fh, "api-secret", "s3cr3t-value-not-for-logs");
+    fake_host_opt(&fh, "zone", "ch-gva-2");
+}
+
+START_TEST(test_config_default_url)
+{
+    good_creds();
+    ck_assert_int_eq(exo_config_load(&fh.host, &cfg, err, sizeof(err)), NSC_OK);
+    ck_assert_str_eq(cfg.base_url, "https://api-ch-gva-2.exoscale.com/v2");
+    ck_assert_str_eq(fh.redacted[0], "s3cr3t-value-not-for-logs");
+    ck_assert(!cfg.plain_http);
+}
+END_TEST
+
+START_TEST(test_config_environment)
+{
+    good_creds();
+    fake_host_opt(&fh, "api-environment", "ppapi");
+    ck_assert_int_eq(exo_config_load(&fh.host, &cfg, err, sizeof(err)), NSC_OK);
+    ck_assert_str_eq(cfg.base_url, "https://ppapi-ch-gva-2.exoscale.com/v2");
+}
+END_TEST
+
+static const struct {
+    const char *key, *value, *base, *err_part;
+} endpoint_cases[] = {
+    {"api-endpoint", "https://api.example.net/v2/", "https://api.example.net/v2", NULL},
+    {"api-endpoint", "https://api.example.net", "https://api.example.net/v2", NULL},
+    {"api-endpoint", "http://127.0.0.1:8080/v2", "http://127.0.0.1:8080/v2", NULL},
+    {"api-endpoint", "http://[::1]:8080", "http://[::1]:8080/v2", NULL},
+    {"api-endpoint", "http://localhost:1/custom", "http://localhost:1/custom", NULL},
+    {"api-endpoint", "http://10.0.0.1/v2", NULL, "plain http is allowed only for a loopback"},
+    {"api-endpoint", "http://127.0.0.1.evil.com/v2", NULL, "loopback"},
+    {"api-endpoint", "ftp://x/v2", NULL, "not an https:// URL"},
+    {"api-endpoint", "https://user@host/v2", NULL, "plain base URL"},
+    {"api-endpoint", "https:///v2", NULL, "no host"},
+    {"zone", "ch gva", NULL, "EXOSCALE_ZONE"},
+    {"api-environment", "a/b", NULL, "EXOSCALE_API_ENVIRONMENT"},
+    {"ca-file", "/nonexistent/ca.pem", NULL, "ca-file"},
+};
+
+START_TEST(test_config_endpoint)
+{
+    fake_host_opt(&fh, endpoint_cases[_i].key, endpoint_cases[_i].value);
+    good_creds();
+    if (endpoint_cases[_i].base != NULL) {
+        ck_assert_msg(exo_config_load(&fh.host, &cfg, err, sizeof(err)) == NSC_OK, "%s", err);
+        ck_assert_str_eq(cfg.base_url, endpoint_cases[_i].base);
+        if (strncmp(endpoint_cases[_i].base, "http:", 5) == 0) {
+            ck_assert(cfg.plain_http);
+            ck_assert_ptr_nonnull(strstr(fh.log, "plain http"));
+        }
+    } else {
+        ck_assert_int_eq(exo_config_load(&fh.host, &cfg, err, sizeof(err)), NSC_ERR_INVALID);
+        ck_assert_msg(strstr(err, endpoint_cases[_i].err_part) != NULL, "error: %s", err);
+        ck_assert_ptr_null(strstr(err, "s3cr3t"));
+    }
+}
+END_TEST
+
+START_TEST(test_config_missing)
+{
+    ck_assert_int_eq(exo_config_load(&fh.host, &cfg, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err, "EXOSCALE_API_KEY is not set"));
+    fake_host_opt(&fh, "api-key", "EXOabc");
+    ck_assert_int_eq(exo_config_load(&fh.host, &cfg, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err, "EXOSCALE_API_SECRET is not set"));
+    fake_host_opt(&fh, "api-secret", "abcdefgh");
+    ck_assert_int_eq(exo_config_load(&fh.host, &cfg, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err, "EXOSCALE_ZONE is not set"));
+}
+END_TEST
+
+START_TEST(test_config_bad_values)
+{
+    fake_host_opt(&fh, "api-key", "EXO abc");
+    fake_host_opt(&fh, "api-secret", "abcdefgh");
+    fake_host_opt(&fh, "zone", "ch-gva-2");
+    ck_assert_int_eq(exo_config_load(&fh.host, &cfg, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err, "EXOSCALE_API_KEY"));
+    cfg_setup();
+    fake_host_opt(&fh, "api-key", "EXOabc");
+    fake_host_opt(&fh, "api-secret", "very secret\tvalue");
+    fake_host_opt(&fh, "zone", "ch-gva-2");
+    ck_assert_int_eq(exo_config_load(&fh.host, &cfg, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err, "EXOSCALE_API_SECRET"));
+    ck_assert_ptr_null(strstr(err, "very secret"));
+}
+END_TEST
+
+START_TEST(test_config_files)
+{
+    char kpath[] = "/tmp/exo-key-XXXXXX", spath[] = "/tmp/exo-secret-XXXXXX";
+    int kfd = mkstemp(kpath), sfd = mkstemp(spath);
+
+    ck_assert(kfd >= 0 && sfd >= 0);
+    ck_assert_int_eq(write(kfd, "EXOfromfile\n", 12), 12);
+    ck_assert_int_eq(write(sfd, "secret-from-file\r\n", 18), 18);
+    close(kfd);
+    close(sfd);
+    fake_host_opt(&fh, "api-key-file", kpath);
+    fake_host_opt(&fh, "api-secret-file", spath);
+    fake_host_opt(&fh, "zone", "de-fra-1");
+    ck_assert_msg(exo_config_load(&fh.host, &cfg, err, sizeof(err)) == NSC_OK, "%s", err);
+    ck_assert_str_eq(cfg.key, "EXOfromfile");
+    ck_assert_str_eq(cfg.secret, "secret-from-file");
+    exo_config_clear(&cfg);
+    /* Both the value and its file: refused, naming both. */
+    fake_host_opt(&fh, "api-key", "EXOother");
+    ck_assert_int_eq(exo_config_load(&fh.host, &cfg, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err, "EXOSCALE_API_KEY_FILE"));
+    unlink(kpath);
+    unlink(spath);
+    cfg_setup();
+    fake_host_opt(&fh, "api-key", "EXOabc");
+    fake_host_opt(&fh, "api-secret-file", "/nonexistent/secret");
+    ck_assert_int_eq(exo_config_load(&fh.host, &cfg, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err, "/nonexistent/secret"));
+}
+END_TEST
+
+/* ---- parsing ---- */
+
+static void
+expect_str(const char *case_name, const char *field, const json_t *expect, const char *got)
+{
+    const char *want = json_string_value(json_object_get(expect, field));
+
+    if (want == NULL)
+        return;
+    ck_assert_msg(got != NULL && strcmp(got, want) == 0, "%s: %s: want '%s', got '%s'",
+                  case_name, field, want, got ? got : "(null)");
+}
+
+static void
+expect_int(const char *case_name, const char *field, const json_t *expect, long long got)
+{
+    const json_t *w = json_object_get(expect, field);
+
+    if (w == NULL)
+        return;
+    ck_assert_msg(json_integer_value(w) == got, "%s: %s: want %lld, got %lld", case_name, field,
+                  (long long)json_integer_value(w), got);
+}
+
+START_TEST(test_parse_objects)
+{
+    json_t *root = load_fixture("objects.json");
+    json_t *c = json_array_get(json_object_get(root, "cases"), (size_t)_i);
+    const char *name = json_string_value(json_object_get(c, "name"));
+    const char *kind = json_string_value(json_object_get(c, "kind"));
+    const json_t *val = json_object_get(c, "value");
+    const json_t *ex = json_object_get(c, "expect");
+    int ok = json_is_true(json_object_get(c, "ok"));
+    char perr[512] = "";
+    int rc;
+
+    if (c == NULL) {
+        json_decref(root);
+        return;
+    }
+    if (strcmp(kind, "instance-pool") == 0) {
+        struct exo_pool p;
+
+        rc = exo_parse_pool(val, &p, perr, sizeof(perr));
+        if (rc == NSC_OK) {
+            expect_str(name, "id", ex, p.id);
+            expect_str(name, "name", ex, p.name);
+            expect_str(name, "state", ex, p.state);
+            expect_str(name, "manager_type", ex, p.manager_type);
+            expect_str(name, "manager_id", ex, p.manager_id);
+            expect_str(name, "type_id", ex, p.type_id);
+            expect_int(name, "size", ex, p.size);
+            expect_int(name, "n_members", ex, (long long)p.n_members);
+            expect_int(name, "disk_size", ex, p.disk_size_gib);
+            exo_pool_clear(&p);
+        }
+    } else if (strcmp(kind, "instance") == 0) {
+        struct exo_instance in;
+
+        rc = exo_parse_instance(val, &in, perr, sizeof(perr));
+        if (rc == NSC_OK) {
+            expect_str(name, "id", ex, in.id);
+            expect_str(name, "state", ex, in.state_text);
+            expect_int(name, "istate", ex, in.state);
+            expect_str(name, "manager_type", ex, in.manager_type);
+            expect_str(name, "manager_id", ex, in.manager_id);
+            exo_instance_clear(&in);
+        }
+    } else if (strcmp(kind, "sks-nodepool") == 0) {
+        struct exo_nodepool np;
+
+        rc = exo_parse_nodepool(val, &np, perr, sizeof(perr));
+        if (rc == NSC_OK) {
+            expect_str(name, "id", ex, np.id);
+            expect_str(name, "name", ex, np.name);
+            expect_str(name, "state", ex, np.state);
+            expect_str(name, "pool_id", ex, np.pool_id);
+            expect_str(name, "type_id", ex, np.type_id);
+            expect_int(name, "size", ex, np.size);
+            expect_int(name, "disk_size", ex, np.disk_size_gib);
+            exo_nodepool_clear(&np);
+        }
+    } else if (strcmp(kind, "sks-cluster") == 0) {
+        struct exo_cluster cl;
+
+        rc = exo_parse_cluster(val, &cl, perr, sizeof(perr));
+        if (rc == NSC_OK) {
+            expect_str(name, "id", ex, cl.id);
+            expect_str(name, "name", ex, cl.name);
+            expect_int(name, "n_nodepools", ex, (long long)cl.n_nodepools);
+            exo_cluster_clear(&cl);
+        }
+    } else if (strcmp(kind, "instance-type") == 0) {
+        struct exo_itype t;
+
+        rc = exo_parse_itype(val, &t, perr, sizeof(perr));
+        if (rc == NSC_OK) {
+            expect_str(name, "family", ex, t.family);
+            expect_str(name, "size", ex, t.size);
+            expect_int(name, "cpus", ex, t.cpus);
+            expect_int(name, "gpus", ex, t.gpus);
+            expect_int(name, "memory", ex, t.memory_bytes);
+            exo_itype_clear(&t);
+        }
+    } else if (strcmp(kind, "operation") == 0) {
+        struct exo_operation op;
+
+        rc = exo_parse_operation(val, &op, perr, sizeof(perr));
+        if (rc == NSC_OK) {
+            expect_str(name, "state", ex, op.state_text);
+            expect_int(name, "op", ex, op.state);
+            expect_str(name, "reason", ex, op.reason);
+            expect_str(name, "message", ex, op.message);
+            exo_operation_clear(&op);
+        }
+    } else {
+        struct exo_quota q;
+
+        ck_assert_str_eq(kind, "quota");
+        rc = exo_parse_quota(val, &q, perr, sizeof(perr));
+        if (rc == NSC_OK) {
+            expect_int(name, "usage", ex, q.usage);
+            expect_int(name, "limit", ex, q.limit);
+        }
+    }
+    if (ok) {
+        ck_assert_msg(rc == NSC_OK, "%s: expected success, got %d: %s", name, rc, perr);
+    } else {
+        const char *want = json_string_value(json_object_get(c, "error"));
+
+        ck_assert_msg(rc == NSC_ERR_INTERNAL, "%s: expected a parse error, got %d", name, rc);
+        ck_assert_msg(strstr(perr, want) != NULL, "%s: error '%s' lacks '%s'", name, perr, want);
+    }
+    json_decref(root);
+}
+END_TEST
+
+START_TEST(test_uuid_shape)
+{
+    ck_assert(exo_is_uuid("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"));
+    ck_assert(exo_is_uuid("0F1E2D3C-4b5a-6978-8796-a5b4c3d2e1f0"));
+    ck_assert(!exo_is_uuid("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeee"));
+    ck_assert(!exo_is_uuid("aaaaaaaa-bbbb-cccc-dddd_eeeeeeeeeeee"));
+    ck_assert(!exo_is_uuid("gaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"));
+    ck_assert(!exo_is_uuid(NULL));
+}
+END_TEST
+
+/* ---- errors ---- */
+
+START_TEST(test_error_bodies)
+{
+    json_t *root = load_fixture("errors.json");
+    json_t *c = json_array_get(json_object_get(root, "cases"), (size_t)_i);
+    const char *body = json_string_value(json_object_get(c, "body"));
+    char text[512];
+
+    exo_error_text(body, strlen(body), text, sizeof(text));
+    ck_assert_msg(strcmp(text, json_string_value(json_object_get(c, "text"))) == 0,
+                  "%s: got '%s'", json_string_value(json_object_get(c, "name")), text);
+    ck_assert_int_eq(exo_status_map((long)json_integer_value(json_object_get(c, "status")), text),
+                     (int)json_integer_value(json_object_get(c, "map")));
+    json_decref(root);
+}
+END_TEST
+
+/* ---- calls, retries, back-off ---- */
+
+static struct exo_client cl;
+
+static void
+call_setup(void)
+{
+    struct exo_config c;
+
+    cfg_setup();
+    good_creds();
+    fake_host_opt(&fh, "api-endpoint", "https://api.example.net/v2");
+    ck_assert_int_eq(exo_config_load(&fh.host, &c, err, sizeof(err)), NSC_OK);
+    exo_client_init(&cl, &fh.host, &c);
+    cl.sleep = fake_host_sleep;
+    cl.sleep_ctx = &fh;
+}
+
+static void
+call_teardown(void)
+{
+    exo_client_clear(&cl);
+}
+
+START_TEST(test_call_ok_signed)
+{
+    json_t *j = NULL;
+    char *want = NULL;
+
+    fake_host_reply(&fh, 200, "{\"resource\":\"instance\",\"usage\":1,\"limit\":20}", NULL);
+    ck_assert_int_eq(exo_call(&cl, "GET", "/quota/instance", NULL, NULL, EXO_RETRY_IDEMPOTENT,
+                              &j),
+                     NSC_OK);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "limit")), 20);
+    json_decref(j);
+    ck_assert_str_eq(fh.reqs[0].url, "https://api.example.net/v2/quota/instance");
+    ck_assert_int_eq(exo_sign("EXO0123456789abcdef01234567", "s3cr3t-value-not-for-logs", "GET",
+                              "/v2/quota/instance", NULL, NULL, 0, 1700000600, &want),
+                     NSC_OK);
+    ck_assert_str_eq(fh.reqs[0].auth, want);
+    ck_assert_str_eq(fh.reqs[0].content_type, "");
+    free(want);
+}
+END_TEST
+
+START_TEST(test_call_body_and_query)
+{
+    fake_host_reply(&fh, 200, "{\"id\":\"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0\"}", NULL);
+    fake_host_reply(&fh, 200, "{\"instances\":[]}", NULL);
+    ck_assert_int_eq(exo_call(&cl, "PUT", "/instance-pool/p:scale", NULL, "{\"size\":3}",
+                              EXO_RETRY_IDEMPOTENT, NULL),
+                     NSC_OK);
+    ck_assert_str_eq(fh.reqs[0].body, "{\"size\":3}");
+    ck_assert_str_eq(fh.reqs[0].content_type, "application/json");
+    ck_assert_int_eq(exo_call(&cl, "GET", "/instance", "manager-type=instance-pool", NULL,
+                              EXO_RETRY_IDEMPOTENT, NULL),
+                     NSC_OK);
+    ck_assert_str_eq(fh.reqs[1].url, "https://api.example.net/v2/instance?manager-type=instance-pool");
+    ck_assert_ptr_nonnull(strstr(fh.reqs[1].auth, "signed-query-args=manager-type,"));
+}
+END_TEST
+
+START_TEST(test_call_retry_resigns)
+{
+    fake_host_reply(&fh, 500, "{\"message\":\"boom\"}", NULL);
+    fake_host_reply(&fh, 502, "bad gateway", NULL);
+    fake_host_reply(&fh, 200, "{}", NULL);
+    ck_assert_int_eq(exo_call(&cl, "GET", "/instance-pool", NULL, NULL, EXO_RETRY_IDEMPOTENT,
+                              NULL),
+                     NSC_OK);
+    ck_assert_int_eq(fh.n_reqs, 3);
+    /* 1 s then 2 s of back-off, and a fresh signature each time (the clock moved). */
+    ck_assert_int_eq(fh.reqs[1].at_ms - fh.reqs[0].at_ms, 1000);
+    ck_assert_int_eq(fh.reqs[2].at_ms - fh.reqs[1].at_ms, 2000);
+    ck_assert_str_ne(fh.reqs[0].auth, fh.reqs[1].auth);
+    ck_assert_str_ne(fh.reqs[1].auth, fh.reqs[2].auth);
+    ck_assert_ptr_nonnull(strstr(fh.reqs[2].auth, "expires=1700000603,"));
+    ck_assert_int_eq((int)cl.stats.n_retries, 2);
+}
+END_TEST
+
+START_TEST(test_call_retry_after_seconds)
+{
+    fake_host_reply(&fh, 429, "{\"message\":\"slow down\"}", "3");
+    fake_host_reply(&fh, 200, "{}", NULL);
+    ck_assert_int_eq(exo_call(&cl, "PUT", "/instance-pool/p:scale", NULL, "{\"size\":2}",
+                              EXO_RETRY_IDEMPOTENT, NULL),
+                     NSC_OK);
+    ck_assert_int_eq(fh.n_reqs, 2);
+    ck_assert_int_eq(fh.reqs[1].at_ms - fh.reqs[0].at_ms, 3000);
+}
+END_TEST
+
+START_TEST(test_call_retry_after_date)
+{
+    /* NOW_MS is 2023-11-14T22:13:20Z; the server asks for 22:13:27. */
+    fake_host_reply(&fh, 503, "unavailable", "Tue, 14 Nov 2023 22:13:27 GMT");
+    fake_host_reply(&fh, 200, "{}", NULL);
+    ck_assert_int_eq(exo_call(&cl, "GET", "/zone", NULL, NULL, EXO_RETRY_IDEMPOTENT, NULL),
+                     NSC_OK);
+    ck_assert_int_eq(fh.reqs[1].at_ms - fh.reqs[0].at_ms, 7000);
+}
+END_TEST
+
+START_TEST(test_call_retry_after_beyond_budget)
+{
+    fake_host_reply(&fh, 429, "{\"message\":\"rate limited\"}", "120");
+    fake_host_reply(&fh, 200, "{}", NULL);
+    ck_assert_int_eq(exo_call(&cl, "GET", "/zone", NULL, NULL, EXO_RETRY_IDEMPOTENT, NULL),
+                     NSC_ERR_TRANSIENT);
+    ck_assert_int_eq(fh.n_reqs, 1);
+    ck_assert_ptr_nonnull(strstr(cl.err, "HTTP 429: rate limited"));
+    /* Later calls respect the pause without touching the API... */
+    ck_assert_int_eq(exo_call(&cl, "GET", "/zone", NULL, NULL, EXO_RETRY_IDEMPOTENT, NULL),
+                     NSC_ERR_TRANSIENT);
+    ck_assert_int_eq(fh.n_reqs, 1);
+    ck_assert_ptr_nonnull(strstr(cl.err, "Retry-After"));
+    /* ...until it is over. */
+    fake_host_sleep(&fh, 120000);
+    ck_assert_int_eq(exo_call(&cl, "GET", "/zone", NULL, NULL, EXO_RETRY_IDEMPOTENT, NULL),
+                     NSC_OK);
+    ck_assert_int_eq(fh.n_reqs, 2);
+}
+END_TEST
+
+START_TEST(test_call_never_retry_evict)
+{
+    fake_host_reply(&fh, 500, "{\"message\":\"boom\"}", NULL);
+    fake_host_fail(&fh, NSC_ERR_TRANSIENT);
+    fake_host_reply(&fh, 200, "{}", NULL);
+    ck_assert_int_eq(exo_call(&cl, "PUT", "/instance-pool/p:evict", NULL, "{\"instances\":[]}",
+                              EXO_RETRY_NEVER, NULL),
+                     NSC_ERR_TRANSIENT);
+    ck_assert_int_eq(fh.n_reqs, 1);
+    ck_assert_int_eq(exo_call(&cl, "PUT", "/instance-pool/p:evict", NULL, "{\"instances\":[]}",
+                              EXO_RETRY_NEVER, NULL),
+                     NSC_ERR_TRANSIENT);
+    ck_assert_int_eq(fh.n_reqs, 2);
+}
+END_TEST
+
+START_TEST(test_call_no_retry_on_4xx_501)
+{
+    fake_host_reply(&fh, 404, "{\"message\":\"no such pool\"}", NULL);
+    fake_host_reply(&fh, 501, "{\"message\":\"nope\"}", NULL);
+    fake_host_reply(&fh, 403, "{\"message\":\"Forbidden operation get-instance\"}", NULL);
+    ck_assert_int_eq(exo_call(&cl, "GET", "/instance-pool/x", NULL, NULL, EXO_RETRY_IDEMPOTENT,
+                              NULL),
+                     NSC_ERR_NOT_FOUND);
+    ck_assert_str_eq(cl.err, "GET /v2/instance-pool/x: HTTP 404: no such pool");
+    ck_assert_int_eq(exo_call(&cl, "GET", "/x", NULL, NULL, EXO_RETRY_IDEMPOTENT, NULL),
+                     NSC_ERR_INTERNAL);
+    ck_assert_int_eq(exo_call(&cl, "GET", "/instance/i", NULL, NULL, EXO_RETRY_IDEMPOTENT, NULL),
+                     NSC_ERR_AUTH);
+    ck_assert_int_eq(fh.n_reqs, 3);
+    ck_assert_ptr_null(strstr(cl.err, "s3cr3t"));
+}
+END_TEST
+
+START_TEST(test_call_transport_exhausts)
+{
+    int i;
+
+    for (i = 0; i < 6; i++)
+        fake_host_fail(&fh, NSC_ERR_TRANSIENT);
+    cl.retry_budget_ms = 100000;
+    ck_assert_int_eq(exo_call(&cl, "GET", "/zone", NULL, NULL, EXO_RETRY_IDEMPOTENT, NULL),
+                     NSC_ERR_TRANSIENT);
+    /* 1 + 4 retries, waiting 1, 2, 4 and 8 s. */
+    ck_assert_int_eq(fh.n_reqs, 5);
+    ck_assert_int_eq(fh.reqs[4].at_ms - fh.reqs[0].at_ms, 15000);
+    ck_assert_ptr_nonnull(strstr(cl.err, "no answer"));
+}
+END_TEST
+
+START_TEST(test_call_budget_stops_backoff)
+{
+    int i;
+
+    for (i = 0; i < 6; i++)
+        fake_host_reply(&fh, 500, "x", NULL);
+    cl.retry_budget_ms = 5000;
+    ck_assert_int_eq(exo_call(&cl, "GET", "/zone", NULL, NULL, EXO_RETRY_IDEMPOTENT, NULL),
+                     NSC_ERR_TRANSIENT);
+    /* 1 s and 2 s fit in 5 s; 4 s more would not. */
+    ck_assert_int_eq(fh.n_reqs, 3);
+}
+END_TEST
+
+START_TEST(test_call_bad_json)
+{
+    json_t *j = NULL;
+
+    fake_host_reply(&fh, 200, "<html>", NULL);
+    ck_assert_int_eq(exo_call(&cl, "GET", "/zone", NULL, NULL, EXO_RETRY_IDEMPOTENT, &j),
+                     NSC_ERR_INTERNAL);
+    ck_assert_ptr_null(j);
+    ck_assert_ptr_nonnull(strstr(cl.err, "not JSON"));
+}
+END_TEST
+
+START_TEST(test_backoff_schedule)
+{
+    ck_assert_int_eq(exo_backoff_ms(&cl, 0, NULL, 0), 1000);
+    ck_assert_int_eq(exo_backoff_ms(&cl, 3, NULL, 0), 8000);
+    ck_assert_int_eq(exo_backoff_ms(&cl, 10, NULL, 0), 30000);
+    ck_assert_int_eq(exo_backoff_ms(&cl, 0, "7", 0), 7000);
+    ck_assert_int_eq(exo_backoff_ms(&cl, 2, "garbage", 0), 4000);
+    ck_assert_int_eq(exo_backoff_ms(&cl, 0, "Thu, 01 Jan 1970 00:00:10 GMT", 4), 6000);
+    ck_assert_int_eq(exo_backoff_ms(&cl, 0, "Thu, 01 Jan 1970 00:00:10 GMT", 40), 0);
+}
+END_TEST
+
+static Suite *
+exoscale_suite(void)
+{
+    Suite *s = suite_create("exoscale");
+    TCase *tc;
+    json_t *objs = load_fixture_raw("objects.json");
+    json_t *errs = load_fixture_raw("errors.json");
+    int n_objs = (int)json_array_size(json_object_get(objs, "cases"));
+    int n_errs = (int)json_array_size(json_object_get(errs, "cases"));
+
+    json_decref(objs);
+    json_decref(errs);
+    tc = tcase_create("sign");
+    tcase_add_loop_test(tc, test_sign_vectors, 0, 8);
+    tcase_add_test(tc, test_sign_query_edges);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("config");
+    tcase_add_checked_fixture(tc, cfg_setup, cfg_teardown);
+    tcase_add_test(tc, test_config_default_url);
+    tcase_add_test(tc, test_config_environment);
+    tcase_add_loop_test(tc, test_config_endpoint, 0,
+                        (int)(sizeof(endpoint_cases) / sizeof(endpoint_cases[0])));
+    tcase_add_test(tc, test_config_missing);
+    tcase_add_test(tc, test_config_bad_values);
+    tcase_add_test(tc, test_config_files);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("parse");
+    tcase_add_loop_test(tc, test_parse_objects, 0, n_objs);
+    tcase_add_test(tc, test_uuid_shape);
+    tcase_add_loop_test(tc, test_error_bodies, 0, n_errs);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("call");
+    tcase_add_checked_fixture(tc, call_setup, call_teardown);
+    tcase_add_test(tc, test_call_ok_signed);
+    tcase_add_test(tc, test_call_body_and_query);
+    tcase_add_test(tc, test_call_retry_resigns);
+    tcase_add_test(tc, test_call_retry_after_seconds);
+    tcase_add_test(tc, test_call_retry_after_date);
+    tcase_add_test(tc, test_call_retry_after_beyond_budget);
+    tcase_add_test(tc, test_call_never_retry_evict);
+    tcase_add_test(tc, test_call_no_retry_on_4xx_501);
+    tcase_add_test(tc, test_call_transport_exhausts);
+    tcase_add_test(tc, test_call_budget_stops_backoff);
+    tcase_add_test(tc, test_call_bad_json);
+    tcase_add_test(tc, test_backoff_schedule);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(exoscale_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
