@@ -438,6 +438,18 @@ parse_pod(struct pctx *c, json_t *obj, struct model_pod **out)
         goto fail;
     json_t *dt = json_object_get(md.obj, "deletionTimestamp");
     p->terminating = dt && !json_is_null(dt);
+    if (p->terminating && (rc = get_time(c, md.obj, "deletionTimestamp",
+                                         "metadata.deletionTimestamp", &p->deletion_s)) < 0)
+        goto fail;
+    p->grace_s = 30;
+    json_t *tgps = json_object_get(json_object_get(obj, "spec"), "terminationGracePeriodSeconds");
+    if (tgps && !json_is_null(tgps)) {
+        if (!json_is_integer(tgps) || json_integer_value(tgps) < 0) {
+            rc = pfail(c, "spec.terminationGracePeriodSeconds", "not a non-negative integer");
+            goto fail;
+        }
+        p->grace_s = json_integer_value(tgps);
+    }
     json_t *owners = json_object_get(md.obj, "ownerReferences");
     if (owners && !json_is_null(owners) && !json_is_array(owners)) {
         rc = pfail(c, "metadata.ownerReferences", "not an array");

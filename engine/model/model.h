@@ -209,6 +209,8 @@ struct model_pod {
     bool terminating;   /* metadata.deletionTimestamp set */
     bool unschedulable; /* PodScheduled=False, reason Unschedulable */
     int64_t created_s;  /* creationTimestamp, Unix seconds; 0 when absent */
+    int64_t deletion_s; /* deletionTimestamp, Unix seconds; 0 when absent */
+    int64_t grace_s;    /* spec.terminationGracePeriodSeconds; 30 (the API default) when absent */
 };
 
 /** A node. */

@@ -16,6 +16,7 @@ main(void)
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
     suite_add_tcase(s, test_kube_config_tcase());
+    suite_add_tcase(s, test_kube_watch_tcase());
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);

@@ -5,5 +5,6 @@
 #include <check.h>
 
 TCase *test_kube_config_tcase(void);
+TCase *test_kube_watch_tcase(void);
 
 #endif

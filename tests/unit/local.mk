@@ -34,3 +34,17 @@ tests_unit_test_plugin_SOURCES = tests/unit/test_plugin.c
 tests_unit_test_plugin_CFLAGS = $(NSC_TEST_CFLAGS) $(MHD_CFLAGS)
 tests_unit_test_plugin_LDADD = $(NSC_TEST_LIBS) $(MHD_LIBS)
 TESTS += tests/unit/test_plugin
+
+check_PROGRAMS += tests/unit/test_static
+tests_unit_test_static_SOURCES = tests/unit/test_static.c
+tests_unit_test_static_CFLAGS = $(NSC_TEST_CFLAGS)
+tests_unit_test_static_LDADD = $(NSC_TEST_LIBS)
+TESTS += tests/unit/test_static
+
+# Shell tests: exported symbols of every backend; the public header alone in C and C++.
+TESTS += tests/unit/exports.sh tests/unit/header.sh
+dist_noinst_SCRIPTS += tests/unit/exports.sh tests/unit/header.sh
+AM_TESTS_ENVIRONMENT += CC='$(CC)'; export CC; CXX='$(CXX)'; export CXX; \
+	NM='$(NM)'; export NM;
+# Whole fixture folders: every file in them is data.
+EXTRA_DIST += tests/data/static

@@ -1,0 +1,197 @@
+/* Scale-down planning: node utilization, the drain rules that decide whether each pod may
+ * move, PDB budgets, and the journal that says for every node whether it may go and why not. */
+#ifndef NSC_SCALEDOWN_H
+#define NSC_SCALEDOWN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "model/model.h"
+
+/* ---- options ---- */
+
+/**
+ * What the planner needs from the daemon's configuration. Names follow the Go Cluster
+ * Autoscaler's flags (without --scale-down-/--); the defaults are that autoscaler's
+ * (scaledown_options_default). Times are seconds, ratios are in [0, 1].
+ */
+struct scaledown_options {
+    bool enabled;                 /* --scale-down-enabled (true) */
+    double utilization_threshold; /* --scale-down-utilization-threshold (0.5): a node is a
+                                     candidate when max(cpu, memory) requested/allocatable <= it */
+    double gpu_utilization_threshold; /* --scale-down-gpu-utilization-threshold (0.5): the same
+                                         for nodes with GPUs, on the GPU ratio only */
+    const char *gpu_resource;         /* extended resource naming GPUs ("nvidia.com/gpu");
+                                         borrowed */
+    int64_t unneeded_time_s;          /* --scale-down-unneeded-time (600) */
+    int64_t unready_time_s;           /* --scale-down-unready-time (1200), for unready nodes */
+    bool unready_enabled;             /* --scale-down-unready-enabled (true) */
+    int64_t delay_after_add_s;        /* --scale-down-delay-after-add (600): cooldown after a
+                                         scale-up, and the minimum age of a node to remove */
+    int64_t delay_after_delete_s;     /* --scale-down-delay-after-delete (0) */
+    int64_t delay_after_failure_s;    /* --scale-down-delay-after-failure (180) */
+    uint32_t max_parallelism;         /* --max-scale-down-parallelism (10): deletions in flight */
+    uint32_t max_drain_parallelism;   /* --max-drain-parallelism (1): deletions of non-empty
+                                         nodes in flight */
+    bool skip_nodes_with_system_pods; /* --skip-nodes-with-system-pods (true) */
+    bool skip_nodes_with_local_storage;          /* --skip-nodes-with-local-storage (true) */
+    bool skip_nodes_with_custom_controller_pods; /* --skip-nodes-with-custom-controller-pods
+                                                    (true): only ReplicaSet, ReplicationController,
+                                                    StatefulSet and Job owners count as
+                                                    replicated */
+    bool ignore_daemonsets_utilization;  /* --ignore-daemonsets-utilization (false) */
+    bool ignore_mirror_pods_utilization; /* --ignore-mirror-pods-utilization (false) */
+};
+
+/** Fill o with the Go Cluster Autoscaler's defaults. */
+void scaledown_options_default(struct scaledown_options *o);
+
+/** Check ranges (thresholds in [0, 1], times >= 0, parallelism >= 1 unless disabled).
+ * Returns 0 or NSC_ERR_INVALID with err naming the flag. */
+int scaledown_options_check(const struct scaledown_options *o, char *err, size_t err_len);
+
+/* ---- annotations read by the planner ---- */
+
+/** Node annotation: "true" keeps the node out of scale-down. */
+#define SCALEDOWN_ANN_DISABLED "cluster-autoscaler.kubernetes.io/scale-down-disabled"
+/** Pod annotation: "true" lets the pod move whatever else holds; "false" blocks. */
+#define SCALEDOWN_ANN_SAFE_TO_EVICT "cluster-autoscaler.kubernetes.io/safe-to-evict"
+/** Pod annotation: comma list of local volumes that may be lost when the pod moves. */
+#define SCALEDOWN_ANN_SAFE_LOCAL_VOLUMES "cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes"
+/** Node annotation the loop keeps: when the node was first found unneeded (RFC 3339, UTC).
+ * It survives restarts and leader changes, so the unneeded time is not reset by them. */
+#define SCALEDOWN_ANN_UNNEEDED_SINCE "nodescaler.io/unneeded-since"
+
+/* ---- utilization ---- */
+
+enum scaledown_util_res {
+    SD_UTIL_CPU = 0,
+    SD_UTIL_MEMORY,
+    SD_UTIL_GPU
+};
+
+/** "cpu", "memory" or "gpu". */
+const char *scaledown_util_res_name(enum scaledown_util_res r);
+
+struct scaledown_util {
+    double cpu, memory, gpu; /* requested / allocatable per resource (gpu 0 on other nodes) */
+    double value;            /* the one compared with the threshold */
+    enum scaledown_util_res res; /* which resource value is */
+    bool gpu_node;           /* the node has the GPU resource allocatable */
+};
+
+/**
+ * Utilization of node n (borrowed) running pods (borrowed array of n_pods, the pods bound
+ * to it that hold resources). As the Go autoscaler: per resource the pods' effective
+ * requests over allocatable; node value = max(cpu, memory), or the GPU ratio alone on a
+ * GPU node. With ignore_daemonsets/mirror_pods_utilization those pods' requests are taken
+ * off allocatable instead of added; pods terminating for longer than their grace period
+ * plus 30 s are left out. Returns 0, or NSC_ERR_INVALID when the node has no allocatable
+ * cpu or memory (err says which): such a node is never a candidate.
+ */
+int scaledown_utilization(const struct model *m, const struct model_node *n,
+                          const struct model_pod *const *pods, uint32_t n_pods,
+                          const struct scaledown_options *o, int64_t now_s,
+                          struct scaledown_util *out, char *err, size_t err_len);
+
+/* ---- PDB budgets ---- */
+
+/**
+ * Remaining disruptions per PodDisruptionBudget, consumed as the planner chooses nodes so
+ * that nodes removed together never take more than a budget allows.
+ */
+struct scaledown_pdbs {
+    const struct model *m;       /* borrowed */
+    uint32_t n;
+    const struct model_pdb **pdb; /* sorted by namespace, then name */
+    int32_t *remaining;          /* status.disruptionsAllowed minus what was consumed */
+};
+
+/** Index every PDB of m (borrowed; must not change while t lives). Returns 0 or NOMEM. */
+int scaledown_pdbs_init(struct scaledown_pdbs *t, const struct model *m);
+void scaledown_pdbs_free(struct scaledown_pdbs *t);
+/** Reset every remaining budget to the PDB's status.disruptionsAllowed. */
+void scaledown_pdbs_reset(struct scaledown_pdbs *t);
+/**
+ * Indices of the PDBs that select pod p (same namespace, selector matches its labels).
+ * Writes at most cap into out; returns the total count (which may exceed cap).
+ */
+uint32_t scaledown_pdbs_match(const struct scaledown_pdbs *t, const struct model_pod *p,
+                              uint32_t *out, uint32_t cap);
+
+/* ---- drain rules ---- */
+
+/**
+ * The drain rules, in the order they are evaluated (the Go autoscaler's drainability
+ * rules): the first that decides wins, a pod no rule decides moves.
+ */
+enum scaledown_rule {
+    SD_RULE_NONE = 0,        /* no rule decided: the pod moves */
+    SD_RULE_MIRROR,          /* mirror (static) pod: stays, does not block */
+    SD_RULE_LONG_TERMINATING, /* deleting for longer than grace + 30 s: ignored */
+    SD_RULE_DAEMONSET,       /* DaemonSet pod: stays (recreated by its DaemonSet), does not block */
+    SD_RULE_SAFE_TO_EVICT,   /* safe-to-evict: "true": moves whatever the later rules say */
+    SD_RULE_TERMINAL,        /* Succeeded or Failed: ignored */
+    SD_RULE_ON_COMPLETION,   /* safe-to-evict: "on-completion": blocks until the pod ends */
+    SD_RULE_REPLICATED,      /* no controller (or a custom one): blocks */
+    SD_RULE_SYSTEM,          /* kube-system pod without a PDB: blocks */
+    SD_RULE_NOT_SAFE_TO_EVICT, /* safe-to-evict: "false": blocks */
+    SD_RULE_LOCAL_STORAGE,   /* emptyDir (not Memory) or hostPath not declared safe: blocks */
+    SD_RULE_PDB,             /* a PDB with no disruption left, or several PDBs: blocks */
+    SD_RULE_N
+};
+
+/** The rule's name as the Go autoscaler calls it ("localstorage", "pdb"...). */
+const char *scaledown_rule_name(enum scaledown_rule r);
+
+enum scaledown_pod_outcome {
+    SD_POD_MOVE = 0, /* must be rescheduled elsewhere for the node to go */
+    SD_POD_SKIP,     /* stays or is ignored; does not block (mirror, DaemonSet, terminal...) */
+    SD_POD_BLOCK     /* the node cannot be drained */
+};
+
+/** Evaluation context of the rules: interned keys looked up once per loop. */
+struct scaledown_rules {
+    const struct model *m;
+    const struct scaledown_options *opt;
+    const struct scaledown_pdbs *pdbs; /* NULL: no PDB in the cluster */
+    uint32_t k_safe_to_evict, k_safe_local, k_disabled, k_unneeded_since;
+    uint32_t v_true, v_false, v_on_completion, ns_kube_system;
+    uint32_t kind_rs, kind_rc, kind_ss, kind_job;
+};
+
+/** Prepare r for model m, options o and budgets pdbs (all borrowed, pdbs may be NULL). */
+void scaledown_rules_init(struct scaledown_rules *r, const struct model *m,
+                          const struct scaledown_options *o, const struct scaledown_pdbs *pdbs);
+
+/**
+ * Run the drain rules on pod p (borrowed) at now_s. Returns the outcome; *rule receives
+ * the rule that decided (SD_RULE_NONE when none did). When the pod blocks and why is not
+ * NULL, why receives a sentence naming the pod and the cause, such as
+ * "pod default/web-1 has local storage (emptyDir \"cache\") not listed in ...".
+ */
+enum scaledown_pod_outcome scaledown_pod_check(const struct scaledown_rules *r,
+                                               const struct model_pod *p, int64_t now_s,
+                                               enum scaledown_rule *rule, char *why,
+                                               size_t why_len);
+
+/** True when pod p is deleting since longer than its grace period plus 30 s. */
+bool scaledown_pod_long_terminating(const struct model_pod *p, int64_t now_s);
+
+/** True when node n carries scale-down-disabled: "true". */
+bool scaledown_node_disabled(const struct scaledown_rules *r, const struct model_node *n);
+
+/**
+ * The node's unneeded-since annotation in Unix seconds into *since_s: 1 when present and
+ * valid, 0 when absent, NSC_ERR_INVALID when malformed (err says why).
+ */
+int scaledown_node_unneeded_since(const struct scaledown_rules *r, const struct model_node *n,
+                                  int64_t *since_s, char *err, size_t err_len);
+
+/** Format Unix seconds as RFC 3339 UTC ("2026-01-02T03:04:05Z") into buf; returns buf. */
+const char *scaledown_format_time(int64_t t_s, char *buf, size_t len);
+
+#endif

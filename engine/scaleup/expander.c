@@ -1,0 +1,321 @@
+/* Expanders: random, most-pods, least-waste, least-nodes and priority, applied as a chain
+ * that narrows the options until one is left (ties then go to random). */
+#include "scaleup/scaleup.h"
+
+#include <ctype.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t
+rng_next(uint64_t *s)
+{
+    /* splitmix64: tiny, seedable, good enough for tie-breaking. */
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* ---- priority configuration ---- */
+
+struct prio_entry {
+    long prio;
+    regex_t re;
+};
+
+struct prio_config {
+    struct prio_entry *e;
+    size_t n;
+};
+
+static void
+prio_free(struct prio_config *pc)
+{
+    for (size_t i = 0; i < pc->n; i++)
+        regfree(&pc->e[i].re);
+    free(pc->e);
+    pc->e = NULL;
+    pc->n = 0;
+}
+
+static int
+prio_add(struct prio_config *pc, long prio, const char *pat, size_t len, int line, char *err,
+         size_t err_len)
+{
+    /* Strip YAML quotes. */
+    while (len && isspace((unsigned char)pat[len - 1]))
+        len--;
+    if (len >= 2 && (pat[0] == '"' || pat[0] == '\'') && pat[len - 1] == pat[0]) {
+        pat++;
+        len -= 2;
+    }
+    char buf[512];
+    if (len == 0 || len >= sizeof(buf)) {
+        snprintf(err, err_len, "priority expander configuration, line %d: empty or too long pattern",
+                 line);
+        return NSC_ERR_INVALID;
+    }
+    memcpy(buf, pat, len);
+    buf[len] = 0;
+    struct prio_entry *ne = realloc(pc->e, (pc->n + 1) * sizeof(*ne));
+    if (!ne)
+        return NSC_ERR_NOMEM;
+    pc->e = ne;
+    int rc = regcomp(&pc->e[pc->n].re, buf, REG_EXTENDED | REG_NOSUB);
+    if (rc != 0) {
+        char rerr[128];
+        regerror(rc, &pc->e[pc->n].re, rerr, sizeof(rerr));
+        snprintf(err, err_len, "priority expander configuration, line %d: bad regex \"%s\": %s",
+                 line, buf, rerr);
+        return NSC_ERR_INVALID;
+    }
+    pc->e[pc->n].prio = prio;
+    pc->n++;
+    return 0;
+}
+
+/*
+ * The ConfigMap's `priorities` value: a YAML map of integer -> list of regexes, written in
+ * block style ("10:\n  - a.*\n") or flow style ("10: [a.*, b.*]").
+ */
+static int
+prio_parse(const char *text, struct prio_config *pc, char *err, size_t err_len)
+{
+    memset(pc, 0, sizeof(*pc));
+    long cur = 0;
+    bool have = false;
+    int line = 0;
+    for (const char *p = text; p && *p;) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        line++;
+        const char *s = p, *e = p + len;
+        p = eol ? eol + 1 : NULL;
+        while (s < e && isspace((unsigned char)*s))
+            s++;
+        while (e > s && isspace((unsigned char)e[-1]))
+            e--;
+        if (s == e || *s == '#')
+            continue;
+        if (*s == '-') {
+            if (!have) {
+                snprintf(err, err_len,
+                         "priority expander configuration, line %d: list item before a priority",
+                         line);
+                goto fail;
+            }
+            s++;
+            while (s < e && isspace((unsigned char)*s))
+                s++;
+            int rc = prio_add(pc, cur, s, (size_t)(e - s), line, err, err_len);
+            if (rc < 0) {
+                prio_free(pc);
+                return rc;
+            }
+            continue;
+        }
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || *end != ':') {
+            snprintf(err, err_len,
+                     "priority expander configuration, line %d: expected \"<integer>:\"", line);
+            goto fail;
+        }
+        cur = v;
+        have = true;
+        const char *rest = end + 1;
+        while (rest < e && isspace((unsigned char)*rest))
+            rest++;
+        if (rest < e) {
+            if (*rest != '[' || e[-1] != ']') {
+                snprintf(err, err_len,
+                         "priority expander configuration, line %d: expected a list of regexes",
+                         line);
+                goto fail;
+            }
+            const char *q = rest + 1, *qe = e - 1;
+            while (q < qe) {
+                const char *comma = memchr(q, ',', (size_t)(qe - q));
+                const char *ie = comma ? comma : qe;
+                while (q < ie && isspace((unsigned char)*q))
+                    q++;
+                if (q < ie) {
+                    int rc = prio_add(pc, cur, q, (size_t)(ie - q), line, err, err_len);
+                    if (rc < 0) {
+                        prio_free(pc);
+                        return rc;
+                    }
+                }
+                q = comma ? comma + 1 : qe;
+            }
+        }
+    }
+    return 0;
+fail:
+    prio_free(pc);
+    return NSC_ERR_INVALID;
+}
+
+int
+scaleup_priority_check(const char *config, char *err, size_t err_len)
+{
+    struct prio_config pc;
+    int rc = prio_parse(config ? config : "", &pc, err, err_len);
+    if (rc == 0)
+        prio_free(&pc);
+    return rc;
+}
+
+/* ---- filters: each keeps the best of the options still alive ---- */
+
+static double
+waste_score(const struct scaleup_option *o)
+{
+    double cpu = (double)o->node_cpu_m * o->node_count;
+    double mem = (double)o->node_mem * o->node_count;
+    double wc = cpu > 0 ? (cpu - (double)o->pods_cpu_m) / cpu : 0;
+    double wm = mem > 0 ? (mem - (double)o->pods_mem) / mem : 0;
+    return wc + wm;
+}
+
+static size_t
+keep_best(const struct scaleup_option *opts, size_t *alive, size_t n_alive, int which)
+{
+    double best = 0;
+    bool first = true;
+    for (size_t i = 0; i < n_alive; i++) {
+        const struct scaleup_option *o = &opts[alive[i]];
+        double v = which == 0 ? -(double)o->n_pods : which == 1 ? o->node_count : waste_score(o);
+        if (first || v < best - 1e-12) {
+            best = v;
+            first = false;
+        }
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n_alive; i++) {
+        const struct scaleup_option *o = &opts[alive[i]];
+        double v = which == 0 ? -(double)o->n_pods : which == 1 ? o->node_count : waste_score(o);
+        if (v <= best + 1e-12)
+            alive[k++] = alive[i];
+    }
+    return k;
+}
+
+static size_t
+keep_priority(const struct scaleup_option *opts, size_t *alive, size_t n_alive,
+              const struct prio_config *pc)
+{
+    long best = 0;
+    bool any = false;
+    long *prio = calloc(n_alive, sizeof(*prio));
+    bool *matched = calloc(n_alive, sizeof(*matched));
+    if (!prio || !matched) {
+        free(prio);
+        free(matched);
+        return n_alive;
+    }
+    for (size_t i = 0; i < n_alive; i++) {
+        for (size_t j = 0; j < pc->n; j++) {
+            if (regexec(&pc->e[j].re, opts[alive[i]].group_id, 0, NULL, 0) != 0)
+                continue;
+            if (!matched[i] || pc->e[j].prio > prio[i])
+                prio[i] = pc->e[j].prio;
+            matched[i] = true;
+        }
+        if (matched[i] && (!any || prio[i] > best)) {
+            best = prio[i];
+            any = true;
+        }
+    }
+    size_t k = n_alive;
+    if (any) {
+        /* Unmatched groups are dropped; with no match at all everything passes. */
+        k = 0;
+        for (size_t i = 0; i < n_alive; i++)
+            if (matched[i] && prio[i] == best)
+                alive[k++] = alive[i];
+    }
+    free(prio);
+    free(matched);
+    return k;
+}
+
+size_t
+scaleup_expand(const struct scaleup_option *opts, size_t n, const char *chain,
+               const char *priority_config, uint64_t *rng)
+{
+    size_t *alive = malloc(n * sizeof(*alive));
+    if (!alive)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        alive[i] = i;
+    size_t n_alive = n;
+    const char *p = chain && *chain ? chain : "least-waste";
+    while (*p && n_alive > 1) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == 9 && strncmp(p, "most-pods", 9) == 0)
+            n_alive = keep_best(opts, alive, n_alive, 0);
+        else if (len == 11 && strncmp(p, "least-nodes", 11) == 0)
+            n_alive = keep_best(opts, alive, n_alive, 1);
+        else if (len == 11 && strncmp(p, "least-waste", 11) == 0)
+            n_alive = keep_best(opts, alive, n_alive, 2);
+        else if (len == 8 && strncmp(p, "priority", 8) == 0) {
+            struct prio_config pc;
+            char err[256];
+            if (priority_config && prio_parse(priority_config, &pc, err, sizeof(err)) == 0) {
+                n_alive = keep_priority(opts, alive, n_alive, &pc);
+                prio_free(&pc);
+            }
+        } else if (len == 6 && strncmp(p, "random", 6) == 0) {
+            break; /* random picks among what is left, below */
+        }
+        p = comma ? comma + 1 : p + len;
+    }
+    size_t pick = alive[0];
+    if (n_alive > 1)
+        pick = alive[rng_next(rng) % n_alive];
+    free(alive);
+    return pick;
+}
+
+int
+scaleup_options_check(const struct scaleup_options *o, char *err, size_t err_len)
+{
+    const char *p = o->expander && *o->expander ? o->expander : "least-waste";
+    bool has_priority = false;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        static const char *const known[] = {"random", "most-pods", "least-waste", "least-nodes",
+                                            "priority"};
+        bool ok = false;
+        for (size_t i = 0; i < 5 && !ok; i++)
+            ok = strlen(known[i]) == len && strncmp(p, known[i], len) == 0;
+        if (!ok) {
+            snprintf(err, err_len,
+                     "--expander: unknown expander \"%.*s\" (known: random, most-pods, "
+                     "least-waste, least-nodes, priority)",
+                     (int)len, p);
+            return NSC_ERR_INVALID;
+        }
+        if (len == 8 && strncmp(p, "priority", 8) == 0)
+            has_priority = true;
+        if (len == 6 && strncmp(p, "random", 6) == 0 && comma) {
+            snprintf(err, err_len,
+                     "--expander: random picks one option and cannot be followed by another");
+            return NSC_ERR_INVALID;
+        }
+        p = comma ? comma + 1 : p + len;
+    }
+    if (has_priority) {
+        if (!o->priority_config) {
+            snprintf(err, err_len, "--expander=priority needs a priority configuration");
+            return NSC_ERR_INVALID;
+        }
+        return scaleup_priority_check(o->priority_config, err, err_len);
+    }
+    return 0;
+}

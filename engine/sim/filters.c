@@ -1,0 +1,796 @@
+/* The kube-scheduler Filter plugins over the snapshot, with per-pod prepared state
+ * (PreFilter) that follows the snapshot incrementally as pods and nodes are added. */
+#include "sim/sim.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SPREAD_MAX 32 /* constraints per pod we track eligibility for (bitmask) */
+
+struct term_state {
+    const struct affinity_term *t;
+    struct u32map counts; /* topology value -> matching pods */
+    int64_t total;
+};
+
+struct sym_state {
+    uint32_t key;
+    struct u32map vals; /* forbidden topology values -> count */
+};
+
+struct spread_state {
+    const struct spread *sp;
+    struct u32map counts; /* every eligible domain, with its matching pods */
+    int32_t min;          /* INT32_MAX when there is no domain */
+    uint32_t n_at_min;
+    bool self_match;
+};
+
+struct sim_ctx {
+    struct sim_snapshot *s;
+    const struct model_pod *pod;
+    uint64_t epoch;
+    uint32_t nodes_seen, pods_seen;
+    bool prepared;
+    bool self_aff; /* the pod matches all of its own affinity terms */
+    struct term_state *aff, *anti;
+    uint32_t n_aff, n_anti;
+    struct sym_state *sym;
+    uint32_t n_sym;
+    struct spread_state *spread;
+    uint32_t n_spread;
+    uint32_t *elig; /* per node: bit i = counted by spread constraint i */
+    uint32_t cap_elig;
+    const struct model_pv **pvs;
+    uint32_t n_pvs;
+    uint32_t missing_claim; /* a claim whose PVC is absent: fits nowhere */
+};
+
+const char *
+sim_fail_name(enum sim_fail f)
+{
+    static const char *const names[SIM_FAIL_N] = {
+        "fits",
+        "node(s) were unschedulable",
+        "node(s) had untolerated taint",
+        "node(s) didn't match Pod's node affinity/selector",
+        "node(s) didn't have free ports for the requested pod ports",
+        "Insufficient resources",
+        "node(s) had volume node affinity conflict",
+        "node(s) didn't match pod topology spread constraints",
+        "node(s) didn't match pod affinity rules",
+        "node(s) didn't match pod anti-affinity rules",
+        "node(s) didn't satisfy existing pods anti-affinity rules",
+        "node removed in simulation",
+    };
+    return (unsigned)f < SIM_FAIL_N ? names[f] : "unknown";
+}
+
+void
+sim_format_amount(int kind, int64_t v, char *buf, size_t len)
+{
+    if (kind == RES_CPU) {
+        int64_t a = v < 0 ? -v : v;
+        if (a % 1000 == 0)
+            snprintf(buf, len, "%" PRId64, v / 1000);
+        else {
+            char frac[8];
+            snprintf(frac, sizeof(frac), "%03" PRId64, a % 1000);
+            for (int i = 2; i > 0 && frac[i] == '0'; i--)
+                frac[i] = 0;
+            snprintf(buf, len, "%s%" PRId64 ".%s", v < 0 ? "-" : "", a / 1000, frac);
+        }
+        return;
+    }
+    if (kind == RES_MEMORY || kind == RES_EPHEMERAL) {
+        static const char *const suf[] = {"Ei", "Pi", "Ti", "Gi", "Mi", "Ki"};
+        for (int i = 0; i < 6; i++) {
+            int shift = 60 - 10 * i;
+            int64_t unit = (int64_t)1 << shift;
+            if (v != 0 && v % unit == 0) {
+                snprintf(buf, len, "%" PRId64 "%s", v / unit, suf[i]);
+                return;
+            }
+        }
+    }
+    snprintf(buf, len, "%" PRId64, v);
+}
+
+/* ---- matching helpers ---- */
+
+static bool
+ns_labels_match(const struct model *m, const struct selector *sel, uint32_t ns)
+{
+    if (sel->n == 0)
+        return true; /* {} selects every namespace */
+    const struct model_ns *n = NULL;
+    uint32_t slot;
+    if (smap_get(&m->nss.index, intern_str(&m->strings, ns), &slot))
+        n = m->nss.slots[slot];
+    return n && selector_matches(&m->strings, sel, n->labels);
+}
+
+/* Does pod q match term t written in a pod of namespace owner_ns with labels owner? */
+static bool
+term_matches(const struct model *m, const struct affinity_term *t, uint32_t owner_ns,
+             const struct labelset *owner, const struct model_pod *q)
+{
+    if (t->sel_null)
+        return false;
+    if (t->n_ns == 0 && !t->has_ns_sel) {
+        if (q->ns != owner_ns)
+            return false;
+    } else {
+        bool ok = false;
+        for (uint32_t i = 0; i < t->n_ns && !ok; i++)
+            ok = t->ns[i] == q->ns;
+        if (!ok && t->has_ns_sel)
+            ok = ns_labels_match(m, &t->ns_sel, q->ns);
+        if (!ok)
+            return false;
+    }
+    if (!selector_matches(&m->strings, &t->sel, q->labels))
+        return false;
+    /* matchLabelKeys / mismatchLabelKeys: the owner's values joined to the selector. */
+    for (uint32_t i = 0; i < t->n_match_keys; i++) {
+        uint32_t v = labels_get(owner, t->match_keys[i]);
+        if (v && labels_get(q->labels, t->match_keys[i]) != v)
+            return false;
+    }
+    for (uint32_t i = 0; i < t->n_mismatch_keys; i++) {
+        uint32_t v = labels_get(owner, t->mismatch_keys[i]);
+        if (v && labels_get(q->labels, t->mismatch_keys[i]) == v)
+            return false;
+    }
+    return true;
+}
+
+static bool
+spread_matches(const struct model *m, const struct spread *sp, const struct labelset *owner,
+               const struct labelset *q)
+{
+    if (sp->sel_null || !selector_matches(&m->strings, &sp->sel, q))
+        return false;
+    for (uint32_t i = 0; i < sp->n_match_keys; i++) {
+        uint32_t v = labels_get(owner, sp->match_keys[i]);
+        if (v && labels_get(q, sp->match_keys[i]) != v)
+            return false;
+    }
+    return true;
+}
+
+static bool
+tolerates(const struct pod_spec *ps, const struct taint *t)
+{
+    for (uint32_t i = 0; i < ps->n_tolerations; i++) {
+        const struct toleration *tol = &ps->tolerations[i];
+        if (tol->effect != EFFECT_ALL && tol->effect != t->effect)
+            continue;
+        if (tol->key != INTERN_NONE && tol->key != t->key)
+            continue;
+        if (tol->exists || tol->val == t->val)
+            return true;
+    }
+    return false;
+}
+
+/* First NoSchedule/NoExecute taint the pod does not tolerate, or NULL. */
+static const struct taint *
+untolerated(const struct pod_spec *ps, const struct model_node *n)
+{
+    for (uint32_t i = 0; i < n->n_taints; i++) {
+        const struct taint *t = &n->taints[i];
+        if (t->effect == EFFECT_PREFER_NO_SCHEDULE)
+            continue;
+        if (!tolerates(ps, t))
+            return t;
+    }
+    return NULL;
+}
+
+static bool
+node_affinity_ok(const struct model *m, const struct pod_spec *ps, const struct sim_node *n)
+{
+    const struct labelset *ns = ps->node_selector;
+    if (ns) {
+        for (uint32_t i = 0; i < ns->n; i++)
+            if (labels_get(n->labels, ns->l[i].key) != ns->l[i].val)
+                return false;
+    }
+    if (ps->node_aff && !node_selector_matches(&m->strings, ps->node_aff, n->name_id, n->labels))
+        return false;
+    return true;
+}
+
+/* ---- context ---- */
+
+static void
+ctx_clear(struct sim_ctx *c)
+{
+    for (uint32_t i = 0; i < c->n_aff; i++)
+        u32map_free(&c->aff[i].counts);
+    for (uint32_t i = 0; i < c->n_anti; i++)
+        u32map_free(&c->anti[i].counts);
+    for (uint32_t i = 0; i < c->n_sym; i++)
+        u32map_free(&c->sym[i].vals);
+    for (uint32_t i = 0; i < c->n_spread; i++)
+        u32map_free(&c->spread[i].counts);
+    free(c->aff);
+    free(c->anti);
+    free(c->sym);
+    free(c->spread);
+    free(c->elig);
+    free(c->pvs);
+    c->aff = c->anti = NULL;
+    c->sym = NULL;
+    c->spread = NULL;
+    c->elig = NULL;
+    c->pvs = NULL;
+    c->n_aff = c->n_anti = c->n_sym = c->n_spread = c->n_pvs = c->cap_elig = 0;
+    c->missing_claim = INTERN_NONE;
+    c->prepared = false;
+}
+
+static int
+sym_add(struct sim_ctx *c, uint32_t key, uint32_t val)
+{
+    for (uint32_t i = 0; i < c->n_sym; i++)
+        if (c->sym[i].key == key)
+            return u32map_add(&c->sym[i].vals, val, 1);
+    struct sym_state *ns = realloc(c->sym, (c->n_sym + 1) * sizeof(*ns));
+    if (!ns)
+        return NSC_ERR_NOMEM;
+    c->sym = ns;
+    c->sym[c->n_sym].key = key;
+    u32map_init(&c->sym[c->n_sym].vals);
+    c->n_sym++;
+    return u32map_add(&c->sym[c->n_sym - 1].vals, val, 1);
+}
+
+static void
+spread_recompute_min(struct spread_state *st)
+{
+    st->min = INT32_MAX;
+    st->n_at_min = 0;
+    if (!st->counts.keys)
+        return;
+    for (uint32_t i = 0; i <= st->counts.mask; i++) {
+        if (!st->counts.keys[i])
+            continue;
+        int32_t v = st->counts.vals[i];
+        if (v < st->min) {
+            st->min = v;
+            st->n_at_min = 1;
+        } else if (v == st->min) {
+            st->n_at_min++;
+        }
+    }
+}
+
+/* A new eligible domain (count 0) or one more pod in a domain. */
+static int
+spread_bump(struct spread_state *st, uint32_t val, int32_t delta)
+{
+    bool had = u32map_has(&st->counts, val);
+    int32_t before = u32map_get(&st->counts, val);
+    if (u32map_add(&st->counts, val, delta) < 0)
+        return NSC_ERR_NOMEM;
+    int32_t after = before + delta;
+    if (!had) {
+        if (after < st->min) {
+            st->min = after;
+            st->n_at_min = 1;
+        } else if (after == st->min) {
+            st->n_at_min++;
+        }
+    } else if (before == st->min && delta > 0) {
+        if (--st->n_at_min == 0)
+            spread_recompute_min(st);
+    }
+    return 0;
+}
+
+static int
+ctx_add_node(struct sim_ctx *c, uint32_t idx)
+{
+    struct sim_snapshot *s = c->s;
+    if (c->n_spread == 0)
+        return 0;
+    if (idx >= c->cap_elig) {
+        uint32_t ncap = c->cap_elig ? c->cap_elig : 64;
+        while (ncap <= idx)
+            ncap *= 2;
+        uint32_t *ne = realloc(c->elig, ncap * sizeof(*ne));
+        if (!ne)
+            return NSC_ERR_NOMEM;
+        c->elig = ne;
+        c->cap_elig = ncap;
+    }
+    c->elig[idx] = 0;
+    const struct sim_node *n = &s->nodes[idx];
+    if (n->disabled)
+        return 0;
+    /* Nodes lacking any constraint's key take no part in spreading. */
+    for (uint32_t i = 0; i < c->n_spread; i++)
+        if (!labels_get(n->labels, c->spread[i].sp->topo_key))
+            return 0;
+    const struct pod_spec *ps = c->pod->spec;
+    for (uint32_t i = 0; i < c->n_spread && i < SPREAD_MAX; i++) {
+        const struct spread *sp = c->spread[i].sp;
+        if (sp->honor_affinity && !node_affinity_ok(s->m, ps, n))
+            continue;
+        if (sp->honor_taints && untolerated(ps, n->src))
+            continue;
+        c->elig[idx] |= 1u << i;
+        if (spread_bump(&c->spread[i], labels_get(n->labels, sp->topo_key), 0) < 0)
+            return NSC_ERR_NOMEM;
+    }
+    return 0;
+}
+
+static int
+ctx_add_pod(struct sim_ctx *c, uint32_t idx)
+{
+    struct sim_snapshot *s = c->s;
+    const struct sim_pod *sp = &s->pods[idx];
+    if (sp->node == SIM_NONE || s->nodes[sp->node].disabled)
+        return 0;
+    const struct model *m = s->m;
+    const struct model_pod *p = c->pod, *q = sp->p;
+    const struct sim_node *n = &s->nodes[sp->node];
+    if (c->n_aff) {
+        bool all = true;
+        for (uint32_t i = 0; i < c->n_aff && all; i++)
+            all = term_matches(m, c->aff[i].t, p->ns, p->labels, q);
+        for (uint32_t i = 0; all && i < c->n_aff; i++) {
+            uint32_t v = labels_get(n->labels, c->aff[i].t->topo_key);
+            if (v) {
+                if (u32map_add(&c->aff[i].counts, v, 1) < 0)
+                    return NSC_ERR_NOMEM;
+                c->aff[i].total++;
+            }
+        }
+    }
+    for (uint32_t i = 0; i < c->n_anti; i++) {
+        if (!term_matches(m, c->anti[i].t, p->ns, p->labels, q))
+            continue;
+        uint32_t v = labels_get(n->labels, c->anti[i].t->topo_key);
+        if (v && u32map_add(&c->anti[i].counts, v, 1) < 0)
+            return NSC_ERR_NOMEM;
+    }
+    for (uint32_t i = 0; i < q->spec->n_anti; i++) {
+        const struct affinity_term *t = &q->spec->anti[i];
+        if (!term_matches(m, t, q->ns, q->labels, p))
+            continue;
+        uint32_t v = labels_get(n->labels, t->topo_key);
+        if (v && sym_add(c, t->topo_key, v) < 0)
+            return NSC_ERR_NOMEM;
+    }
+    if (c->n_spread && q->ns == p->ns && !q->terminating && sp->node < c->cap_elig) {
+        uint32_t bits = c->elig[sp->node];
+        for (uint32_t i = 0; bits && i < c->n_spread && i < SPREAD_MAX; i++) {
+            if (!(bits & (1u << i)) || !spread_matches(m, c->spread[i].sp, p->labels, q->labels))
+                continue;
+            if (spread_bump(&c->spread[i], labels_get(n->labels, c->spread[i].sp->topo_key), 1) <
+                0)
+                return NSC_ERR_NOMEM;
+        }
+    }
+    return 0;
+}
+
+static int
+ctx_prepare(struct sim_ctx *c)
+{
+    struct sim_snapshot *s = c->s;
+    const struct model *m = s->m;
+    const struct model_pod *p = c->pod;
+    const struct pod_spec *ps = p->spec;
+    ctx_clear(c);
+    if (ps->n_aff) {
+        c->aff = calloc(ps->n_aff, sizeof(*c->aff));
+        if (!c->aff)
+            return NSC_ERR_NOMEM;
+        c->n_aff = ps->n_aff;
+        c->self_aff = true;
+        for (uint32_t i = 0; i < ps->n_aff; i++) {
+            c->aff[i].t = &ps->aff[i];
+            c->self_aff = c->self_aff && term_matches(m, &ps->aff[i], p->ns, p->labels, p);
+        }
+    }
+    if (ps->n_anti) {
+        c->anti = calloc(ps->n_anti, sizeof(*c->anti));
+        if (!c->anti)
+            return NSC_ERR_NOMEM;
+        c->n_anti = ps->n_anti;
+        for (uint32_t i = 0; i < ps->n_anti; i++)
+            c->anti[i].t = &ps->anti[i];
+    }
+    uint32_t n_dns = 0;
+    for (uint32_t i = 0; i < ps->n_spread; i++)
+        n_dns += ps->spread[i].do_not_schedule;
+    if (n_dns) {
+        c->spread = calloc(n_dns, sizeof(*c->spread));
+        if (!c->spread)
+            return NSC_ERR_NOMEM;
+        for (uint32_t i = 0; i < ps->n_spread; i++) {
+            if (!ps->spread[i].do_not_schedule)
+                continue;
+            struct spread_state *st = &c->spread[c->n_spread++];
+            st->sp = &ps->spread[i];
+            st->min = INT32_MAX;
+            st->self_match = spread_matches(m, st->sp, p->labels, p->labels);
+        }
+    }
+    if (s->has_pvcs) {
+        for (uint32_t i = 0; i < ps->n_claims; i++) {
+            char key[600];
+            snprintf(key, sizeof(key), "%s/%s", intern_str(&m->strings, p->ns),
+                     intern_str(&m->strings, ps->claims[i]));
+            const struct model_pvc *pvc = NULL;
+            uint32_t slot;
+            if (smap_get(&m->pvcs.index, key, &slot))
+                pvc = m->pvcs.slots[slot];
+            if (!pvc) {
+                c->missing_claim = ps->claims[i];
+                continue;
+            }
+            if (!pvc->volume ||
+                !smap_get(&m->pvs.index, intern_str(&m->strings, pvc->volume), &slot))
+                continue; /* unbound: WaitForFirstConsumer binds it where the pod goes */
+            const struct model_pv **np = realloc(c->pvs, (c->n_pvs + 1) * sizeof(*np));
+            if (!np)
+                return NSC_ERR_NOMEM;
+            c->pvs = np;
+            c->pvs[c->n_pvs++] = m->pvs.slots[slot];
+        }
+    }
+    for (uint32_t i = 0; i < s->n_nodes; i++)
+        if (ctx_add_node(c, i) < 0)
+            return NSC_ERR_NOMEM;
+    if (c->n_aff || c->n_anti || c->n_spread) {
+        for (uint32_t i = 0; i < s->n_pods; i++)
+            if (ctx_add_pod(c, i) < 0)
+                return NSC_ERR_NOMEM;
+    } else {
+        /* Only the symmetric check needs pods: those with anti-affinity. */
+        for (uint32_t i = 0; i < s->n_anti_pods; i++)
+            if (s->anti_pods[i] < s->n_pods && ctx_add_pod(c, s->anti_pods[i]) < 0)
+                return NSC_ERR_NOMEM;
+    }
+    c->nodes_seen = s->n_nodes;
+    c->pods_seen = s->n_pods;
+    c->epoch = s->epoch;
+    c->prepared = true;
+    return 0;
+}
+
+static int
+ctx_sync(struct sim_ctx *c)
+{
+    struct sim_snapshot *s = c->s;
+    if (!c->prepared || c->epoch != s->epoch || s->n_nodes < c->nodes_seen ||
+        s->n_pods < c->pods_seen)
+        return ctx_prepare(c);
+    for (uint32_t i = c->nodes_seen; i < s->n_nodes; i++)
+        if (ctx_add_node(c, i) < 0)
+            return NSC_ERR_NOMEM;
+    c->nodes_seen = s->n_nodes;
+    bool all = c->n_aff || c->n_anti || c->n_spread;
+    for (uint32_t i = c->pods_seen; i < s->n_pods; i++) {
+        if (!all && !s->pods[i].p->spec->n_anti)
+            continue;
+        if (ctx_add_pod(c, i) < 0)
+            return NSC_ERR_NOMEM;
+    }
+    c->pods_seen = s->n_pods;
+    return 0;
+}
+
+int
+sim_ctx_new(struct sim_snapshot *s, const struct model_pod *pod, struct sim_ctx **out)
+{
+    struct sim_ctx *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NSC_ERR_NOMEM;
+    c->s = s;
+    c->pod = pod;
+    *out = c;
+    return 0;
+}
+
+void
+sim_ctx_free(struct sim_ctx *c)
+{
+    if (!c)
+        return;
+    ctx_clear(c);
+    free(c);
+}
+
+const struct model_pod *
+sim_ctx_pod(const struct sim_ctx *c)
+{
+    return c->pod;
+}
+
+/* ---- filters ---- */
+
+#define WHY(...)                                                                                   \
+    do {                                                                                           \
+        if (why)                                                                                   \
+            snprintf(why, why_len, __VA_ARGS__);                                                   \
+    } while (0)
+
+static int
+check_resources(const struct sim_snapshot *s, const struct pod_spec *ps, const struct sim_node *n,
+                char *why, size_t why_len)
+{
+    static const char *const names[RES_N_FIXED] = {"cpu", "memory", "ephemeral-storage", "pods"};
+    const struct res *a = &n->src->alloc;
+    if (n->used[RES_PODS] + 1 > a->fixed[RES_PODS]) {
+        WHY("Too many pods: %" PRId64 " of %" PRId64 " allocatable", n->used[RES_PODS],
+            a->fixed[RES_PODS]);
+        return SIM_FAIL_RESOURCES;
+    }
+    for (int k = 0; k < RES_PODS; k++) {
+        int64_t r = ps->req.fixed[k];
+        if (r > 0 && r > a->fixed[k] - n->used[k]) {
+            if (why) {
+                char rq[32], fr[32];
+                sim_format_amount(k, r, rq, sizeof(rq));
+                sim_format_amount(k, a->fixed[k] - n->used[k], fr, sizeof(fr));
+                WHY("Insufficient %s: requests %s, free %s", names[k], rq, fr);
+            }
+            return SIM_FAIL_RESOURCES;
+        }
+    }
+    for (uint32_t i = 0, j = 0; i < ps->req.n_ext; i++) {
+        int64_t r = ps->req.ext[i].val;
+        if (r <= 0)
+            continue;
+        while (j < a->n_ext && a->ext[j].name < ps->req.ext[i].name)
+            j++;
+        int64_t free_v = 0;
+        if (j < a->n_ext && a->ext[j].name == ps->req.ext[i].name)
+            free_v = a->ext[j].val - n->used_ext[j];
+        if (r > free_v) {
+            WHY("Insufficient %s: requests %" PRId64 ", free %" PRId64,
+                intern_str(&s->m->strings, ps->req.ext[i].name), r, free_v);
+            return SIM_FAIL_RESOURCES;
+        }
+    }
+    return SIM_OK;
+}
+
+static bool
+ports_conflict(const struct host_port *a, const struct host_port *b, uint32_t zero)
+{
+    return a->port == b->port && a->proto == b->proto &&
+           (a->ip == b->ip || a->ip == zero || b->ip == zero);
+}
+
+static int
+check_ports(const struct sim_snapshot *s, const struct pod_spec *ps, const struct sim_node *n,
+            char *why, size_t why_len)
+{
+    static const char *const protos[] = {"TCP", "UDP", "SCTP"};
+    if (!ps->n_ports || !n->n_port_pods)
+        return SIM_OK;
+    for (uint32_t i = 0; i < n->n_pods; i++) {
+        const struct pod_spec *qs = s->pods[n->pods[i]].p->spec;
+        for (uint32_t a = 0; a < ps->n_ports; a++)
+            for (uint32_t b = 0; b < qs->n_ports; b++)
+                if (ports_conflict(&ps->ports[a], &qs->ports[b], s->m->s_zero_ip)) {
+                    WHY("node(s) didn't have free ports for the requested pod ports: %s/%u in "
+                        "use",
+                        protos[ps->ports[a].proto], ps->ports[a].port);
+                    return SIM_FAIL_PORTS;
+                }
+    }
+    return SIM_OK;
+}
+
+/* The PV's zone/region labels ("a__b" lists several) against the node's. */
+static bool
+pv_zone_ok(const struct model *m, const struct model_pv *pv, const struct sim_node *n)
+{
+    const uint32_t keys[4] = {m->s_zone, m->s_region, m->s_zone_legacy, m->s_region_legacy};
+    bool node_has = false;
+    for (int i = 0; i < 4; i++)
+        node_has = node_has || labels_get(n->labels, keys[i]);
+    if (!node_has)
+        return true; /* VolumeZone lets nodes without topology labels pass */
+    for (int i = 0; i < 4; i++) {
+        uint32_t pvv = labels_get(pv->labels, keys[i]);
+        if (!pvv)
+            continue;
+        uint32_t nv = labels_get(n->labels, keys[i]);
+        if (!nv) /* a legacy PV label is matched by the node's stable one and back */
+            nv = labels_get(n->labels, keys[i ^ 2]);
+        if (!nv)
+            return false;
+        const char *list = intern_str(&m->strings, pvv), *want = intern_str(&m->strings, nv);
+        size_t wl = strlen(want);
+        bool found = false;
+        for (const char *p = list; *p && !found;) {
+            const char *e = strstr(p, "__");
+            size_t l = e ? (size_t)(e - p) : strlen(p);
+            found = l == wl && memcmp(p, want, l) == 0;
+            p = e ? e + 2 : p + l;
+        }
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+static int
+check_volumes(const struct sim_snapshot *s, const struct sim_ctx *c, const struct sim_node *n,
+              char *why, size_t why_len)
+{
+    const struct model *m = s->m;
+    if (c->missing_claim) {
+        WHY("persistentvolumeclaim \"%s\" not found", intern_str(&m->strings, c->missing_claim));
+        return SIM_FAIL_VOLUME;
+    }
+    for (uint32_t i = 0; i < c->n_pvs; i++) {
+        const struct model_pv *pv = c->pvs[i];
+        if (pv->node_aff && !node_selector_matches(&m->strings, pv->node_aff, n->name_id, n->labels)) {
+            WHY("node(s) had volume node affinity conflict (volume %s)", pv->name);
+            return SIM_FAIL_VOLUME;
+        }
+        if (!pv_zone_ok(m, pv, n)) {
+            WHY("node(s) had no available volume zone (volume %s)", pv->name);
+            return SIM_FAIL_VOLUME;
+        }
+    }
+    return SIM_OK;
+}
+
+static int
+check_spread(const struct sim_snapshot *s, const struct sim_ctx *c, const struct sim_node *n,
+             char *why, size_t why_len)
+{
+    for (uint32_t i = 0; i < c->n_spread; i++) {
+        const struct spread_state *st = &c->spread[i];
+        uint32_t v = labels_get(n->labels, st->sp->topo_key);
+        if (!v) {
+            WHY("node(s) didn't match pod topology spread constraints (missing required label "
+                "%s)",
+                intern_str(&s->m->strings, st->sp->topo_key));
+            return SIM_FAIL_SPREAD;
+        }
+        int64_t min = st->min;
+        if (st->sp->min_domains > 0 && st->counts.n < (uint32_t)st->sp->min_domains)
+            min = 0;
+        int64_t skew = (int64_t)u32map_get(&st->counts, v) + st->self_match - min;
+        if (skew > st->sp->max_skew) {
+            WHY("node(s) didn't match pod topology spread constraints (%s=%s: skew %" PRId64
+                " > maxSkew %d)",
+                intern_str(&s->m->strings, st->sp->topo_key), intern_str(&s->m->strings, v), skew,
+                st->sp->max_skew);
+            return SIM_FAIL_SPREAD;
+        }
+    }
+    return SIM_OK;
+}
+
+static int
+check_interpod(const struct sim_snapshot *s, const struct sim_ctx *c, const struct sim_node *n,
+               char *why, size_t why_len)
+{
+    const struct model *m = s->m;
+    if (c->n_aff) {
+        bool exist = true;
+        for (uint32_t i = 0; i < c->n_aff; i++) {
+            uint32_t v = labels_get(n->labels, c->aff[i].t->topo_key);
+            if (!v) {
+                WHY("node(s) didn't match pod affinity rules (no label %s)",
+                    intern_str(&m->strings, c->aff[i].t->topo_key));
+                return SIM_FAIL_AFFINITY;
+            }
+            if (u32map_get(&c->aff[i].counts, v) <= 0)
+                exist = false;
+        }
+        if (!exist) {
+            bool any = false;
+            for (uint32_t i = 0; i < c->n_aff && !any; i++)
+                any = c->aff[i].total > 0;
+            /* The first pod of a group with affinity to itself may go anywhere. */
+            if (any || !c->self_aff) {
+                WHY("node(s) didn't match pod affinity rules");
+                return SIM_FAIL_AFFINITY;
+            }
+        }
+    }
+    for (uint32_t i = 0; i < c->n_anti; i++) {
+        uint32_t v = labels_get(n->labels, c->anti[i].t->topo_key);
+        if (v && u32map_get(&c->anti[i].counts, v) > 0) {
+            WHY("node(s) didn't match pod anti-affinity rules (%s=%s)",
+                intern_str(&m->strings, c->anti[i].t->topo_key), intern_str(&m->strings, v));
+            return SIM_FAIL_ANTI_AFFINITY;
+        }
+    }
+    for (uint32_t i = 0; i < c->n_sym; i++) {
+        uint32_t v = labels_get(n->labels, c->sym[i].key);
+        if (v && u32map_get(&c->sym[i].vals, v) > 0) {
+            WHY("node(s) didn't satisfy existing pods anti-affinity rules (%s=%s)",
+                intern_str(&m->strings, c->sym[i].key), intern_str(&m->strings, v));
+            return SIM_FAIL_EXISTING_ANTI;
+        }
+    }
+    return SIM_OK;
+}
+
+static int
+check_node(struct sim_snapshot *s, struct sim_ctx *c, uint32_t node, char *why, size_t why_len)
+{
+    const struct sim_node *n = &s->nodes[node];
+    const struct model *m = s->m;
+    const struct pod_spec *ps = c->pod->spec;
+    if (n->disabled) {
+        WHY("node removed in simulation");
+        return SIM_FAIL_DISABLED;
+    }
+    if (n->src->unschedulable) {
+        struct taint t = {m->s_unschedulable_taint, INTERN_NONE, EFFECT_NO_SCHEDULE};
+        if (!tolerates(ps, &t)) {
+            WHY("node(s) were unschedulable");
+            return SIM_FAIL_UNSCHEDULABLE;
+        }
+    }
+    const struct taint *t = untolerated(ps, n->src);
+    if (t) {
+        WHY("node(s) had untolerated taint {%s: %s}", intern_str(&m->strings, t->key),
+            intern_str(&m->strings, t->val));
+        return SIM_FAIL_TAINT;
+    }
+    if (!node_affinity_ok(m, ps, n)) {
+        WHY("node(s) didn't match Pod's node affinity/selector");
+        return SIM_FAIL_NODE_AFFINITY;
+    }
+    int rc;
+    if ((rc = check_ports(s, ps, n, why, why_len)) != SIM_OK)
+        return rc;
+    if ((rc = check_resources(s, ps, n, why, why_len)) != SIM_OK)
+        return rc;
+    if ((rc = check_volumes(s, c, n, why, why_len)) != SIM_OK)
+        return rc;
+    if ((rc = check_spread(s, c, n, why, why_len)) != SIM_OK)
+        return rc;
+    return check_interpod(s, c, n, why, why_len);
+}
+
+int
+sim_check(struct sim_snapshot *s, struct sim_ctx *c, uint32_t node, char *why, size_t why_len)
+{
+    if (node >= s->n_nodes) {
+        WHY("no such node");
+        return SIM_FAIL_DISABLED;
+    }
+    if (ctx_sync(c) < 0) {
+        WHY("out of memory");
+        return SIM_FAIL_DISABLED;
+    }
+    return check_node(s, c, node, why, why_len);
+}
+
+uint32_t
+sim_find(struct sim_snapshot *s, struct sim_ctx *c, uint32_t from, uint32_t to,
+         sim_node_ok_fn *ok, void *arg)
+{
+    if (to > s->n_nodes)
+        to = s->n_nodes;
+    if (ctx_sync(c) < 0)
+        return SIM_NONE;
+    for (uint32_t i = from; i < to; i++) {
+        if (ok && !ok(s, i, arg))
+            continue;
+        if (check_node(s, c, i, NULL, 0) == SIM_OK)
+            return i;
+    }
+    return SIM_NONE;
+}

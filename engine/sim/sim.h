@@ -1,0 +1,139 @@
+/* Scheduling simulation: a dense cluster snapshot with cheap fork/revert, and the
+ * kube-scheduler Filter plugins with Kubernetes semantics and readable reasons. */
+#ifndef NSC_SIM_H
+#define NSC_SIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/model.h"
+
+#define SIM_NONE UINT32_MAX
+
+/** Why a node was refused, in kube-scheduler's Filter order. */
+enum sim_fail {
+    SIM_OK = 0,
+    SIM_FAIL_UNSCHEDULABLE,  /* NodeUnschedulable */
+    SIM_FAIL_TAINT,          /* TaintToleration */
+    SIM_FAIL_NODE_AFFINITY,  /* NodeAffinity (nodeSelector and required affinity) */
+    SIM_FAIL_PORTS,          /* NodePorts */
+    SIM_FAIL_RESOURCES,      /* NodeResourcesFit */
+    SIM_FAIL_VOLUME,         /* VolumeBinding / VolumeZone for bound PVs */
+    SIM_FAIL_SPREAD,         /* PodTopologySpread, DoNotSchedule */
+    SIM_FAIL_AFFINITY,       /* InterPodAffinity: the pod's required affinity */
+    SIM_FAIL_ANTI_AFFINITY,  /* InterPodAffinity: the pod's required anti-affinity */
+    SIM_FAIL_EXISTING_ANTI,  /* InterPodAffinity: existing pods' anti-affinity */
+    SIM_FAIL_DISABLED,       /* node removed from the simulation */
+    SIM_FAIL_N
+};
+
+/** A short fixed name per failure ("Insufficient resources", ...), for grouping. */
+const char *sim_fail_name(enum sim_fail f);
+
+/** A node of the snapshot. Read-only for callers except `tag`. */
+struct sim_node {
+    const struct model_node *src; /* allocatable, taints, flags (borrowed) */
+    uint32_t name_id;
+    const struct labelset *labels;
+    struct labelset *own_labels; /* template copies: owned */
+    int64_t used[RES_N_FIXED];   /* requests of its pods; used[RES_PODS] = pod count */
+    int64_t *used_ext;           /* parallel to src->alloc.ext */
+    uint32_t *pods;              /* indices into the snapshot's pods */
+    uint32_t n_pods, cap_pods;
+    uint32_t n_port_pods; /* pods with host ports */
+    bool disabled;
+    int32_t tag; /* free for callers (scale-up marks the group a node belongs to) */
+};
+
+struct sim_pod {
+    const struct model_pod *p; /* borrowed from the model */
+    uint32_t node;             /* index of its node, SIM_NONE when removed */
+};
+
+struct sim_undo;
+
+/**
+ * The snapshot: every node of the model and every pod bound to one that still holds
+ * resources (phase not Succeeded/Failed). It borrows the model, which must not change
+ * while the snapshot lives.
+ */
+struct sim_snapshot {
+    struct model *m; /* borrowed; only its interner is written (template node names) */
+    struct sim_node *nodes;
+    uint32_t n_nodes, cap_nodes;
+    struct sim_pod *pods;
+    uint32_t n_pods, cap_pods;
+    uint32_t *anti_pods; /* pods with required anti-affinity (symmetry check) */
+    uint32_t n_anti_pods, cap_anti_pods;
+    struct sim_undo *undo;
+    uint32_t n_undo, cap_undo;
+    uint64_t epoch; /* bumped by anything a context cannot follow incrementally */
+    struct smap node_index; /* name -> node index */
+    bool has_pvcs;          /* the model carries PVCs: volume checks are on */
+};
+
+/** Build a snapshot of the model (borrowed). Returns 0 or NSC_ERR_NOMEM; *out owned. */
+int sim_snapshot_new(struct model *m, struct sim_snapshot **out);
+void sim_snapshot_free(struct sim_snapshot *s);
+
+/** Index of a node by name, SIM_NONE when absent. */
+uint32_t sim_node_index(const struct sim_snapshot *s, const char *name);
+
+/**
+ * Add a node copied from tmpl (borrowed; must outlive the snapshot) under a new name:
+ * its kubernetes.io/hostname label becomes the name, as cluster-autoscaler's template
+ * sanitising does. Returns 0 and the new index, or NSC_ERR_NOMEM.
+ */
+int sim_add_template_node(struct sim_snapshot *s, const struct model_node *tmpl,
+                          const char *name, uint32_t *idx);
+
+/** Bind pod p (borrowed) to node without checking. Returns 0 or NSC_ERR_NOMEM. */
+int sim_add_pod(struct sim_snapshot *s, const struct model_pod *p, uint32_t node);
+
+/** Unbind the snapshot pod at index pod_idx (its slot stays, node = SIM_NONE). */
+int sim_remove_pod(struct sim_snapshot *s, uint32_t pod_idx);
+
+/** Take a node out of the simulation (scale-down): it fits nothing afterwards. */
+int sim_disable_node(struct sim_snapshot *s, uint32_t node);
+
+/** Start a fork: returns a mark for sim_revert. Forks nest. */
+uint32_t sim_fork(const struct sim_snapshot *s);
+/** Undo every change made since mark. */
+void sim_revert(struct sim_snapshot *s, uint32_t mark);
+
+/**
+ * Per-pod prepared state (kube-scheduler's PreFilter): affinity and spread counts per
+ * topology domain, symmetric anti-affinity, resolved volumes. It follows the snapshot
+ * as nodes and pods are added; after a revert, a removal or a disable it recomputes
+ * itself on the next check. The pod (borrowed) need not be in the snapshot.
+ */
+struct sim_ctx;
+
+int sim_ctx_new(struct sim_snapshot *s, const struct model_pod *pod, struct sim_ctx **out);
+void sim_ctx_free(struct sim_ctx *c);
+/** The pod a context was made for. */
+const struct model_pod *sim_ctx_pod(const struct sim_ctx *c);
+
+/**
+ * Run every Filter for the context's pod against node. Returns SIM_OK or the first
+ * failing enum sim_fail; when why is not NULL it receives a sentence such as
+ * "Insufficient cpu: requests 2, free 1.5". No allocation on the common paths.
+ */
+int sim_check(struct sim_snapshot *s, struct sim_ctx *c, uint32_t node, char *why,
+              size_t why_len);
+
+/** Optional node filter for sim_find: return true to consider the node. */
+typedef bool sim_node_ok_fn(const struct sim_snapshot *s, uint32_t node, void *arg);
+
+/**
+ * First node in [from, to) (to clamped to the node count) that passes every filter
+ * and ok (NULL = all). Returns the index or SIM_NONE.
+ */
+uint32_t sim_find(struct sim_snapshot *s, struct sim_ctx *c, uint32_t from, uint32_t to,
+                  sim_node_ok_fn *ok, void *arg);
+
+/** Format a resource amount for people: cpu in cores ("1.5"), bytes with Ki/Mi/Gi. */
+void sim_format_amount(int kind, int64_t v, char *buf, size_t len);
+
+#endif

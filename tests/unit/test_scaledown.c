@@ -1,0 +1,369 @@
+/* Check suite for engine/scaledown: the drain rules and utilization from the tables in
+ * tests/data/scaledown, the options, the node annotations and the planner's limits. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model.h"
+#include "scaledown/scaledown.h"
+
+static char *
+data_path(const char *name)
+{
+    static char buf[4096];
+    const char *top = getenv("top_srcdir");
+    snprintf(buf, sizeof(buf), "%s/tests/data/scaledown/%s", top ? top : "..", name);
+    return buf;
+}
+
+static json_t *
+load_cases(const char *name)
+{
+    json_error_t jerr;
+    json_t *cases = json_load_file(data_path(name), 0, &jerr);
+    ck_assert_msg(cases != NULL, "%s: %s line %d", name, jerr.text, jerr.line);
+    ck_assert(json_is_array(cases));
+    return cases;
+}
+
+static int64_t
+parse_time(const char *s)
+{
+    /* Reuse the planner's own parser through a throw-away node annotation. */
+    struct model *m = model_new();
+    char buf[512];
+    snprintf(buf, sizeof(buf),
+             "{\"kind\":\"Node\",\"metadata\":{\"name\":\"t\",\"annotations\":{\"%s\":\"%s\"}}}",
+             SCALEDOWN_ANN_UNNEEDED_SINCE, s);
+    json_t *o = json_loads(buf, 0, NULL);
+    ck_assert_int_eq(model_upsert_node(m, o), 0);
+    json_decref(o);
+    struct scaledown_options opt;
+    scaledown_options_default(&opt);
+    struct scaledown_rules r;
+    scaledown_rules_init(&r, m, &opt, NULL);
+    int64_t t = 0;
+    char err[200];
+    ck_assert_int_eq(scaledown_node_unneeded_since(&r, model_find_node(m, "t"), &t, err,
+                                                   sizeof(err)),
+                     1);
+    model_free(m);
+    return t;
+}
+
+/* Options named in a case's "options" object, by their struct field names. */
+static void
+apply_options(struct scaledown_options *o, json_t *opts)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(opts, k, v)
+    {
+        if (strcmp(k, "skip_nodes_with_system_pods") == 0)
+            o->skip_nodes_with_system_pods = json_is_true(v);
+        else if (strcmp(k, "skip_nodes_with_local_storage") == 0)
+            o->skip_nodes_with_local_storage = json_is_true(v);
+        else if (strcmp(k, "skip_nodes_with_custom_controller_pods") == 0)
+            o->skip_nodes_with_custom_controller_pods = json_is_true(v);
+        else if (strcmp(k, "ignore_daemonsets_utilization") == 0)
+            o->ignore_daemonsets_utilization = json_is_true(v);
+        else if (strcmp(k, "ignore_mirror_pods_utilization") == 0)
+            o->ignore_mirror_pods_utilization = json_is_true(v);
+        else
+            ck_abort_msg("unknown option %s in fixture", k);
+    }
+}
+
+static const char *const outcome_names[] = {"move", "skip", "block"};
+
+START_TEST(rules_table)
+{
+    json_t *cases = load_cases("rules.json");
+    size_t i;
+    json_t *tc;
+    int n_block = 0;
+    json_array_foreach(cases, i, tc)
+    {
+        const char *name = json_string_value(json_object_get(tc, "name"));
+        struct model *m = model_new();
+        ck_assert_ptr_nonnull(m);
+        size_t j;
+        json_t *pdb;
+        json_array_foreach(json_object_get(tc, "pdbs"), j, pdb)
+            ck_assert_msg(model_upsert_pdb(m, pdb) == 0, "%s: PDB refused", name);
+        ck_assert_msg(model_upsert_pod(m, json_object_get(tc, "pod")) == 0, "%s: pod refused",
+                      name);
+        struct model_pod *p = NULL;
+        for (uint32_t s = 0; s < m->pods.n_slots && !p; s++)
+            p = m->pods.slots[s];
+        ck_assert_ptr_nonnull(p);
+        struct scaledown_options opt;
+        scaledown_options_default(&opt);
+        apply_options(&opt, json_object_get(tc, "options"));
+        struct scaledown_pdbs pdbs;
+        ck_assert_int_eq(scaledown_pdbs_init(&pdbs, m), 0);
+        struct scaledown_rules r;
+        scaledown_rules_init(&r, m, &opt, &pdbs);
+        enum scaledown_rule rule = SD_RULE_N;
+        char why[512] = "";
+        int64_t now = parse_time(json_string_value(json_object_get(tc, "now")));
+        enum scaledown_pod_outcome got = scaledown_pod_check(&r, p, now, &rule, why, sizeof(why));
+        const char *want = json_string_value(json_object_get(tc, "want"));
+        ck_assert_msg(strcmp(outcome_names[got], want) == 0, "%s: outcome %s, want %s (%s)", name,
+                      outcome_names[got], want, why);
+        ck_assert_msg(strcmp(scaledown_rule_name(rule),
+                             json_string_value(json_object_get(tc, "rule"))) == 0,
+                      "%s: rule %s", name, scaledown_rule_name(rule));
+        const char *reason = json_string_value(json_object_get(tc, "reason"));
+        if (got == SD_POD_BLOCK) {
+            ck_assert_msg(reason != NULL, "%s: a blocking case must check its reason", name);
+            ck_assert_msg(strstr(why, reason) != NULL, "%s: reason \"%s\" lacks \"%s\"", name,
+                          why, reason);
+            n_block++;
+        }
+        scaledown_pdbs_free(&pdbs);
+        model_free(m);
+    }
+    ck_assert_int_ge(json_array_size(cases), 40);
+    ck_assert_int_ge(n_block, 15);
+    json_decref(cases);
+}
+END_TEST
+
+START_TEST(utilization_table)
+{
+    json_t *cases = load_cases("utilization.json");
+    size_t i;
+    json_t *tc;
+    json_array_foreach(cases, i, tc)
+    {
+        const char *name = json_string_value(json_object_get(tc, "name"));
+        struct model *m = model_new();
+        ck_assert_int_eq(model_upsert_node(m, json_object_get(tc, "node")), 0);
+        size_t j;
+        json_t *pj;
+        json_array_foreach(json_object_get(tc, "pods"), j, pj)
+            ck_assert_msg(model_upsert_pod(m, pj) == 0, "%s: pod %zu refused", name, j);
+        const struct model_pod *pods[16];
+        uint32_t n_pods = 0;
+        for (uint32_t s = 0; s < m->pods.n_slots; s++)
+            if (m->pods.slots[s])
+                pods[n_pods++] = m->pods.slots[s];
+        struct scaledown_options opt;
+        scaledown_options_default(&opt);
+        apply_options(&opt, json_object_get(tc, "options"));
+        struct scaledown_util u;
+        char err[256] = "";
+        int64_t now = parse_time(json_string_value(json_object_get(tc, "now")));
+        int rc = scaledown_utilization(m, model_find_node(m, "n1"), pods, n_pods, &opt, now, &u,
+                                       err, sizeof(err));
+        const char *want_err = json_string_value(json_object_get(tc, "error"));
+        if (want_err) {
+            ck_assert_msg(rc == NSC_ERR_INVALID, "%s: accepted", name);
+            ck_assert_msg(strcmp(err, want_err) == 0, "%s: error \"%s\"", name, err);
+        } else {
+            ck_assert_msg(rc == 0, "%s: %s", name, err);
+            double want = json_real_value(json_object_get(tc, "value"));
+            if (json_is_integer(json_object_get(tc, "value")))
+                want = (double)json_integer_value(json_object_get(tc, "value"));
+            ck_assert_msg(fabs(u.value - want) < 1e-9, "%s: value %g want %g", name, u.value,
+                          want);
+            ck_assert_str_eq(scaledown_util_res_name(u.res),
+                             json_string_value(json_object_get(tc, "res")));
+            json_t *c;
+            if ((c = json_object_get(tc, "cpu")))
+                ck_assert_msg(fabs(u.cpu - json_number_value(c)) < 1e-9, "%s: cpu %g", name,
+                              u.cpu);
+            if ((c = json_object_get(tc, "memory")))
+                ck_assert_msg(fabs(u.memory - json_number_value(c)) < 1e-9, "%s: memory %g",
+                              name, u.memory);
+            if ((c = json_object_get(tc, "gpu")))
+                ck_assert_msg(fabs(u.gpu - json_number_value(c)) < 1e-9, "%s: gpu %g", name,
+                              u.gpu);
+        }
+        model_free(m);
+    }
+    ck_assert_int_ge(json_array_size(cases), 12);
+    json_decref(cases);
+}
+END_TEST
+
+START_TEST(options_defaults_and_checks)
+{
+    struct scaledown_options o;
+    char err[200] = "";
+    scaledown_options_default(&o);
+    ck_assert(o.enabled);
+    ck_assert(o.utilization_threshold == 0.5 && o.gpu_utilization_threshold == 0.5);
+    ck_assert_int_eq(o.unneeded_time_s, 600);
+    ck_assert_int_eq(o.unready_time_s, 1200);
+    ck_assert_int_eq(o.delay_after_add_s, 600);
+    ck_assert_int_eq(o.delay_after_delete_s, 0);
+    ck_assert_int_eq(o.delay_after_failure_s, 180);
+    ck_assert_int_eq(o.max_parallelism, 10);
+    ck_assert_int_eq(o.max_drain_parallelism, 1);
+    ck_assert(o.skip_nodes_with_system_pods && o.skip_nodes_with_local_storage);
+    ck_assert(!o.ignore_daemonsets_utilization && !o.ignore_mirror_pods_utilization);
+    ck_assert_int_eq(scaledown_options_check(&o, err, sizeof(err)), 0);
+
+    o.utilization_threshold = 1.5;
+    ck_assert_int_eq(scaledown_options_check(&o, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert(strstr(err, "--scale-down-utilization-threshold") != NULL);
+    o.utilization_threshold = NAN;
+    ck_assert_int_eq(scaledown_options_check(&o, err, sizeof(err)), NSC_ERR_INVALID);
+    scaledown_options_default(&o);
+    o.gpu_utilization_threshold = -0.1;
+    ck_assert_int_eq(scaledown_options_check(&o, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert(strstr(err, "--scale-down-gpu-utilization-threshold") != NULL);
+    scaledown_options_default(&o);
+    o.unneeded_time_s = -1;
+    ck_assert_int_eq(scaledown_options_check(&o, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert(strstr(err, "--scale-down-unneeded-time") != NULL);
+    scaledown_options_default(&o);
+    o.delay_after_failure_s = -1;
+    ck_assert_int_eq(scaledown_options_check(&o, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert(strstr(err, "--scale-down-delay-after-failure") != NULL);
+    scaledown_options_default(&o);
+    o.max_parallelism = 0;
+    ck_assert_int_eq(scaledown_options_check(&o, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert(strstr(err, "--max-scale-down-parallelism") != NULL);
+    scaledown_options_default(&o);
+    o.max_drain_parallelism = 0;
+    ck_assert_int_eq(scaledown_options_check(&o, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert(strstr(err, "--max-drain-parallelism") != NULL);
+}
+END_TEST
+
+/* A node with the given annotation value (NULL: no annotation) in a fresh model. */
+static struct model *
+node_with(const char *key, const char *val)
+{
+    struct model *m = model_new();
+    json_t *o = json_pack("{s:s, s:{s:s}}", "kind", "Node", "metadata", "name", "n1");
+    if (val)
+        json_object_set_new(json_object_get(o, "metadata"), "annotations",
+                            json_pack("{s:s}", key, val));
+    ck_assert_int_eq(model_upsert_node(m, o), 0);
+    json_decref(o);
+    return m;
+}
+
+START_TEST(node_annotation_scale_down_disabled)
+{
+    static const struct {
+        const char *val;
+        bool disabled;
+    } cases[] = {{"true", true}, {"false", false}, {"True", false}, {"", false}, {NULL, false}};
+    struct scaledown_options opt;
+    scaledown_options_default(&opt);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct model *m = node_with(SCALEDOWN_ANN_DISABLED, cases[i].val);
+        struct scaledown_rules r;
+        scaledown_rules_init(&r, m, &opt, NULL);
+        ck_assert_msg(scaledown_node_disabled(&r, model_find_node(m, "n1")) == cases[i].disabled,
+                      "value \"%s\"", cases[i].val ? cases[i].val : "(none)");
+        model_free(m);
+    }
+}
+END_TEST
+
+START_TEST(node_annotation_unneeded_since)
+{
+    static const struct {
+        const char *val;
+        int rc;
+        int64_t t;
+    } cases[] = {
+        {"2026-01-01T00:00:00Z", 1, 1767225600},
+        {"2026-01-01T01:00:00+01:00", 1, 1767225600},
+        {"2026-01-01T00:00:00.123456Z", 1, 1767225600},
+        {"2026-01-01 00:00:00Z", NSC_ERR_INVALID, 0},
+        {"2026-13-01T00:00:00Z", NSC_ERR_INVALID, 0},
+        {"1767225600", NSC_ERR_INVALID, 0},
+        {"2026-01-01T00:00:00", NSC_ERR_INVALID, 0},
+        {NULL, 0, 0},
+    };
+    struct scaledown_options opt;
+    scaledown_options_default(&opt);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct model *m = node_with(SCALEDOWN_ANN_UNNEEDED_SINCE, cases[i].val);
+        struct scaledown_rules r;
+        scaledown_rules_init(&r, m, &opt, NULL);
+        int64_t t = -1;
+        char err[256] = "";
+        int rc = scaledown_node_unneeded_since(&r, model_find_node(m, "n1"), &t, err, sizeof(err));
+        ck_assert_msg(rc == cases[i].rc, "\"%s\": rc %d", cases[i].val, rc);
+        if (rc == 1)
+            ck_assert_int_eq(t, cases[i].t);
+        if (rc < 0)
+            ck_assert_msg(strstr(err, "node n1: annotation nodescaler.io/unneeded-since") != NULL,
+                          "%s", err);
+        model_free(m);
+    }
+    char buf[40];
+    ck_assert_str_eq(scaledown_format_time(1767225600, buf, sizeof(buf)), "2026-01-01T00:00:00Z");
+}
+END_TEST
+
+START_TEST(pdb_match_by_namespace)
+{
+    struct model *m = model_new();
+    static const char *const docs[] = {
+        "{\"kind\":\"PodDisruptionBudget\",\"metadata\":{\"name\":\"z\",\"namespace\":\"b\"},"
+        "\"spec\":{\"selector\":{}},\"status\":{\"disruptionsAllowed\":2}}",
+        "{\"kind\":\"PodDisruptionBudget\",\"metadata\":{\"name\":\"y\",\"namespace\":\"a\"},"
+        "\"spec\":{\"selector\":{}},\"status\":{\"disruptionsAllowed\":1}}",
+        "{\"kind\":\"PodDisruptionBudget\",\"metadata\":{\"name\":\"x\",\"namespace\":\"b\"},"
+        "\"spec\":{\"selector\":{\"matchLabels\":{\"app\":\"q\"}}},\"status\":{}}",
+        "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"namespace\":\"b\",\"labels\":"
+        "{\"app\":\"q\"}},\"spec\":{\"containers\":[]}}",
+    };
+    for (size_t i = 0; i < 4; i++) {
+        json_t *o = json_loads(docs[i], 0, NULL);
+        ck_assert_ptr_nonnull(o);
+        ck_assert_int_eq(model_upsert(m, o, NULL), 0);
+        json_decref(o);
+    }
+    struct scaledown_pdbs t;
+    ck_assert_int_eq(scaledown_pdbs_init(&t, m), 0);
+    ck_assert_int_eq(t.n, 3);
+    uint32_t out[4];
+    ck_assert_int_eq(scaledown_pdbs_match(&t, model_find_pod(m, "b", "p"), out, 1), 2);
+    ck_assert_int_eq(scaledown_pdbs_match(&t, model_find_pod(m, "b", "p"), out, 4), 2);
+    ck_assert_str_eq(t.pdb[out[0]]->name, "x");
+    ck_assert_str_eq(t.pdb[out[1]]->name, "z");
+    ck_assert_int_eq(t.remaining[out[1]], 2);
+    t.remaining[out[1]] = 0;
+    scaledown_pdbs_reset(&t);
+    ck_assert_int_eq(t.remaining[out[1]], 2);
+    scaledown_pdbs_free(&t);
+    model_free(m);
+}
+END_TEST
+
+static Suite *
+scaledown_suite(void)
+{
+    Suite *s = suite_create("scaledown");
+    TCase *tc = tcase_create("rules");
+    tcase_add_test(tc, rules_table);
+    tcase_add_test(tc, utilization_table);
+    tcase_add_test(tc, options_defaults_and_checks);
+    tcase_add_test(tc, node_annotation_scale_down_disabled);
+    tcase_add_test(tc, node_annotation_unneeded_since);
+    tcase_add_test(tc, pdb_match_by_namespace);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(scaledown_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

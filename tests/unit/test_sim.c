@@ -1,0 +1,229 @@
+/* Check suite for engine/sim: every filter from tests/data/sim/filters.json, fork/revert,
+ * and prepared state that follows pods added in a fork. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model.h"
+#include "sim/sim.h"
+#include "sim_fixture.h"
+
+static const char *
+data_path(const char *name)
+{
+    static char buf[4096];
+    const char *top = getenv("top_srcdir");
+    snprintf(buf, sizeof(buf), "%s/tests/data/sim/%s", top ? top : "..", name);
+    return buf;
+}
+
+static struct model *
+build_case(json_t *tc)
+{
+    struct model *m = model_new();
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(tc, "nodes"), i, d)
+    {
+        json_t *n = fx_node(d);
+        ck_assert_int_eq(model_upsert(m, n, NULL), 0);
+        json_decref(n);
+    }
+    json_array_foreach(json_object_get(tc, "pods"), i, d)
+    {
+        json_t *p = fx_pod(d);
+        ck_assert_int_eq(model_upsert(m, p, NULL), 0);
+        json_decref(p);
+    }
+    json_array_foreach(json_object_get(tc, "extra"), i, d)
+        ck_assert_int_eq(model_upsert(m, d, NULL), 0);
+    return m;
+}
+
+static void
+check_expect(struct model *m, struct sim_snapshot *s, const char *name, json_t *pod_d,
+             json_t *expect)
+{
+    json_t *pj = fx_pod(pod_d);
+    ck_assert_int_eq(model_upsert(m, pj, NULL), 0);
+    json_decref(pj);
+    const char *pname = json_string_value(json_object_get(pod_d, "name"));
+    struct model_pod *p = model_find_pod(m, "default", pname);
+    ck_assert_ptr_nonnull(p);
+    struct sim_ctx *c;
+    ck_assert_int_eq(sim_ctx_new(s, p, &c), 0);
+    const char *node;
+    json_t *want;
+    json_object_foreach(expect, node, want)
+    {
+        uint32_t idx = sim_node_index(s, node);
+        ck_assert_msg(idx != SIM_NONE, "%s: no node %s", name, node);
+        char why[256] = "";
+        int rc = sim_check(s, c, idx, why, sizeof(why));
+        const char *w = json_string_value(want);
+        if (strcmp(w, "fits") == 0)
+            ck_assert_msg(rc == SIM_OK, "%s: pod %s on %s refused: %s", name, pname, node, why);
+        else {
+            ck_assert_msg(rc != SIM_OK, "%s: pod %s fits %s, want \"%s\"", name, pname, node, w);
+            ck_assert_msg(strstr(why, w) != NULL, "%s: pod %s on %s: \"%s\" lacks \"%s\"", name,
+                          pname, node, why, w);
+        }
+    }
+    sim_ctx_free(c);
+}
+
+START_TEST(filter_table)
+{
+    json_error_t jerr;
+    json_t *cases = json_load_file(data_path("filters.json"), 0, &jerr);
+    ck_assert_msg(cases != NULL, "%s", jerr.text);
+    ck_assert_int_ge(json_array_size(cases), 20);
+    size_t i;
+    json_t *tc;
+    json_array_foreach(cases, i, tc)
+    {
+        const char *name = json_string_value(json_object_get(tc, "name"));
+        struct model *m = build_case(tc);
+        struct sim_snapshot *s;
+        /* The incoming pods are unbound, so the snapshot is the same before and after. */
+        ck_assert_int_eq(sim_snapshot_new(m, &s), 0);
+        check_expect(m, s, name, json_object_get(tc, "pod"), json_object_get(tc, "expect"));
+        if (json_object_get(tc, "pod2"))
+            check_expect(m, s, name, json_object_get(tc, "pod2"), json_object_get(tc, "expect2"));
+        sim_snapshot_free(s);
+        model_free(m);
+    }
+    json_decref(cases);
+}
+END_TEST
+
+static struct model *
+small_cluster(void)
+{
+    struct model *m = model_new();
+    for (int i = 0; i < 3; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "n%d", i);
+        json_t *d = json_pack("{s:s}", "name", name);
+        json_t *n = fx_node(d);
+        ck_assert_int_eq(model_upsert(m, n, NULL), 0);
+        json_decref(n);
+        json_decref(d);
+    }
+    json_t *d = json_loads("{\"name\":\"web\",\"labels\":{\"app\":\"web\"},\"cpu\":\"1\","
+                           "\"spec\":{\"affinity\":{\"podAntiAffinity\":{"
+                           "\"requiredDuringSchedulingIgnoredDuringExecution\":[{\"labelSelector\":"
+                           "{\"matchLabels\":{\"app\":\"web\"}},\"topologyKey\":"
+                           "\"kubernetes.io/hostname\"}]}}}}",
+                           0, NULL);
+    json_t *p = fx_pod(d);
+    ck_assert_int_eq(model_upsert(m, p, NULL), 0);
+    json_decref(p);
+    json_decref(d);
+    return m;
+}
+
+START_TEST(fork_revert_restores)
+{
+    struct model *m = small_cluster();
+    struct sim_snapshot *s;
+    ck_assert_int_eq(sim_snapshot_new(m, &s), 0);
+    struct model_pod *web = model_find_pod(m, "default", "web");
+    uint32_t mark = sim_fork(s);
+    ck_assert_int_eq(sim_add_pod(s, web, 0), 0);
+    ck_assert_int_eq(s->nodes[0].used[RES_CPU], 1000);
+    uint32_t t;
+    ck_assert_int_eq(sim_add_template_node(s, s->nodes[1].src, "tmpl-1", &t), 0);
+    ck_assert_uint_eq(t, 3);
+    ck_assert_str_eq(intern_str(&m->strings, labels_get(s->nodes[t].labels, m->s_hostname)),
+                     "tmpl-1");
+    ck_assert_int_eq(sim_add_pod(s, web, t), 0);
+    uint32_t inner = sim_fork(s);
+    ck_assert_int_eq(sim_remove_pod(s, 0), 0);
+    ck_assert_int_eq(s->nodes[0].used[RES_CPU], 0);
+    ck_assert_int_eq(sim_disable_node(s, 1), 0);
+    sim_revert(s, inner);
+    ck_assert_int_eq(s->nodes[0].used[RES_CPU], 1000);
+    ck_assert(!s->nodes[1].disabled);
+    sim_revert(s, mark);
+    ck_assert_uint_eq(s->n_nodes, 3);
+    ck_assert_uint_eq(s->n_pods, 0);
+    ck_assert_uint_eq(s->n_anti_pods, 0);
+    ck_assert_int_eq(s->nodes[0].used[RES_CPU], 0);
+    ck_assert_int_eq(s->nodes[0].used[RES_PODS], 0);
+    sim_snapshot_free(s);
+    model_free(m);
+}
+END_TEST
+
+START_TEST(ctx_follows_fork)
+{
+    /* Placing replicas with hostname anti-affinity one by one: each needs its own node,
+     * and the prepared state sees every placement without being rebuilt by the caller. */
+    struct model *m = small_cluster();
+    struct sim_snapshot *s;
+    ck_assert_int_eq(sim_snapshot_new(m, &s), 0);
+    struct model_pod *web = model_find_pod(m, "default", "web");
+    struct sim_ctx *c;
+    ck_assert_int_eq(sim_ctx_new(s, web, &c), 0);
+    uint32_t mark = sim_fork(s);
+    for (uint32_t i = 0; i < 3; i++) {
+        uint32_t n = sim_find(s, c, 0, UINT32_MAX, NULL, NULL);
+        ck_assert_uint_eq(n, i);
+        ck_assert_int_eq(sim_add_pod(s, web, n), 0);
+    }
+    ck_assert_uint_eq(sim_find(s, c, 0, UINT32_MAX, NULL, NULL), SIM_NONE);
+    uint32_t t;
+    ck_assert_int_eq(sim_add_template_node(s, s->nodes[0].src, "new-0", &t), 0);
+    ck_assert_uint_eq(sim_find(s, c, 0, UINT32_MAX, NULL, NULL), t);
+    char why[200];
+    ck_assert_int_eq(sim_check(s, c, 0, why, sizeof(why)), SIM_FAIL_ANTI_AFFINITY);
+    sim_revert(s, mark);
+    ck_assert_uint_eq(sim_find(s, c, 0, UINT32_MAX, NULL, NULL), 0);
+    sim_ctx_free(c);
+    sim_snapshot_free(s);
+    model_free(m);
+}
+END_TEST
+
+START_TEST(format_amounts)
+{
+    char b[32];
+    sim_format_amount(RES_CPU, 1500, b, sizeof(b));
+    ck_assert_str_eq(b, "1.5");
+    sim_format_amount(RES_CPU, 2000, b, sizeof(b));
+    ck_assert_str_eq(b, "2");
+    sim_format_amount(RES_CPU, 1, b, sizeof(b));
+    ck_assert_str_eq(b, "0.001");
+    sim_format_amount(RES_CPU, -250, b, sizeof(b));
+    ck_assert_str_eq(b, "-0.25");
+    sim_format_amount(RES_MEMORY, 3LL << 30, b, sizeof(b));
+    ck_assert_str_eq(b, "3Gi");
+    sim_format_amount(RES_MEMORY, 1000, b, sizeof(b));
+    ck_assert_str_eq(b, "1000");
+}
+END_TEST
+
+static Suite *
+sim_suite(void)
+{
+    Suite *s = suite_create("sim");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, filter_table);
+    tcase_add_test(tc, fork_revert_restores);
+    tcase_add_test(tc, ctx_follows_fork);
+    tcase_add_test(tc, format_amounts);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int
+main(void)
+{
+    SRunner *sr = srunner_create(sim_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
