@@ -1,1 +1,10 @@
 # engine/loop: build rules, included from the top Makefile.am.
+engine_libnscengine_la_SOURCES += engine/loop/replay.h engine/loop/replay.c
+
+check_PROGRAMS += tests/unit/test_replay
+tests_unit_test_replay_SOURCES = tests/unit/test_replay.c
+tests_unit_test_replay_CFLAGS = $(NSC_TEST_CFLAGS)
+tests_unit_test_replay_LDADD = $(NSC_TEST_LIBS)
+TESTS += tests/unit/test_replay
+dist_noinst_DATA += tests/data/replay/snapshot.json tests/data/replay/groups.json \
+	tests/data/replay/expected.json tests/data/replay/expected.txt

@@ -45,7 +45,8 @@ struct gstate {
     const struct group_rec *g;
     bool has_tmpl;
     struct tmpl t;
-    char why[256]; /* group-level refusal, "" when none */
+    char why[256];    /* group-level refusal, "" when none */
+    char capped[256]; /* why the last estimation stopped short, "" when it did not */
     int32_t registered;
     int32_t target;
     uint32_t seq;
@@ -138,6 +139,25 @@ ptr_push(const struct model_pod ***arr, size_t *n, size_t *cap, const struct mod
 
 /* ---- setup ---- */
 
+/* A backend's template may omit its name; the simulation names its copies anyway. */
+static int
+template_named(json_t *j, const char *group_id)
+{
+    if (!json_is_object(j))
+        return 0; /* model_parse_node reports it */
+    json_t *meta = json_object_get(j, "metadata");
+    if (!meta) {
+        meta = json_object();
+        if (!meta || json_object_set_new(j, "metadata", meta) < 0)
+            return NSC_ERR_NOMEM;
+    }
+    if (!json_is_object(meta) || json_object_get(meta, "name"))
+        return 0;
+    char name[300];
+    snprintf(name, sizeof(name), "template-node-for-%s", group_id);
+    return json_object_set_new(meta, "name", json_string(name)) < 0 ? NSC_ERR_NOMEM : 0;
+}
+
 static int
 setup_groups(struct planner *pl)
 {
@@ -194,7 +214,8 @@ setup_groups(struct planner *pl)
             if (!j) {
                 snprintf(gs->why, sizeof(gs->why), "template node JSON of the backend: %s",
                          jerr.text);
-            } else if (model_parse_node(m, j, &gs->t.owned, perr, sizeof(perr)) < 0) {
+            } else if (template_named(j, gs->g->id) < 0 ||
+                       model_parse_node(m, j, &gs->t.owned, perr, sizeof(perr)) < 0) {
                 snprintf(gs->why, sizeof(gs->why), "template node of the backend: %s", perr);
             } else {
                 gs->t.node = *gs->t.owned;
@@ -776,7 +797,7 @@ plan_loop(struct planner *pl)
             if ((rc = estimate(pl, g, cap, orders[g], &ests[g], false)) < 0)
                 goto out;
             if (ests[g].capped)
-                snprintf(pl->gst[g].why, sizeof(pl->gst[g].why),
+                snprintf(pl->gst[g].capped, sizeof(pl->gst[g].capped),
                          "the pods that fit a new node exceed the %d node(s) the group may add",
                          cap);
             if (ests[g].n_pods == 0 || ests[g].nodes == 0)
@@ -837,10 +858,16 @@ report_unplaced(struct planner *pl)
             if (!nn->reasons)
                 return NSC_ERR_NOMEM;
             for (size_t g = 0; g < pl->n_groups; g++) {
-                const char *why = pl->gst[g].has_tmpl ? pl->reason[e * pl->n_groups + g] : NULL;
+                /* Group-level refusals (no template, max size, cluster limits) come first,
+                 * as cluster-autoscaler filters groups before running predicates. */
+                const char *why = NULL;
+                if (group_cap(pl, g) <= 0)
+                    why = pl->gst[g].why;
+                if (!why && pl->reason[e * pl->n_groups + g])
+                    why = pl->reason[e * pl->n_groups + g];
                 if (!why)
-                    why = pl->gst[g].why[0] ? pl->gst[g].why
-                                            : "fits a new node, but no scale-up could place it";
+                    why = pl->gst[g].capped[0] ? pl->gst[g].capped
+                                               : "fits a new node, but no scale-up could place it";
                 nn->reasons[nn->n_reasons].group = g;
                 if (!(nn->reasons[nn->n_reasons].why = strdup(why)))
                     return NSC_ERR_NOMEM;
