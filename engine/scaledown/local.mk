@@ -10,3 +10,4 @@ tests_unit_test_scaledown_LDADD = $(NSC_TEST_LIBS)
 TESTS += tests/unit/test_scaledown
 dist_noinst_DATA += tests/data/scaledown/rules.json tests/data/scaledown/utilization.json \
 	tests/data/scaledown/plan.json
+EXTRA_DIST += tests/data/scaledown/replay

@@ -21,6 +21,9 @@ struct cand {
     bool dest;          /* may receive pods in the simulation */
     bool unneeded;      /* its removal simulated fine */
     bool ready;
+    bool found;         /* a group owns it */
+    bool inst_deleting; /* its instance is being deleted */
+    bool deleting;      /* deletionTimestamp, ToBeDeleted taint or instance deleting */
     uint32_t move_start, n_move; /* its own movable pods, in planner.moves */
     int64_t since_s;
     bool since_annotated;
@@ -196,10 +199,64 @@ push_move(struct planner *pl, const struct model_pod *p)
     return 0;
 }
 
+/* Group, readiness and whether node i may receive pods in the simulation. */
+static void
+classify(struct planner *pl, uint32_t i, const struct smap *inst)
+{
+    const struct model_node *n = pl->s->nodes[i].src;
+    struct cand *c = &pl->c[i];
+    uint32_t v = 0;
+    c->found = n->provider_id && smap_get(inst, n->provider_id, &v);
+    c->inst_deleting = c->found && (v & INST_DELETING);
+    c->deleting = n->deleting || c->inst_deleting || has_taint(n, pl->k_to_be_deleted);
+    c->group = c->found ? (int32_t)(v >> 1) : -1;
+    c->ready = n->ready == 1;
+    c->dest = c->ready && !c->deleting;
+}
+
+static bool dest_ok(const struct sim_snapshot *s, uint32_t node, void *arg);
+
+/* First node from the hint on (wrapping) that takes the context's pod, or SIM_NONE. */
+static uint32_t
+find_dest(struct planner *pl, struct sim_ctx *ctx)
+{
+    uint32_t h = pl->hint < pl->n ? pl->hint : 0;
+    uint32_t d = sim_find(pl->s, ctx, h, pl->n, dest_ok, pl);
+    if (d == SIM_NONE && h > 0)
+        d = sim_find(pl->s, ctx, 0, h, dest_ok, pl);
+    if (d != SIM_NONE)
+        pl->hint = d;
+    return d;
+}
+
+/* Pending pods that fit somewhere take their room first, as the Go autoscaler leaves the
+ * pods its filter-out-schedulable step placed in the snapshot: a node they need is not
+ * empty, and its removal must find them room too. */
+static int
+place_pending(struct planner *pl)
+{
+    const struct model *m = pl->m;
+    for (uint32_t i = 0; i < m->pods.n_slots; i++) {
+        const struct model_pod *p = m->pods.slots[i];
+        if (!p || p->node != INTERN_NONE || p->terminating || p->phase != PHASE_PENDING ||
+            p->spec->gated)
+            continue;
+        struct sim_ctx *ctx;
+        int rc = sim_ctx_new(pl->s, p, &ctx);
+        if (rc < 0)
+            return rc;
+        uint32_t d = find_dest(pl, ctx);
+        sim_ctx_free(ctx);
+        if (d != SIM_NONE && (rc = sim_add_pod(pl->s, p, d)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
 /* Eligibility of node i, in the order an operator would look: who owns it, is it going
  * already, is it protected, is it busy, can its pods move at all. */
 static int
-eligibility(struct planner *pl, uint32_t i, const struct smap *inst)
+eligibility(struct planner *pl, uint32_t i)
 {
     const struct model_node *n = pl->s->nodes[i].src;
     struct scaledown_node *e = &pl->e[i];
@@ -207,13 +264,7 @@ eligibility(struct planner *pl, uint32_t i, const struct smap *inst)
     const struct scaledown_options *o = pl->o;
     int64_t now = pl->st->now_s;
     char b1[64], b2[64];
-    uint32_t v = 0;
-    bool found = n->provider_id && smap_get(inst, n->provider_id, &v);
-    bool inst_deleting = found && (v & INST_DELETING);
-    bool deleting = n->deleting || inst_deleting || has_taint(n, pl->k_to_be_deleted);
-    c->group = found ? (int32_t)(v >> 1) : -1;
-    c->ready = n->ready == 1;
-    c->dest = c->ready && !deleting;
+    bool found = c->found, inst_deleting = c->inst_deleting, deleting = c->deleting;
     if (!(e->name = strdup(n->name)))
         return NSC_ERR_NOMEM;
     if (found && !(e->group_id = strdup(pl->gs->groups[c->group].id)))
@@ -413,10 +464,7 @@ simulate(struct planner *pl, uint32_t i)
         const struct model_pod *p = todo[k].p;
         if ((rc = sim_ctx_new(s, p, &ctx)) < 0)
             goto fail;
-        uint32_t h = pl->hint < pl->n ? pl->hint : 0;
-        uint32_t d = sim_find(s, ctx, h, pl->n, dest_ok, pl);
-        if (d == SIM_NONE && h > 0)
-            d = sim_find(s, ctx, 0, h, dest_ok, pl);
+        uint32_t d = find_dest(pl, ctx);
         if (d == SIM_NONE) {
             char ref[300], why[900];
             model_pod_ref(pl->m, p, ref, sizeof(ref));
@@ -433,7 +481,6 @@ simulate(struct planner *pl, uint32_t i)
         ctx = NULL;
         if ((rc = sim_add_pod(s, p, d)) < 0)
             goto fail;
-        pl->hint = d;
     }
     free(todo);
     pl->c[i].unneeded = true;
@@ -704,8 +751,13 @@ scaledown_plan(struct model *m, const struct group_set *groups,
     pl.e = out->nodes;
     out->n_nodes = pl.n;
     uint32_t n_order = 0;
+    for (uint32_t i = 0; i < pl.n; i++)
+        classify(&pl, i, &inst);
+    if ((rc = place_pending(&pl)) < 0)
+        goto fail;
+    pl.hint = 0;
     for (uint32_t i = 0; i < pl.n; i++) {
-        if ((rc = eligibility(&pl, i, &inst)) < 0)
+        if ((rc = eligibility(&pl, i)) < 0)
             goto fail;
         if (pl.c[i].candidate)
             order[n_order++] = i;

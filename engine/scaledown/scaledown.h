@@ -287,6 +287,23 @@ const char *scaledown_node_reason_text(const struct scaledown_node *e, char *buf
 json_t *scaledown_json_scale_down(const struct scaledown_journal *j);
 json_t *scaledown_json_unremovable(const struct scaledown_journal *j);
 
+/**
+ * Replace the "scale_down" and "unremovable" members of a decision object (borrowed) by
+ * the journal's arrays. Returns 0 or NSC_ERR_NOMEM.
+ */
+int scaledown_decision_fill(json_t *decision, const struct scaledown_journal *j);
+
+/**
+ * The offline replay's scale-down: plan as the loop would with o (borrowed), but as if
+ * every unneeded node had waited its unneeded (or unready) time, and with the
+ * delay-after-add cooldown running when scale_up_now (a scale-up in the same pass keeps
+ * nodes). Fills the decision's "scale_down" and "unremovable". Returns 0 or a negative
+ * status with err set.
+ */
+int scaledown_replay(struct model *m, const struct group_set *groups,
+                     const struct scaledown_options *o, int64_t now_s, bool scale_up_now,
+                     json_t *decision, char *err, size_t err_len);
+
 /** Every entry with every field (for /explain and the status ConfigMap). New reference. */
 json_t *scaledown_json_journal(const struct scaledown_journal *j);
 

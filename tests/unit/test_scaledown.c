@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "loop/replay.h"
 #include "model/model.h"
 #include "plugin/plugin.h"
 #include "scaledown/scaledown.h"
@@ -564,6 +565,135 @@ START_TEST(plan_rejects_bad_options)
 }
 END_TEST
 
+/* ---- offline replay fixtures ---- */
+
+static json_t *
+load_json(const char *path)
+{
+    json_error_t jerr;
+    json_t *j = json_load_file(path, 0, &jerr);
+    ck_assert_msg(j != NULL, "%s: %s line %d", path, jerr.text, jerr.line);
+    return j;
+}
+
+/* groups.json in the static backend's format: instances are provider IDs or objects
+ * {"provider_id", "state"}. */
+static void
+load_static_groups(const char *path, struct group_set *gs)
+{
+    json_t *root = load_json(path), *arr = json_object_get(root, "groups");
+    gs->n_groups = json_array_size(arr);
+    gs->groups = calloc(gs->n_groups + 1, sizeof(*gs->groups));
+    size_t i;
+    json_t *g;
+    json_array_foreach(arr, i, g)
+    {
+        struct group_rec *r = &gs->groups[i];
+        r->id = strdup(json_string_value(json_object_get(g, "id")));
+        r->min_size = (int32_t)json_integer_value(json_object_get(g, "min"));
+        r->max_size = (int32_t)json_integer_value(json_object_get(g, "max"));
+        r->target_size = (int32_t)json_integer_value(json_object_get(g, "target"));
+        json_t *inst = json_object_get(g, "instances");
+        r->n_instances = json_array_size(inst);
+        r->instances = calloc(r->n_instances + 1, sizeof(*r->instances));
+        size_t k;
+        json_t *v;
+        json_array_foreach(inst, k, v)
+        {
+            const char *pid = json_is_string(v) ? json_string_value(v)
+                                                : json_string_value(json_object_get(v, "provider_id"));
+            const char *st = json_string_value(json_object_get(v, "state"));
+            r->instances[k].provider_id = strdup(pid);
+            r->instances[k].state = st && strcmp(st, "deleting") == 0 ? NSC_INSTANCE_DELETING
+                                                                      : NSC_INSTANCE_RUNNING;
+        }
+    }
+    json_decref(root);
+}
+
+START_TEST(replay_fixtures)
+{
+    FILE *idx = fopen(data_path("replay/index.txt"), "r");
+    ck_assert_ptr_nonnull(idx);
+    bool write = getenv("SCALEDOWN_WRITE_EXPECTED") != NULL;
+    char slug[256];
+    int n = 0;
+    while (fgets(slug, sizeof(slug), idx)) {
+        slug[strcspn(slug, "\n")] = 0;
+        if (!slug[0])
+            continue;
+        char path[600];
+        snprintf(path, sizeof(path), "replay/%s/case.json", slug);
+        char case_path[4096];
+        snprintf(case_path, sizeof(case_path), "%s", data_path(path));
+        json_t *tc = load_json(case_path);
+        struct model *m = model_new();
+        char err[300] = "";
+        snprintf(path, sizeof(path), "replay/%s/snapshot.json", slug);
+        struct model_load_stats ls;
+        ck_assert_msg(model_load_file(m, data_path(path), &ls, err, sizeof(err)) == 0, "%s: %s",
+                      slug, err);
+        ck_assert_int_eq(ls.n_skipped, 0);
+        struct group_set gs = {0};
+        snprintf(path, sizeof(path), "replay/%s/groups.json", slug);
+        load_static_groups(data_path(path), &gs);
+        struct scaleup_options uo;
+        scaleup_options_default(&uo);
+        struct scaledown_options o;
+        scaledown_options_default(&o);
+        plan_options(&o, json_object_get(tc, "options"));
+        json_t *d = NULL;
+        int64_t now = parse_time(json_string_value(json_object_get(tc, "now")));
+        ck_assert_msg(replay_decide_at(m, &gs, &uo, &o, now, &d, err, sizeof(err)) == 0, "%s: %s",
+                      slug, err);
+        json_t *got = json_pack("{s:O, s:O}", "scale_down", json_object_get(d, "scale_down"),
+                                "unremovable", json_object_get(d, "unremovable"));
+        /* The hand-written expectations: removable nodes in scale_down, the others in
+         * unremovable with their reason first. */
+        const char *node;
+        json_t *w;
+        json_object_foreach(json_object_get(tc, "want"), node, w)
+        {
+            bool removable = strcmp(json_string_value(json_object_get(w, "state")), "removable") == 0;
+            bool found = false;
+            size_t k;
+            json_t *e;
+            json_array_foreach(json_object_get(got, removable ? "scale_down" : "unremovable"), k, e)
+            {
+                if (strcmp(json_string_value(json_object_get(e, "node")), node) != 0)
+                    continue;
+                found = true;
+                const char *reason = json_string_value(json_object_get(w, "reason"));
+                if (!removable && reason)
+                    ck_assert_msg(strncmp(json_string_value(json_object_get(e, "reason")), reason,
+                                          strlen(reason)) == 0,
+                                  "%s: %s: %s", slug, node,
+                                  json_string_value(json_object_get(e, "reason")));
+            }
+            ck_assert_msg(found, "%s: %s not %s", slug, node,
+                          removable ? "in scale_down" : "in unremovable");
+        }
+        if (write) {
+            json_object_set(tc, "expected", got);
+            ck_assert_int_eq(json_dump_file(tc, case_path, JSON_INDENT(1)), 0);
+        } else {
+            json_t *want = json_object_get(tc, "expected");
+            char *g = json_dumps(got, JSON_INDENT(1));
+            ck_assert_msg(json_equal(got, want), "%s: replay differs:\n%s", slug, g);
+            free(g);
+        }
+        json_decref(got);
+        json_decref(d);
+        json_decref(tc);
+        group_set_free(&gs);
+        model_free(m);
+        n++;
+    }
+    fclose(idx);
+    ck_assert_int_ge(n, 25);
+}
+END_TEST
+
 static Suite *
 scaledown_suite(void)
 {
@@ -580,6 +710,7 @@ scaledown_suite(void)
     tcase_add_test(tp, plan_table);
     tcase_add_test(tp, journal_renderings);
     tcase_add_test(tp, plan_rejects_bad_options);
+    tcase_add_test(tp, replay_fixtures);
     suite_add_tcase(s, tp);
     return s;
 }
