@@ -78,7 +78,12 @@ make_pod(struct kube_client *c, const char *name, const char *node, const char *
     ck_assert_msg(st == 201, "create pod %s: %ld", name, st);
     if (phase) {
         snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s/status", ns, name);
-        snprintf(body, sizeof(body), "{\"status\":{\"phase\":\"%s\"}}", phase);
+        /* Running pods are also Ready: an unready pod may be evicted despite its budget
+         * when the budget is otherwise healthy (currentHealthy >= desiredHealthy) */
+        snprintf(body, sizeof(body),
+                 "{\"status\":{\"phase\":\"%s\",\"conditions\":[{\"type\":\"Ready\","
+                 "\"status\":\"%s\"}]}}",
+                 phase, strcmp(phase, "Running") == 0 ? "True" : "False");
         st = it_req(c, "PATCH", path, body, "application/merge-patch+json", NULL);
         ck_assert_msg(st == 200, "pod %s status: %ld", name, st);
     }
@@ -632,6 +637,23 @@ START_TEST(test_forbidden)
 }
 END_TEST
 
+/* tokenFile credentials and tls-server-name (a name in the certificate, not the URL's) */
+START_TEST(test_tokenfile_tls_server_name)
+{
+    struct kube_client *c = it_client("NSC_IT_TOKENFILE_KUBECONFIG");
+    json_t *nsobj = NULL;
+    char path[128];
+
+    ck_assert_ptr_nonnull(kube_client_config(c)->tls_server_name);
+    snprintf(path, sizeof(path), "/api/v1/namespaces/%s", ns);
+    ck_assert_int_eq(it_req(c, "GET", path, NULL, NULL, &nsobj), 200);
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(nsobj, "metadata"), "name")), ns);
+    json_decref(nsobj);
+    kube_client_free(c);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -658,6 +680,8 @@ main(void)
     tcase_add_test(tc, test_events);
     tcase_add_test(tc, test_configmap);
     tcase_add_test(tc, test_forbidden);
+    if (getenv("NSC_IT_TOKENFILE_KUBECONFIG"))
+        tcase_add_test(tc, test_tokenfile_tls_server_name);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
