@@ -940,17 +940,13 @@ int
 model_load_file(struct model *m, const char *path, struct model_load_stats *stats, char *err,
                 size_t err_len)
 {
-    json_error_t jerr;
-    json_t *root = json_load_file(path, 0, &jerr);
-    if (!root) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
         if (err && err_len)
-            snprintf(err, err_len, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+            snprintf(err, err_len, "%s: %s", path, strerror(errno));
         return NSC_ERR_INVALID;
     }
-    char inner[400] = "";
-    int rc = model_load_json(m, root, stats, inner, sizeof(inner));
-    json_decref(root);
-    if (rc < 0 && err && err_len)
-        snprintf(err, err_len, "%s: %s", path, inner);
+    int rc = model_load_stream(m, f, path, stats, err, err_len);
+    fclose(f);
     return rc;
 }
