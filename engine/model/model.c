@@ -762,8 +762,8 @@ parse_ns(struct pctx *c, json_t *obj, struct model_ns **out)
         struct pctx c = {m, err, sizeof(err)};                                                   \
         type *p = NULL;                                                                          \
         int rc = json_is_object(obj) ? parse(&c, obj, &p) : pfail(&c, "(" label ")", "not an object"); \
-        if (rc < 0)                                                                              \
-            return warn_skip(label, obj, err, rc);                                               \
+        if (rc < 0 || !p)                                                                        \
+            return warn_skip(label, obj, err, rc < 0 ? rc : NSC_ERR_INVALID);                    \
         if (namespaced)                                                                          \
             rc = ns_key(key, sizeof(key), intern_str(&m->strings, kind_ns(p)), p->name);         \
         else                                                                                     \
