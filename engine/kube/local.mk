@@ -4,7 +4,9 @@ engine_libnscengine_la_SOURCES += \
 	engine/kube/exec.c engine/kube/exec.h \
 	engine/kube/client.c engine/kube/client.h \
 	engine/kube/watch.c engine/kube/watch.h \
-	engine/kube/informer.c engine/kube/informer.h
+	engine/kube/informer.c engine/kube/informer.h \
+	engine/kube/writes.c engine/kube/writes.h \
+	engine/kube/lease.c engine/kube/lease.h
 
 check_PROGRAMS += tests/kube/test_kube
 tests_kube_test_kube_SOURCES = tests/kube/test_kube.c tests/kube/test_kube.h \
@@ -13,3 +15,14 @@ tests_kube_test_kube_CFLAGS = $(NSC_TEST_CFLAGS)
 tests_kube_test_kube_LDADD = $(NSC_TEST_LIBS)
 TESTS += tests/kube/test_kube
 EXTRA_DIST += tests/data/kube
+
+# The same integration suite against the emulator and against a real kube-apiserver
+# (tests/kube-apiserver/ builds it from Debian's sources and caches it).
+check_PROGRAMS += tests/kube/test_kube_integration
+tests_kube_test_kube_integration_SOURCES = tests/kube/test_kube_integration.c
+tests_kube_test_kube_integration_CFLAGS = $(NSC_TEST_CFLAGS)
+tests_kube_test_kube_integration_LDADD = $(NSC_TEST_LIBS)
+TESTS += tests/kube/integration-emulator.sh tests/kube/integration-real.sh
+dist_noinst_SCRIPTS += tests/kube/integration-emulator.sh tests/kube/integration-real.sh \
+	tests/kube-apiserver/build.sh tests/kube-apiserver/start.sh tests/kube-apiserver/stop.sh \
+	tests/kube-apiserver/restart-apiserver.sh tests/kube-apiserver/wait-ready.sh
