@@ -60,3 +60,5 @@ bench-exoscale: tests/bench/bench_exoscale$(EXEEXT) $(backend_LTLIBRARIES)
 	NSC_BACKEND_PATH='$(abs_top_builddir)/plugins' ./tests/bench/bench_exoscale$(EXEEXT)
 bench: bench-exoscale
 .PHONY: bench bench-exoscale
+# IAM role policies of the two backends (the backend tests run with exactly these).
+dist_noinst_DATA += deploy/iam/sks-role-policy.json deploy/iam/instance-pool-role-policy.json
