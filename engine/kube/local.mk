@@ -6,7 +6,8 @@ engine_libnscengine_la_SOURCES += \
 	engine/kube/watch.c engine/kube/watch.h \
 	engine/kube/informer.c engine/kube/informer.h \
 	engine/kube/writes.c engine/kube/writes.h \
-	engine/kube/lease.c engine/kube/lease.h
+	engine/kube/lease.c engine/kube/lease.h \
+	engine/kube/sync.c engine/kube/sync.h
 
 check_PROGRAMS += tests/kube/test_kube
 tests_kube_test_kube_SOURCES = tests/kube/test_kube.c tests/kube/test_kube.h \

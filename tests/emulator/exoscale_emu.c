@@ -107,7 +107,7 @@ emu_new_instance(struct exo_emu *e, json_t *pool, const char *state, const char 
         snprintf(id, sizeof(id), "%s", want_id);
     else
         emu_uuid(e, id);
-    snprintf(name, sizeof(name), "%s-%.8s", prefix ? prefix : "pool", id + 24);
+    snprintf(name, sizeof(name), "%s-%.8s-%.4s", prefix ? prefix : "pool", id, id + 32);
     emu_timestamp(emu_now_ms(), ts);
     snprintf(ip, sizeof(ip), "198.51.100.%u", (unsigned)(e->uuid_seq % 250) + 1);
     inst = json_pack("{s:s,s:s,s:s,s:{s:s,s:s},s:{s:s},s:s,s:s,s:{}}", "id", id, "name", name,

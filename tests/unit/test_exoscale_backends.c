@@ -4,10 +4,12 @@
 #include "config.h"
 
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -633,6 +635,151 @@ START_TEST(test_emu_refuses_bad_requests)
 }
 END_TEST
 
+
+/* ---- the kube half: Nodes in a kube-apiserver (the kube emulator) ---- */
+
+static pid_t kube_pid;
+static char kube_url[64];
+
+static long
+kube_get(const char *path, char *out)
+{
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = curl_slist_append(NULL, "Authorization: Bearer exo-test-token");
+    char url[256];
+    long status = 0;
+
+    out[0] = '\0';
+    snprintf(url, sizeof(url), "%s%s", kube_url, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return status;
+}
+
+static void
+kube_setup(void)
+{
+    const char *top = getenv("top_builddir");
+    char bin[512], port_file[] = "/tmp/exo-kube-port-XXXXXX", portbuf[16] = "";
+    struct exo_emu_opts o;
+    json_error_t je;
+    json_t *w;
+    int fd = mkstemp(port_file), tries;
+
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    unlink(port_file);
+    snprintf(bin, sizeof(bin), "%s/tests/emulator/kube-emulator", top ? top : ".");
+    ck_assert_msg(access(bin, X_OK) == 0, "%s is not built", bin);
+    kube_pid = fork();
+    if (kube_pid == 0) {
+        char pf[64];
+
+        snprintf(pf, sizeof(pf), "--port-file=%s", port_file);
+        execl(bin, bin, pf, "--token=exo-test-token", (char *)NULL);
+        _exit(127);
+    }
+    for (tries = 0; tries < 100 && portbuf[0] == '\0'; tries++) {
+        FILE *f = fopen(port_file, "r");
+
+        if (f != NULL) {
+            if (fgets(portbuf, sizeof(portbuf), f) == NULL)
+                portbuf[0] = '\0';
+            fclose(f);
+        }
+        if (portbuf[0] == '\0')
+            usleep(50000);
+    }
+    unlink(port_file);
+    ck_assert_msg(portbuf[0] != '\0', "kube-emulator did not start");
+    snprintf(kube_url, sizeof(kube_url), "http://127.0.0.1:%d", atoi(portbuf));
+    w = json_load_file(EXO_TEST_DATA "/world.json", 0, &je);
+    ck_assert_ptr_nonnull(w);
+    memset(&o, 0, sizeof(o));
+    o.state = w;
+    o.op_delay_ms = 20;
+    o.boot_delay_ms = 50;
+    o.node_ready_delay_ms = 200;
+    o.kube_url = kube_url;
+    o.kube_token = "exo-test-token";
+    ck_assert_msg(exo_emu_start(&o, &emu, err, sizeof(err)) == 0, "%s", err);
+    json_decref(w);
+    snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%u/v2", (unsigned)exo_emu_port(emu));
+    memset(&set, 0, sizeof(set));
+    plug = NULL;
+    be = NULL;
+}
+
+static void
+kube_teardown(void)
+{
+    emu_teardown();
+    if (kube_pid > 0) {
+        kill(kube_pid, SIGTERM);
+        waitpid(kube_pid, NULL, 0);
+    }
+}
+
+/* Wait until GET path answers with status and a body containing (or not) text. */
+static void
+kube_wait(const char *path, long status, const char *text, int present)
+{
+    static char out[65536];
+    int tries;
+
+    for (tries = 0; tries < 100; tries++) {
+        long st = kube_get(path, out);
+
+        if (st == status && (text == NULL || (strstr(out, text) != NULL) == present))
+            return;
+        usleep(50000);
+    }
+    ck_abort_msg("GET %s never gave %ld %s '%s'; last: %.300s", path, status,
+                 present ? "with" : "without", text ? text : "", out);
+}
+
+START_TEST(test_kube_nodes_follow_instances)
+{
+    struct nsc_option extra[] = {{"nodes", "0:4:gpu"}, {"nodes", "0:4:general"}};
+    const char *victim[] = {I_GEN2};
+    const struct group_rec *gpu;
+    char path[128], out[4096];
+    json_t *node;
+
+    /* The world's running instances become Nodes. */
+    kube_wait("/api/v1/nodes/pool-10000000-0002", 200, "exoscale://10000000-0000-4000-8000-000000000002", 1);
+    ck_assert_msg(open_backend("sks", SKS_KEY, SKS_SECRET, extra, 2) == NSC_OK, "%s", err);
+    ck_assert_msg(refresh_read() == NSC_OK, "%s", err);
+    ck_assert_msg(backend_resize(be, NP_GPU, 1, err, sizeof(err)) == NSC_OK, "%s", err);
+    gpu = wait_instances(NP_GPU, 1, NSC_INSTANCE_RUNNING);
+    /* Node name: the instance prefix and the two ends of its id. */
+    snprintf(path, sizeof(path), "/api/v1/nodes/pool-%.8s-%.4s", gpu->instances[0].provider_id + 11,
+             gpu->instances[0].provider_id + 11 + 32);
+    kube_wait(path, 200, "\"nvidia.com/gpu\"", 1);
+    ck_assert_int_eq(kube_get(path, out), 200);
+    node = json_loads(out, 0, NULL);
+    ck_assert_ptr_nonnull(node);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(node, "spec"), "providerID")),
+                     gpu->instances[0].provider_id);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(node, "metadata"),
+                                                                       "labels"),
+                                                       "node.exoscale.net/nodepool-id")),
+                     NP_GPU);
+    json_decref(node);
+    kube_wait(path, 200, "\"KubeletReady\"", 1);
+    /* Evicting an instance removes its Node. */
+    ck_assert_msg(backend_evict(be, NP_GENERAL, victim, 1, err, sizeof(err)) == NSC_OK, "%s", err);
+    kube_wait("/api/v1/nodes/pool-10000000-0002", 404, NULL, 1);
+    kube_wait("/api/v1/nodes/pool-10000000-0001", 200, NULL, 1);
+}
+END_TEST
+
 static Suite *
 backends_suite(void)
 {
@@ -662,6 +809,11 @@ backends_suite(void)
     tcase_add_checked_fixture(tc, emu_setup, emu_teardown);
     tcase_add_test(tc, test_emu_verifies_signatures);
     tcase_add_test(tc, test_emu_refuses_bad_requests);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("kube");
+    tcase_add_checked_fixture(tc, kube_setup, kube_teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_kube_nodes_follow_instances);
     suite_add_tcase(s, tc);
     return s;
 }
