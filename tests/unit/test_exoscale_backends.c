@@ -635,7 +635,6 @@ START_TEST(test_emu_refuses_bad_requests)
 }
 END_TEST
 
-
 /* ---- the kube half: Nodes in a kube-apiserver (the kube emulator) ---- */
 
 static pid_t kube_pid;
@@ -753,28 +752,31 @@ START_TEST(test_kube_nodes_follow_instances)
     json_t *node;
 
     /* The world's running instances become Nodes. */
-    kube_wait("/api/v1/nodes/pool-10000000-0002", 200, "exoscale://10000000-0000-4000-8000-000000000002", 1);
+    kube_wait("/api/v1/nodes/pool-10000000-0002", 200,
+              "exoscale://10000000-0000-4000-8000-000000000002", 1);
     ck_assert_msg(open_backend("sks", SKS_KEY, SKS_SECRET, extra, 2) == NSC_OK, "%s", err);
     ck_assert_msg(refresh_read() == NSC_OK, "%s", err);
     ck_assert_msg(backend_resize(be, NP_GPU, 1, err, sizeof(err)) == NSC_OK, "%s", err);
     gpu = wait_instances(NP_GPU, 1, NSC_INSTANCE_RUNNING);
     /* Node name: the instance prefix and the two ends of its id. */
-    snprintf(path, sizeof(path), "/api/v1/nodes/pool-%.8s-%.4s", gpu->instances[0].provider_id + 11,
-             gpu->instances[0].provider_id + 11 + 32);
+    snprintf(path, sizeof(path), "/api/v1/nodes/pool-%.8s-%.4s",
+             gpu->instances[0].provider_id + 11, gpu->instances[0].provider_id + 11 + 32);
     kube_wait(path, 200, "\"nvidia.com/gpu\"", 1);
     ck_assert_int_eq(kube_get(path, out), 200);
     node = json_loads(out, 0, NULL);
     ck_assert_ptr_nonnull(node);
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(node, "spec"), "providerID")),
-                     gpu->instances[0].provider_id);
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(node, "metadata"),
-                                                                       "labels"),
-                                                       "node.exoscale.net/nodepool-id")),
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(node, "spec"), "providerID")),
+        gpu->instances[0].provider_id);
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_object_get(json_object_get(node, "metadata"), "labels"),
+                         "node.exoscale.net/nodepool-id")),
                      NP_GPU);
     json_decref(node);
     kube_wait(path, 200, "\"KubeletReady\"", 1);
     /* Evicting an instance removes its Node. */
-    ck_assert_msg(backend_evict(be, NP_GENERAL, victim, 1, err, sizeof(err)) == NSC_OK, "%s", err);
+    ck_assert_msg(backend_evict(be, NP_GENERAL, victim, 1, err, sizeof(err)) == NSC_OK, "%s",
+                  err);
     kube_wait("/api/v1/nodes/pool-10000000-0002", 404, NULL, 1);
     kube_wait("/api/v1/nodes/pool-10000000-0001", 200, NULL, 1);
 }
