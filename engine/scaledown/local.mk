@@ -24,3 +24,7 @@ bench-scaledown: tests/bench/nsc-bench-scaledown
 	./tests/bench/nsc-bench-scaledown
 bench: bench-scaledown
 .PHONY: bench bench-scaledown
+
+# The offline fixtures through the nodescaler binary (needs python3, as deploy/install-deps.sh has).
+TESTS += tests/unit/scaledown-replay-cli.sh
+EXTRA_DIST += tests/unit/scaledown-replay-cli.sh
