@@ -263,8 +263,8 @@ once_replay(const struct nsc_config *cfg, struct backend *b, const struct group_
         }
         fputc('\n', out);
     } else {
-        fprintf(out, "nodescaler %s, snapshot %s%s\n", nsc_engine_version(), cfg->cluster_snapshot,
-                cfg->dry_run ? ", dry run" : "");
+        fprintf(out, "nodescaler %s, snapshot %s%s\n", nsc_engine_version(),
+                cfg->cluster_snapshot, cfg->dry_run ? ", dry run" : "");
         replay_render_text(dec, out);
     }
     fflush(out);

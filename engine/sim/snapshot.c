@@ -6,12 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum undo_op {
-    UNDO_ADD_NODE,
-    UNDO_ADD_POD,
-    UNDO_REMOVE_POD,
-    UNDO_DISABLE_NODE
-};
+enum undo_op { UNDO_ADD_NODE, UNDO_ADD_POD, UNDO_REMOVE_POD, UNDO_DISABLE_NODE };
 
 struct sim_undo {
     uint8_t op;
@@ -194,7 +189,8 @@ unindex_pod(struct sim_snapshot *s, const struct model_pod *p, uint32_t idx)
     if (generic && s->anti_generic.n && s->anti_generic.v[s->anti_generic.n - 1] == idx)
         s->anti_generic.n--;
     for (uint32_t i = p->labels ? p->labels->n : 0; i-- > 0;)
-        lindex_pop(&s->by_label, (uint64_t)p->labels->l[i].key << 32 | p->labels->l[i].val, idx);
+        lindex_pop(&s->by_label, (uint64_t)p->labels->l[i].key << 32 | p->labels->l[i].val,
+                   idx);
 }
 
 static int
