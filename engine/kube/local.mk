@@ -6,7 +6,8 @@ engine_libnscengine_la_SOURCES += \
 	engine/kube/watch.c engine/kube/watch.h \
 	engine/kube/informer.c engine/kube/informer.h \
 	engine/kube/writes.c engine/kube/writes.h \
-	engine/kube/lease.c engine/kube/lease.h
+	engine/kube/lease.c engine/kube/lease.h \
+	engine/kube/sync.c engine/kube/sync.h
 
 check_PROGRAMS += tests/kube/test_kube
 tests_kube_test_kube_SOURCES = tests/kube/test_kube.c tests/kube/test_kube.h \
@@ -22,5 +23,7 @@ check_PROGRAMS += tests/kube/test_kube_integration
 tests_kube_test_kube_integration_SOURCES = tests/kube/test_kube_integration.c
 tests_kube_test_kube_integration_CFLAGS = $(NSC_TEST_CFLAGS)
 tests_kube_test_kube_integration_LDADD = $(NSC_TEST_LIBS)
-TESTS += tests/kube/integration-emulator.sh
-dist_noinst_SCRIPTS += tests/kube/integration-emulator.sh tests/kube-apiserver/build.sh
+TESTS += tests/kube/integration-emulator.sh tests/kube/integration-real.sh
+dist_noinst_SCRIPTS += tests/kube/integration-emulator.sh tests/kube/integration-real.sh \
+	tests/kube-apiserver/build.sh tests/kube-apiserver/start.sh tests/kube-apiserver/stop.sh \
+	tests/kube-apiserver/restart-apiserver.sh tests/kube-apiserver/wait-ready.sh

@@ -2,6 +2,7 @@
 #include "loop/replay.h"
 
 #include <string.h>
+#include <time.h>
 
 static json_t *
 pod_name(const struct model *m, const struct model_pod *p)
@@ -65,20 +66,35 @@ replay_decision_json(const struct model *m, const struct group_set *groups,
 }
 
 int
-replay_decide(struct model *m, const struct group_set *groups, const struct scaleup_options *o,
-              json_t **out, char *err, size_t err_len)
+replay_decide_at(struct model *m, const struct group_set *groups,
+                 const struct scaleup_options *o, const struct scaledown_options *sdo,
+                 int64_t now_s, json_t **out, char *err, size_t err_len)
 {
     struct scaleup_result r;
     int rc = scaleup_plan(m, groups, o, &r, err, err_len);
     if (rc < 0)
         return rc;
     *out = replay_decision_json(m, groups, &r);
+    bool scale_up_now = r.n_increases > 0;
     scaleup_result_free(&r);
     if (!*out) {
         snprintf(err, err_len, "out of memory building the decision");
         return NSC_ERR_NOMEM;
     }
-    return 0;
+    if ((rc = scaledown_replay(m, groups, sdo, now_s, scale_up_now, *out, err, err_len)) < 0) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int
+replay_decide(struct model *m, const struct group_set *groups, const struct scaleup_options *o,
+              json_t **out, char *err, size_t err_len)
+{
+    struct scaledown_options sdo;
+    scaledown_options_default(&sdo);
+    return replay_decide_at(m, groups, o, &sdo, (int64_t)time(NULL), out, err, err_len);
 }
 
 static const char *

@@ -9,6 +9,7 @@
 
 #include "model/model.h"
 #include "plugin/plugin.h"
+#include "scaledown/scaledown.h"
 #include "scaleup/scaleup.h"
 
 /**
@@ -21,12 +22,19 @@
  *    "summary":       {"nodes": N, "pods": N, "pending": N, "groups": N}}
  * A no_scale_up entry carries "reason" instead of "reasons" when the pod was never
  * considered (an expendable pod). Node names of capacity still being created read
- * "upcoming-<group>-<n>". scale_down and unremovable stay empty: the scale-down planner
- * fills them. m gains interned template names; groups and o are borrowed. Returns 0 and
- * *out (new reference), or a negative status with err set.
+ * "upcoming-<group>-<n>". scale_down lists {"node","group"} the scale-down planner would
+ * remove in this pass had their unneeded time passed, unremovable every other node as
+ * {"node","reason"} (see scaledown_replay). This form plans scale-down with its default
+ * options at the current time; m gains interned template names; groups and o are borrowed.
+ * Returns 0 and *out (new reference), or a negative status with err set.
  */
 int replay_decide(struct model *m, const struct group_set *groups,
                   const struct scaleup_options *o, json_t **out, char *err, size_t err_len);
+
+/** replay_decide with the scale-down options (borrowed) and the time of the pass. */
+int replay_decide_at(struct model *m, const struct group_set *groups,
+                     const struct scaleup_options *o, const struct scaledown_options *sdo,
+                     int64_t now_s, json_t **out, char *err, size_t err_len);
 
 /** Convert a scale-up result into the decision object above (new reference; NULL on
  * NOMEM). m and groups must be those the result was planned from. */

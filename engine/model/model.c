@@ -762,8 +762,8 @@ parse_ns(struct pctx *c, json_t *obj, struct model_ns **out)
         struct pctx c = {m, err, sizeof(err)};                                                   \
         type *p = NULL;                                                                          \
         int rc = json_is_object(obj) ? parse(&c, obj, &p) : pfail(&c, "(" label ")", "not an object"); \
-        if (rc < 0)                                                                              \
-            return warn_skip(label, obj, err, rc);                                               \
+        if (rc < 0 || !p)                                                                        \
+            return warn_skip(label, obj, err, rc < 0 ? rc : NSC_ERR_INVALID);                    \
         if (namespaced)                                                                          \
             rc = ns_key(key, sizeof(key), intern_str(&m->strings, kind_ns(p)), p->name);         \
         else                                                                                     \
@@ -940,17 +940,13 @@ int
 model_load_file(struct model *m, const char *path, struct model_load_stats *stats, char *err,
                 size_t err_len)
 {
-    json_error_t jerr;
-    json_t *root = json_load_file(path, 0, &jerr);
-    if (!root) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
         if (err && err_len)
-            snprintf(err, err_len, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+            snprintf(err, err_len, "%s: %s", path, strerror(errno));
         return NSC_ERR_INVALID;
     }
-    char inner[400] = "";
-    int rc = model_load_json(m, root, stats, inner, sizeof(inner));
-    json_decref(root);
-    if (rc < 0 && err && err_len)
-        snprintf(err, err_len, "%s: %s", path, inner);
+    int rc = model_load_stream(m, f, path, stats, err, err_len);
+    fclose(f);
     return rc;
 }

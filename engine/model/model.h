@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -320,7 +321,17 @@ void model_free(struct model *m);
 int model_load_json(struct model *m, json_t *root, struct model_load_stats *stats, char *err,
                     size_t err_len);
 
-/** Read and load a JSON file (see model_load_json); err names the file on failure. */
+/**
+ * Load a List (or a single object) from a stream, item by item: each element of "items"
+ * is cut out of the bytes and parsed alone, so memory stays proportional to the model,
+ * not to the document. Same rules as model_load_json; name is used in error messages.
+ * Returns 0, NSC_ERR_INVALID for malformed JSON or a document that is not a Kubernetes
+ * List or object (err says where), or NSC_ERR_NOMEM.
+ */
+int model_load_stream(struct model *m, FILE *f, const char *name, struct model_load_stats *stats,
+                      char *err, size_t err_len);
+
+/** Read and load a JSON file with model_load_stream; err names the file on failure. */
 int model_load_file(struct model *m, const char *path, struct model_load_stats *stats,
                     char *err, size_t err_len);
 

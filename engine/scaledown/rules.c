@@ -191,8 +191,11 @@ replicated_kind(const struct scaledown_rules *r, uint32_t kind)
 
 enum scaledown_pod_outcome
 scaledown_pod_check(const struct scaledown_rules *r, const struct model_pod *p, int64_t now_s,
-                    enum scaledown_rule *rule, char *why, size_t why_len)
+                    enum scaledown_rule *rule, const struct model_pdb **pdb, char *why,
+                    size_t why_len)
 {
+    if (pdb)
+        *pdb = NULL;
     const struct model *m = r->m;
     const struct intern *in = &m->strings;
     char ref[300];
@@ -271,6 +274,8 @@ scaledown_pod_check(const struct scaledown_rules *r, const struct model_pod *p, 
     if (n_match > 1) {
         /* The Eviction API answers 500 for a pod under two budgets: it could never go. */
         *rule = SD_RULE_PDB;
+        if (pdb)
+            *pdb = r->pdbs->pdb[match[0]];
         say(why, why_len,
             "pod %s is selected by more than one PodDisruptionBudget (%s/%s, %s/%s): the "
             "Eviction API refuses such pods",
@@ -281,6 +286,8 @@ scaledown_pod_check(const struct scaledown_rules *r, const struct model_pod *p, 
     if (n_match == 1 && r->pdbs->remaining[match[0]] < 1) {
         const struct model_pdb *b = r->pdbs->pdb[match[0]];
         *rule = SD_RULE_PDB;
+        if (pdb)
+            *pdb = b;
         if (b->disruptions_allowed < 1)
             say(why, why_len,
                 "pod %s: PodDisruptionBudget %s/%s allows no disruption now "

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "model/model.h"
+#include "plugin/plugin.h"
 
 /* ---- options ---- */
 
@@ -169,13 +170,15 @@ void scaledown_rules_init(struct scaledown_rules *r, const struct model *m,
 
 /**
  * Run the drain rules on pod p (borrowed) at now_s. Returns the outcome; *rule receives
- * the rule that decided (SD_RULE_NONE when none did). When the pod blocks and why is not
- * NULL, why receives a sentence naming the pod and the cause, such as
- * "pod default/web-1 has local storage (emptyDir \"cache\") not listed in ...".
+ * the rule that decided (SD_RULE_NONE when none did); *pdb (when not NULL) the budget
+ * that blocked under the pdb rule, else NULL. When the pod blocks and why is not NULL, why
+ * receives a sentence naming the pod and the cause, such as
+ * "pod default/web-1 has local storage (volume \"cache\", emptyDir or hostPath) ...".
  */
 enum scaledown_pod_outcome scaledown_pod_check(const struct scaledown_rules *r,
                                                const struct model_pod *p, int64_t now_s,
-                                               enum scaledown_rule *rule, char *why,
+                                               enum scaledown_rule *rule,
+                                               const struct model_pdb **pdb, char *why,
                                                size_t why_len);
 
 /** True when pod p is deleting since longer than its grace period plus 30 s. */
@@ -193,5 +196,160 @@ int scaledown_node_unneeded_since(const struct scaledown_rules *r, const struct 
 
 /** Format Unix seconds as RFC 3339 UTC ("2026-01-02T03:04:05Z") into buf; returns buf. */
 const char *scaledown_format_time(int64_t t_s, char *buf, size_t len);
+
+/* ---- the decision journal ---- */
+
+/** Where a node stands after a planning pass. */
+enum scaledown_node_state {
+    SD_NODE_UNREMOVABLE = 0, /* cannot go: reason says why */
+    SD_NODE_UNNEEDED,        /* could go, but not in this loop: reason says what it waits for */
+    SD_NODE_REMOVABLE        /* chosen for removal in this loop */
+};
+
+/** "unremovable", "unneeded" or "removable". */
+const char *scaledown_node_state_name(enum scaledown_node_state s);
+
+/**
+ * Why a node does not go in this loop. Names follow the Go autoscaler's UnremovableReason
+ * where it has one, so that operators find what they know.
+ */
+enum scaledown_reason {
+    SD_REASON_NONE = 0,
+    SD_REASON_SCALE_DOWN_DISABLED,  /* --scale-down-enabled=false */
+    SD_REASON_NOT_AUTOSCALED,       /* no node group owns the node's providerID */
+    SD_REASON_BEING_DELETED,        /* deletionTimestamp, ToBeDeleted taint, or instance deleting */
+    SD_REASON_DISABLED_ANNOTATION,  /* scale-down-disabled: "true" */
+    SD_REASON_NOT_READY,            /* unready and --scale-down-unready-enabled=false */
+    SD_REASON_RECENTLY_ADDED,       /* younger than --scale-down-delay-after-add */
+    SD_REASON_GROUP_BACKOFF,        /* the node's group is backing off */
+    SD_REASON_MIN_SIZE,             /* the group would go below its min size */
+    SD_REASON_UNEXPECTED_ERROR,     /* the node's numbers make no sense (no allocatable) */
+    SD_REASON_NOT_UNDERUTILIZED,    /* utilization above the threshold */
+    SD_REASON_BLOCKED_BY_POD,       /* a drain rule blocks (rule and pod in the entry) */
+    SD_REASON_NO_PLACE_TO_MOVE_PODS, /* some pod fits on no remaining node */
+    SD_REASON_NOT_UNNEEDED_LONG_ENOUGH, /* unneeded for less than --scale-down-unneeded-time */
+    SD_REASON_NOT_UNREADY_LONG_ENOUGH,  /* unready for less than --scale-down-unready-time */
+    SD_REASON_COOLDOWN,             /* a scale-up, deletion or failure was too recent */
+    SD_REASON_MAX_PARALLELISM,      /* --max-scale-down-parallelism reached in this loop */
+    SD_REASON_MAX_DRAIN_PARALLELISM, /* --max-drain-parallelism reached in this loop */
+    SD_REASON_N
+};
+
+/** The reason's name ("BlockedByPod", "NodeGroupMinSizeReached", ...). */
+const char *scaledown_reason_name(enum scaledown_reason r);
+
+/** One node's entry. Strings are owned by the journal. */
+struct scaledown_node {
+    char *name;
+    char *group_id;    /* NULL when no group owns the node */
+    enum scaledown_node_state state;
+    enum scaledown_reason reason; /* SD_REASON_NONE exactly when state is removable */
+    enum scaledown_rule rule;     /* the drain rule, for BlockedByPod; SD_RULE_NONE otherwise */
+    char *object;  /* what decided: a pod or PDB "ns/name", or a limit "--flag=value";
+                      NULL when nothing more specific than the reason */
+    char *message; /* one sentence for people; NULL when removable */
+    bool util_known;
+    struct scaledown_util util;
+    bool empty;               /* only DaemonSet, mirror or finished pods: nothing to drain */
+    uint32_t n_pods_to_move;  /* pods that would be evicted */
+    int64_t unneeded_since_s; /* when first found unneeded (0 unless unneeded or removable) */
+    bool since_annotated;     /* the node already carries the unneeded-since annotation with
+                                 this value: the loop need not write it */
+};
+
+/**
+ * The outcome of one planning pass, for every node of the cluster sorted by name. This is
+ * what /explain, events, metrics and the status ConfigMap read; it owns everything it
+ * holds and stays valid after the model changes.
+ */
+struct scaledown_journal {
+    int64_t now_s;
+    struct scaledown_node *nodes;
+    size_t n_nodes;
+    size_t n_removable, n_unneeded, n_unremovable;
+    char *cooldown; /* why nothing is removed in this loop ("" parts in entries), or NULL */
+};
+
+void scaledown_journal_free(struct scaledown_journal *j);
+
+/** The entry of a node by name, NULL when absent (binary search). */
+const struct scaledown_node *scaledown_journal_find(const struct scaledown_journal *j,
+                                                    const char *name);
+
+/** "<Reason>: <message>" of an entry into buf ("" for a removable node); returns buf. */
+const char *scaledown_node_reason_text(const struct scaledown_node *e, char *buf, size_t len);
+
+/**
+ * The offline replay's arrays: `scale_down` = [{"node","group"}] of the removable nodes and
+ * `unremovable` = [{"node","reason"}] of every other node ("unneeded_since" added for
+ * unneeded ones). New references; NULL on NOMEM.
+ */
+json_t *scaledown_json_scale_down(const struct scaledown_journal *j);
+json_t *scaledown_json_unremovable(const struct scaledown_journal *j);
+
+/**
+ * Replace the "scale_down" and "unremovable" members of a decision object (borrowed) by
+ * the journal's arrays. Returns 0 or NSC_ERR_NOMEM.
+ */
+int scaledown_decision_fill(json_t *decision, const struct scaledown_journal *j);
+
+/**
+ * The offline replay's scale-down: plan as the loop would with o (borrowed), but as if
+ * every unneeded node had waited its unneeded (or unready) time, and with the
+ * delay-after-add cooldown running when scale_up_now (a scale-up in the same pass keeps
+ * nodes). Fills the decision's "scale_down" and "unremovable". Returns 0 or a negative
+ * status with err set.
+ */
+int scaledown_replay(struct model *m, const struct group_set *groups,
+                     const struct scaledown_options *o, int64_t now_s, bool scale_up_now,
+                     json_t *decision, char *err, size_t err_len);
+
+/** Every entry with every field (for /explain and the status ConfigMap). New reference. */
+json_t *scaledown_json_journal(const struct scaledown_journal *j);
+
+/** The same for people: one line per node. Returns 0 or NSC_ERR_NOMEM; *out owned (free). */
+int scaledown_text(const struct scaledown_journal *j, char **out);
+
+/* ---- the planner ---- */
+
+/** What the loop knows about a group beyond the backend's record. */
+struct scaledown_group_state {
+    bool backed_off;       /* scale-ups of this group are backing off: leave it alone */
+    int64_t backoff_until_s;
+    uint32_t n_deleting;   /* its instances being deleted now (count against min size) */
+};
+
+/** What the loop knows beyond the cluster: time, history, deletions in flight. */
+struct scaledown_state {
+    int64_t now_s;
+    int64_t last_scale_up_s;  /* 0 = never */
+    int64_t last_delete_s;    /* last successful scale-down deletion, 0 = never */
+    int64_t last_failure_s;   /* last failed scale-down, 0 = never */
+    uint32_t n_deleting;      /* node deletions in flight (all) */
+    uint32_t n_deleting_drain; /* of which draining non-empty nodes */
+    const struct scaledown_group_state *groups; /* parallel to the group_set; NULL = none */
+};
+
+/**
+ * One planning pass. m is the cluster (borrowed; unchanged but for interned strings),
+ * groups the backend's groups with their instances (borrowed; NULL = no group: nothing
+ * is autoscaled). Nodes are matched to groups by spec.providerID.
+ *
+ * Every node gets an entry: removable (chosen for this loop), unneeded (could go, waits
+ * for its unneeded time, a cooldown, a min size or a parallelism limit) or unremovable,
+ * each with one reason. The unneeded-since time is read from the node's annotation
+ * (SCALEDOWN_ANN_UNNEEDED_SINCE), so a restart keeps it; a malformed one restarts the clock.
+ *
+ * Removal is simulated on a snapshot: candidates in order (empty nodes first, then the
+ * longest unneeded, then the least utilized), each node's movable pods must all pass the
+ * scheduler's filters on a ready node that is neither removed nor unneeded in this pass;
+ * PDB budgets are consumed by the nodes chosen together. When in doubt, a node stays.
+ *
+ * Returns 0 and fills *out (owned: scaledown_journal_free), NSC_ERR_INVALID when the
+ * options are out of range (err names the flag), or NSC_ERR_NOMEM.
+ */
+int scaledown_plan(struct model *m, const struct group_set *groups,
+                   const struct scaledown_options *o, const struct scaledown_state *st,
+                   struct scaledown_journal *out, char *err, size_t err_len);
 
 #endif

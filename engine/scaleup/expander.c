@@ -246,6 +246,8 @@ size_t
 scaleup_expand(const struct scaleup_option *opts, size_t n, const char *chain,
                const char *priority_config, uint64_t *rng)
 {
+    if (n == 0)
+        return 0;
     size_t *alive = malloc(n * sizeof(*alive));
     if (!alive)
         return 0;
@@ -274,7 +276,7 @@ scaleup_expand(const struct scaleup_option *opts, size_t n, const char *chain,
         }
         p = comma ? comma + 1 : p + len;
     }
-    size_t pick = alive[0];
+    size_t pick = n_alive ? alive[0] : 0;
     if (n_alive > 1)
         pick = alive[rng_next(rng) % n_alive];
     free(alive);

@@ -68,7 +68,11 @@ struct sim_snapshot {
     uint32_t n_anti_pods, cap_anti_pods;
     struct sim_undo *undo;
     uint32_t n_undo, cap_undo;
-    uint64_t epoch; /* bumped by anything a context cannot follow incrementally */
+    uint64_t epoch; /* bumped by removals and disables: contexts then start over */
+    /* After each revert, the pod and node counts it left: contexts that saw more undo
+     * what they learnt from the pods and nodes that went away. */
+    uint32_t *rev_pods, *rev_nodes;
+    uint32_t n_revs, cap_revs;
     struct smap node_index; /* name -> node index */
     bool has_pvcs;          /* the model carries PVCs: volume checks are on */
 };

@@ -4,7 +4,8 @@
 noinst_LTLIBRARIES += plugins/exoscale/libexoscale.la
 plugins_exoscale_libexoscale_la_SOURCES = plugins/exoscale/exo.h \
 	plugins/exoscale/config.c plugins/exoscale/sign.c plugins/exoscale/client.c \
-	plugins/exoscale/model.c
+	plugins/exoscale/model.c plugins/exoscale/backend.h plugins/exoscale/backend.c \
+	plugins/exoscale/template.c
 plugins_exoscale_libexoscale_la_CFLAGS = $(NSC_BACKEND_CFLAGS) $(JANSSON_CFLAGS) \
 	$(OPENSSL_CFLAGS)
 plugins_exoscale_libexoscale_la_LIBADD = $(JANSSON_LIBS) $(OPENSSL_LIBS)
@@ -20,3 +21,30 @@ tests_unit_test_exoscale_LDADD = plugins/exoscale/libexoscale.la $(NSC_TEST_LIBS
 TESTS += tests/unit/test_exoscale
 EXTRA_DIST += tests/data/exoscale/sign-vectors.json tests/data/exoscale/objects.json \
 	tests/data/exoscale/errors.json
+
+# The two backends: one .so each, exporting only nsc_backend_entry_v1.
+backend_LTLIBRARIES += plugins/sks/sks.la plugins/instance-pool/instance-pool.la
+plugins_sks_sks_la_SOURCES = plugins/sks/sks.c
+plugins_sks_sks_la_CFLAGS = $(NSC_BACKEND_CFLAGS) $(JANSSON_CFLAGS) \
+	-I$(top_srcdir)/plugins/exoscale
+plugins_sks_sks_la_LDFLAGS = $(NSC_BACKEND_LINK)
+plugins_sks_sks_la_LIBADD = plugins/exoscale/libexoscale.la
+plugins_instance_pool_instance_pool_la_SOURCES = plugins/instance-pool/instance_pool.c
+plugins_instance_pool_instance_pool_la_CFLAGS = $(NSC_BACKEND_CFLAGS) $(JANSSON_CFLAGS) \
+	-I$(top_srcdir)/plugins/exoscale
+plugins_instance_pool_instance_pool_la_LDFLAGS = $(NSC_BACKEND_LINK)
+plugins_instance_pool_instance_pool_la_LIBADD = plugins/exoscale/libexoscale.la
+
+# Both backends through the real loader against the Exoscale emulator.
+check_PROGRAMS += tests/unit/test_exoscale_backends
+tests_unit_test_exoscale_backends_SOURCES = tests/unit/test_exoscale_backends.c
+tests_unit_test_exoscale_backends_CFLAGS = $(NSC_TEST_CFLAGS) $(MHD_CFLAGS) \
+	-I$(top_srcdir)/tests/emulator -I$(top_srcdir)/plugins/exoscale \
+	-DEXO_TEST_DATA='"$(abs_top_srcdir)/tests/data/exoscale"'
+tests_unit_test_exoscale_backends_LDADD = tests/emulator/libexoemu.la \
+	plugins/exoscale/libexoscale.la $(NSC_TEST_LIBS) \
+	$(JANSSON_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(OPENSSL_LIBS)
+TESTS += tests/unit/test_exoscale_backends
+EXTRA_DIST += tests/data/exoscale/world.json
+TESTS += tests/unit/exoscale-symbols.sh
+EXTRA_DIST += tests/unit/exoscale-symbols.sh

@@ -1,1 +1,15 @@
 # tests/bench: build rules, included from the top Makefile.am.
+# Benchmarks of the engine (`make bench`); CI runs the small case as a test.
+check_PROGRAMS += tests/bench/nsc-bench tests/bench/nsc-gencluster
+tests_bench_nsc_bench_SOURCES = tests/bench/bench.c tests/bench/gen.c tests/bench/gen.h
+tests_bench_nsc_bench_CFLAGS = $(NSC_TEST_CFLAGS)
+tests_bench_nsc_bench_LDADD = engine/libnscengine.la
+tests_bench_nsc_gencluster_SOURCES = tests/bench/gencluster.c tests/bench/gen.c tests/bench/gen.h
+tests_bench_nsc_gencluster_CFLAGS = $(NSC_TEST_CFLAGS)
+TESTS += tests/bench/bench-small.sh
+EXTRA_DIST += tests/bench/bench-small.sh
+
+# Every case; build without --enable-sanitizers for meaningful figures.
+bench: tests/bench/nsc-bench
+	./tests/bench/nsc-bench
+.PHONY: bench

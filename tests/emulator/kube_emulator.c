@@ -999,6 +999,23 @@ label_selector_matches(const json_t *sel, const json_t *labels)
     return 1;
 }
 
+static int
+pod_ready(const json_t *pod)
+{
+    json_t *c;
+    size_t i;
+
+    json_array_foreach(json_object_get(json_object_get(pod, "status"), "conditions"), i, c)
+    {
+        const char *t = json_string_value(json_object_get(c, "type"));
+        const char *v = json_string_value(json_object_get(c, "status"));
+
+        if (t && v && !strcmp(t, "Ready"))
+            return !strcmp(v, "True");
+    }
+    return 0;
+}
+
 static enum MHD_Result
 do_eviction(struct MHD_Connection *c, const struct route *rt, json_t *body)
 {
@@ -1076,7 +1093,15 @@ do_eviction(struct MHD_Connection *c, const struct route *rt, json_t *body)
         char dmsg[512];
 
         (void)pdb_obj;
-        if (obs < gen) {
+        /* An unready pod does not count as healthy: evicting it costs the budget nothing
+         * while the budget is otherwise met. */
+        if (!pod_ready(pj) &&
+            json_integer_value(json_object_get(st, "currentHealthy")) >=
+                json_integer_value(json_object_get(st, "desiredHealthy")) &&
+            json_integer_value(json_object_get(st, "desiredHealthy")) > 0) {
+            json_decref(pdb);
+            pdb = NULL;
+        } else if (obs < gen) {
             snprintf(
                 dmsg, sizeof(dmsg),
                 "The disruption budget %s is still being processed by the server.",
@@ -1108,6 +1133,11 @@ do_eviction(struct MHD_Connection *c, const struct route *rt, json_t *body)
                           dmsg),
                 0);
         }
+    }
+    if (pdb) {
+        json_t *st = json_object_get(pdb, "status");
+        json_int_t allowed = json_integer_value(json_object_get(st, "disruptionsAllowed"));
+
         json_object_set_new(st, "disruptionsAllowed", json_integer(allowed - 1));
         if (!json_is_object(json_object_get(st, "disruptedPods")))
             json_object_set_new(st, "disruptedPods", json_object());

@@ -18,6 +18,8 @@ const struct kst_res_info kst_res_infos[KST_N_RES] = {
     [KST_EVENTS] = {"", "events", "Event", 1},
     [KST_CONFIGMAPS] = {"", "configmaps", "ConfigMap", 1},
     [KST_NAMESPACES] = {"", "namespaces", "Namespace", 0},
+    [KST_PVS] = {"", "persistentvolumes", "PersistentVolume", 0},
+    [KST_PVCS] = {"", "persistentvolumeclaims", "PersistentVolumeClaim", 1},
 };
 
 static void *

@@ -18,6 +18,8 @@ enum kst_res_id {
     KST_EVENTS,
     KST_CONFIGMAPS,
     KST_NAMESPACES,
+    KST_PVS,
+    KST_PVCS,
     KST_N_RES
 };
 

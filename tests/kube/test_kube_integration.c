@@ -17,6 +17,8 @@
 #include "kube/client.h"
 #include "kube/informer.h"
 #include "kube/lease.h"
+#include "kube/sync.h"
+#include "loop/replay.h"
 #include "kube/writes.h"
 #include "log.h"
 
@@ -78,7 +80,12 @@ make_pod(struct kube_client *c, const char *name, const char *node, const char *
     ck_assert_msg(st == 201, "create pod %s: %ld", name, st);
     if (phase) {
         snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s/status", ns, name);
-        snprintf(body, sizeof(body), "{\"status\":{\"phase\":\"%s\"}}", phase);
+        /* Running pods are also Ready: an unready pod may be evicted despite its budget
+         * when the budget is otherwise healthy (currentHealthy >= desiredHealthy) */
+        snprintf(body, sizeof(body),
+                 "{\"status\":{\"phase\":\"%s\",\"conditions\":[{\"type\":\"Ready\","
+                 "\"status\":\"%s\"}]}}",
+                 phase, strcmp(phase, "Running") == 0 ? "True" : "False");
         st = it_req(c, "PATCH", path, body, "application/merge-patch+json", NULL);
         ck_assert_msg(st == 200, "pod %s status: %ld", name, st);
     }
@@ -632,6 +639,247 @@ START_TEST(test_forbidden)
 }
 END_TEST
 
+/* ---- the live cluster read through the client gives the offline replay's decision ---- */
+
+static json_t *
+strip_for_create(json_t *item)
+{
+    json_t *o = json_deep_copy(item), *md = json_object_get(o, "metadata");
+
+    json_object_del(md, "resourceVersion");
+    json_object_del(md, "uid");
+    json_object_del(md, "creationTimestamp");
+    json_object_del(o, "status");
+    return o;
+}
+
+static void
+post_status(struct kube_client *c, const char *path, json_t *item)
+{
+    json_t *patch = json_pack("{s:O}", "status", json_object_get(item, "status"));
+    struct kube_resp resp;
+
+    if (json_object_get(item, "status") == NULL) {
+        json_decref(patch);
+        return;
+    }
+    kube_request(c, "PATCH", path, patch, "application/merge-patch+json", 0, &resp);
+    ck_assert_msg(resp.status == 200, "%s: %ld %s", path, resp.status, resp.message);
+    kube_resp_clear(&resp);
+    json_decref(patch);
+}
+
+/* Create the snapshot's objects on the server, playing the controllers (status). */
+static void
+upload_snapshot(struct kube_client *c, const char *file)
+{
+    json_error_t jerr;
+    json_t *snap = json_load_file(file, 0, &jerr), *item;
+    const char *pdb_base = kube_pdb_path(c);
+    size_t i;
+
+    ck_assert_msg(snap != NULL, "%s: %s", file, jerr.text);
+    it_req(c, "POST", "/api/v1/namespaces", "{\"metadata\":{\"name\":\"ml\"}}", NULL, NULL);
+    json_array_foreach(json_object_get(snap, "items"), i, item)
+    {
+        const char *kind = json_string_value(json_object_get(item, "kind"));
+        json_t *md = json_object_get(item, "metadata");
+        const char *name = json_string_value(json_object_get(md, "name"));
+        const char *ins = json_string_value(json_object_get(md, "namespace"));
+        char coll[256], path[512];
+        json_t *body = strip_for_create(item);
+        struct kube_resp resp;
+
+        if (!strcmp(kind, "Node")) {
+            snprintf(coll, sizeof(coll), "/api/v1/nodes");
+            snprintf(path, sizeof(path), "/api/v1/nodes/%s/status", name);
+        } else if (!strcmp(kind, "Pod")) {
+            snprintf(coll, sizeof(coll), "/api/v1/namespaces/%s/pods", ins);
+            snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s/status", ins, name);
+        } else {
+            /* policy/v1 or v1beta1: the paths differ only in the version */
+            const char *ver = strstr(pdb_base, "v1beta1") ? "v1beta1" : "v1";
+
+            json_object_set_new(body, "apiVersion", json_pack("s+", "policy/", ver));
+            snprintf(coll, sizeof(coll), "/apis/policy/%s/namespaces/%s/poddisruptionbudgets",
+                     ver, ins);
+            snprintf(path, sizeof(path), "%s/%s/status", coll, name);
+        }
+        kube_request(c, "POST", coll, body, NULL, 0, &resp);
+        if (resp.status == 403 && strstr(resp.message, "priority")) {
+            /* a real server computes priority from a PriorityClass only */
+            json_t *spec = json_object_get(body, "spec");
+            json_int_t prio = json_integer_value(json_object_get(spec, "priority"));
+            char pc[64], pcbody[256];
+
+            snprintf(pc, sizeof(pc), "nsc-it-%lld", (long long)(prio < 0 ? -prio : prio));
+            snprintf(pcbody, sizeof(pcbody),
+                     "{\"apiVersion\":\"scheduling.k8s.io/v1\",\"kind\":\"PriorityClass\","
+                     "\"metadata\":{\"name\":\"%s\"},\"value\":%lld}",
+                     pc, (long long)prio);
+            it_req(c, "POST", "/apis/scheduling.k8s.io/v1/priorityclasses", pcbody, NULL, NULL);
+            json_object_del(spec, "priority");
+            json_object_set_new(spec, "priorityClassName", json_string(pc));
+            kube_resp_clear(&resp);
+            kube_request(c, "POST", coll, body, NULL, 0, &resp);
+        }
+        ck_assert_msg(resp.status == 201 || resp.status == 409, "create %s %s: %ld %s", kind,
+                      name, resp.status, resp.message);
+        if (!strcmp(kind, "PodDisruptionBudget")) {
+            json_t *st = json_object_get(item, "status");
+
+            json_object_set_new(st, "observedGeneration",
+                                json_integer(json_integer_value(json_object_get(
+                                    json_object_get(resp.obj, "metadata"), "generation"))));
+        }
+        kube_resp_clear(&resp);
+        post_status(c, path, item);
+        json_decref(body);
+    }
+    json_decref(snap);
+}
+
+/* What `kubectl get nodes,pods,pdb,pv,pvc,ns -A -o json` prints: one v1 List whose items
+ * carry kind and apiVersion. */
+static json_t *
+kubectl_dump(struct kube_client *c)
+{
+    static const struct {
+        const char *path, *kind;
+    } colls[] = {{"/api/v1/namespaces", "Namespace"},
+                 {"/api/v1/nodes", "Node"},
+                 {"/api/v1/persistentvolumes", "PersistentVolume"},
+                 {"/api/v1/persistentvolumeclaims", "PersistentVolumeClaim"},
+                 {NULL, "PodDisruptionBudget"},
+                 {"/api/v1/pods", "Pod"}};
+    json_t *out = json_pack("{s:s, s:s, s:[]}", "apiVersion", "v1", "kind", "List", "items");
+    size_t i, j;
+
+    for (i = 0; i < sizeof(colls) / sizeof(colls[0]); i++) {
+        json_t *list = NULL, *it;
+        const char *path = colls[i].path ? colls[i].path : kube_pdb_path(c);
+
+        ck_assert_int_eq(it_req(c, "GET", path, NULL, NULL, &list), 200);
+        json_array_foreach(json_object_get(list, "items"), j, it)
+        {
+            json_object_set_new(it, "kind", json_string(colls[i].kind));
+            json_object_set(it, "apiVersion", json_object_get(list, "apiVersion"));
+            json_array_append(json_object_get(out, "items"), it);
+        }
+        json_decref(list);
+    }
+    return out;
+}
+
+static void
+load_groups(struct group_set *gs, const char *file)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(file, 0, &jerr), *arr, *g;
+    size_t i, k;
+
+    ck_assert_msg(root != NULL, "%s", jerr.text);
+    arr = json_object_get(root, "groups");
+    gs->n_groups = json_array_size(arr);
+    gs->groups = calloc(gs->n_groups, sizeof(*gs->groups));
+    json_array_foreach(arr, i, g)
+    {
+        struct group_rec *r = &gs->groups[i];
+        json_t *t = json_object_get(g, "template"), *inst = json_object_get(g, "instances");
+
+        r->id = strdup(json_string_value(json_object_get(g, "id")));
+        r->min_size = (int32_t)json_integer_value(json_object_get(g, "min"));
+        r->max_size = (int32_t)json_integer_value(json_object_get(g, "max"));
+        r->target_size = (int32_t)json_integer_value(json_object_get(g, "target"));
+        if (t && !json_is_null(t))
+            r->template_node_json = json_dumps(t, JSON_COMPACT | JSON_SORT_KEYS);
+        r->n_instances = json_array_size(inst);
+        r->instances = calloc(r->n_instances + 1, sizeof(*r->instances));
+        for (k = 0; k < r->n_instances; k++)
+            r->instances[k].provider_id = strdup(json_string_value(json_array_get(inst, k)));
+    }
+    json_decref(root);
+}
+
+static json_t *
+decide_on(struct model *m, const char *groups_file)
+{
+    struct group_set gs = {0};
+    struct scaleup_options o;
+    char err[512];
+    json_t *d = NULL;
+    size_t i, k;
+
+    load_groups(&gs, groups_file);
+    scaleup_options_default(&o);
+    ck_assert_msg(replay_decide(m, &gs, &o, &d, err, sizeof(err)) == 0, "%s", err);
+    for (i = 0; i < gs.n_groups; i++) {
+        free(gs.groups[i].id);
+        free(gs.groups[i].template_node_json);
+        for (k = 0; k < gs.groups[i].n_instances; k++)
+            free(gs.groups[i].instances[k].provider_id);
+        free(gs.groups[i].instances);
+    }
+    free(gs.groups);
+    return d;
+}
+
+START_TEST(test_live_equals_dump)
+{
+    struct kube_client *c = it_client("NSC_IT_KUBECONFIG");
+    const char *top = getenv("top_srcdir");
+    char snap[4096], groups[4096], err[1024];
+    struct model *live = model_new(), *dumped = model_new();
+    struct model_load_stats st = {0};
+    json_t *dump, *d_live, *d_dump;
+    char *a, *b;
+
+    snprintf(snap, sizeof(snap), "%s/tests/data/replay/snapshot.json", top ? top : "..");
+    snprintf(groups, sizeof(groups), "%s/tests/data/replay/groups.json", top ? top : "..");
+    upload_snapshot(c, snap);
+    dump = kubectl_dump(c);
+    ck_assert_msg(kube_load_model(c, live, &st, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_uint_ge(st.n_nodes, 3);
+    ck_assert_uint_ge(st.n_pods, 15);
+    ck_assert_uint_ge(st.n_pdbs, 1);
+    ck_assert_msg(model_load_json(dumped, dump, NULL, err, sizeof(err)) == 0, "%s", err);
+    d_live = decide_on(live, groups);
+    d_dump = decide_on(dumped, groups);
+    a = json_dumps(d_live, JSON_INDENT(1) | JSON_SORT_KEYS);
+    b = json_dumps(d_dump, JSON_INDENT(1) | JSON_SORT_KEYS);
+    ck_assert_msg(json_equal(d_live, d_dump), "live:\n%s\ndump:\n%s", a, b);
+    /* and the decision is not empty: the pending pods were considered */
+    ck_assert_int_gt(json_array_size(json_object_get(d_live, "scale_up")) +
+                         json_array_size(json_object_get(d_live, "no_scale_up")),
+                     0);
+    free(a);
+    free(b);
+    json_decref(d_live);
+    json_decref(d_dump);
+    json_decref(dump);
+    model_free(live);
+    model_free(dumped);
+    kube_client_free(c);
+}
+END_TEST
+
+/* tokenFile credentials and tls-server-name (a name in the certificate, not the URL's) */
+START_TEST(test_tokenfile_tls_server_name)
+{
+    struct kube_client *c = it_client("NSC_IT_TOKENFILE_KUBECONFIG");
+    json_t *nsobj = NULL;
+    char path[128];
+
+    ck_assert_ptr_nonnull(kube_client_config(c)->tls_server_name);
+    snprintf(path, sizeof(path), "/api/v1/namespaces/%s", ns);
+    ck_assert_int_eq(it_req(c, "GET", path, NULL, NULL, &nsobj), 200);
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(nsobj, "metadata"), "name")), ns);
+    json_decref(nsobj);
+    kube_client_free(c);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -658,6 +906,9 @@ main(void)
     tcase_add_test(tc, test_events);
     tcase_add_test(tc, test_configmap);
     tcase_add_test(tc, test_forbidden);
+    tcase_add_test(tc, test_live_equals_dump);
+    if (getenv("NSC_IT_TOKENFILE_KUBECONFIG"))
+        tcase_add_test(tc, test_tokenfile_tls_server_name);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -48,3 +48,13 @@ AM_TESTS_ENVIRONMENT += CC='$(CC)'; export CC; CXX='$(CXX)'; export CXX; \
 	NM='$(NM)'; export NM;
 # Whole fixture folders: every file in them is data.
 EXTRA_DIST += tests/data/static
+
+check_PROGRAMS += tests/unit/test_config
+tests_unit_test_config_SOURCES = tests/unit/test_config.c
+tests_unit_test_config_CFLAGS = $(NSC_TEST_CFLAGS)
+tests_unit_test_config_LDADD = $(NSC_TEST_LIBS)
+TESTS += tests/unit/test_config
+
+# The binary end to end: exit codes, --help, --once --dry-run with the static backend.
+TESTS += tests/unit/cli.sh
+dist_noinst_SCRIPTS += tests/unit/cli.sh

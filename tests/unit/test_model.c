@@ -1,6 +1,7 @@
 /* Check suite for engine/model: Quantity grammar, effective requests, List loading and
  * incremental updates, from the fixtures in tests/data/model. */
 #include <check.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,6 +280,50 @@ START_TEST(selectors)
 }
 END_TEST
 
+static int
+load_text(struct model *m, const char *text, struct model_load_stats *st, char *err, size_t len)
+{
+    FILE *f = fmemopen((void *)(uintptr_t)text, strlen(text), "r");
+    ck_assert_ptr_nonnull(f);
+    int rc = model_load_stream(m, f, "doc.json", st, err, len);
+    fclose(f);
+    return rc;
+}
+
+START_TEST(stream_loading)
+{
+    struct model *m = model_new();
+    struct model_load_stats st;
+    char err[300] = "";
+    /* kubectl sorts keys: "items" comes before "kind" in a typed list. */
+    ck_assert_int_eq(load_text(m, "{\"apiVersion\":\"v1\",\"items\":[{\"metadata\":{\"name\":"
+                                  "\"a\\\"}\"}},{\"metadata\":{\"name\":\"b\"}}],\"kind\":\"NodeList\"}",
+                               &st, err, sizeof(err)),
+                     0);
+    ck_assert_uint_eq(st.n_nodes, 2);
+    ck_assert_ptr_nonnull(model_find_node(m, "a\"}"));
+    /* A single object. */
+    ck_assert_int_eq(load_text(m, "{\"kind\":\"Node\",\"metadata\":{\"name\":\"c\"}}", &st, err,
+                               sizeof(err)),
+                     0);
+    ck_assert_uint_eq(st.n_nodes, 1);
+    ck_assert_uint_eq(m->nodes.n_live, 3);
+    /* Truncated and broken documents name the file. */
+    ck_assert_int_eq(load_text(m, "{\"kind\":\"List\",\"items\":[{\"kind\":\"Node\"", &st, err,
+                               sizeof(err)),
+                     NSC_ERR_INVALID);
+    ck_assert(strstr(err, "doc.json: truncated") != NULL);
+    ck_assert_int_eq(load_text(m, "{\"kind\":\"List\",\"items\":[{\"kind\":,}]}", &st, err,
+                               sizeof(err)),
+                     NSC_ERR_INVALID);
+    ck_assert(strstr(err, "items[0]") != NULL);
+    ck_assert_int_eq(load_text(m, "[1,2]", &st, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert_int_eq(load_text(m, "{\"items\":[]}", &st, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert(strstr(err, "kind") != NULL);
+    model_free(m);
+}
+END_TEST
+
 static Suite *
 model_suite(void)
 {
@@ -291,6 +336,7 @@ model_suite(void)
     tcase_add_test(tc, incremental_updates);
     tcase_add_test(tc, malformed_documents);
     tcase_add_test(tc, selectors);
+    tcase_add_test(tc, stream_loading);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "loop/replay.h"
 #include "model/model.h"
+#include "plugin/plugin.h"
 #include "scaledown/scaledown.h"
 
 static char *
@@ -109,7 +111,7 @@ START_TEST(rules_table)
         enum scaledown_rule rule = SD_RULE_N;
         char why[512] = "";
         int64_t now = parse_time(json_string_value(json_object_get(tc, "now")));
-        enum scaledown_pod_outcome got = scaledown_pod_check(&r, p, now, &rule, why, sizeof(why));
+        enum scaledown_pod_outcome got = scaledown_pod_check(&r, p, now, &rule, NULL, why, sizeof(why));
         const char *want = json_string_value(json_object_get(tc, "want"));
         ck_assert_msg(strcmp(outcome_names[got], want) == 0, "%s: outcome %s, want %s (%s)", name,
                       outcome_names[got], want, why);
@@ -343,6 +345,355 @@ START_TEST(pdb_match_by_namespace)
 }
 END_TEST
 
+
+/* ---- planner ---- */
+
+static void
+plan_options(struct scaledown_options *o, json_t *opts)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(opts, k, v)
+    {
+        if (strcmp(k, "enabled") == 0)
+            o->enabled = json_is_true(v);
+        else if (strcmp(k, "unready_enabled") == 0)
+            o->unready_enabled = json_is_true(v);
+        else if (strcmp(k, "unneeded_time_s") == 0)
+            o->unneeded_time_s = json_integer_value(v);
+        else if (strcmp(k, "unready_time_s") == 0)
+            o->unready_time_s = json_integer_value(v);
+        else if (strcmp(k, "delay_after_delete_s") == 0)
+            o->delay_after_delete_s = json_integer_value(v);
+        else if (strcmp(k, "max_parallelism") == 0)
+            o->max_parallelism = (uint32_t)json_integer_value(v);
+        else if (strcmp(k, "max_drain_parallelism") == 0)
+            o->max_drain_parallelism = (uint32_t)json_integer_value(v);
+        else
+            ck_abort_msg("unknown planner option %s in fixture", k);
+    }
+}
+
+static int64_t
+opt_time(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return v ? parse_time(json_string_value(v)) : 0;
+}
+
+/* The groups of a case: instances are static://<node>; "deleting" lists deleting ones. */
+static void
+build_groups(json_t *groups, struct group_set *gs, struct scaledown_group_state **gst)
+{
+    gs->n_groups = json_array_size(groups);
+    gs->groups = calloc(gs->n_groups + 1, sizeof(*gs->groups));
+    *gst = calloc(gs->n_groups + 1, sizeof(**gst));
+    size_t i;
+    json_t *g;
+    json_array_foreach(groups, i, g)
+    {
+        struct group_rec *r = &gs->groups[i];
+        r->id = strdup(json_string_value(json_object_get(g, "id")));
+        r->min_size = (int32_t)json_integer_value(json_object_get(g, "min"));
+        r->max_size = (int32_t)json_integer_value(json_object_get(g, "max"));
+        r->target_size = (int32_t)json_integer_value(json_object_get(g, "target"));
+        json_t *nodes = json_object_get(g, "nodes"), *del = json_object_get(g, "deleting");
+        r->n_instances = json_array_size(nodes);
+        r->instances = calloc(r->n_instances + 1, sizeof(*r->instances));
+        size_t k;
+        json_t *nn;
+        json_array_foreach(nodes, k, nn)
+        {
+            char pid[300];
+            snprintf(pid, sizeof(pid), "static://%s", json_string_value(nn));
+            r->instances[k].provider_id = strdup(pid);
+            r->instances[k].state = NSC_INSTANCE_RUNNING;
+            size_t d;
+            json_t *dn;
+            json_array_foreach(del, d, dn)
+                if (json_equal(dn, nn))
+                    r->instances[k].state = NSC_INSTANCE_DELETING;
+        }
+        (*gst)[i].backed_off = json_is_true(json_object_get(g, "backed_off"));
+        (*gst)[i].backoff_until_s = opt_time(g, "backoff_until");
+        (*gst)[i].n_deleting = (uint32_t)json_integer_value(json_object_get(g, "n_deleting"));
+    }
+}
+
+/* Run the planner on case tc; the journal is the caller's to free. */
+static void
+run_case(json_t *tc, struct scaledown_journal *j)
+{
+    const char *name = json_string_value(json_object_get(tc, "name"));
+    struct model *m = model_new();
+    size_t i;
+    json_t *it;
+    json_array_foreach(json_object_get(tc, "items"), i, it)
+        ck_assert_msg(model_upsert(m, it, NULL) == 0, "%s: item %zu refused", name, i);
+    struct group_set gs = {0};
+    struct scaledown_group_state *gst = NULL;
+    build_groups(json_object_get(tc, "groups"), &gs, &gst);
+    struct scaledown_options o;
+    scaledown_options_default(&o);
+    plan_options(&o, json_object_get(tc, "options"));
+    json_t *sj = json_object_get(tc, "state");
+    struct scaledown_state st = {
+        .now_s = parse_time(json_string_value(json_object_get(tc, "now"))),
+        .last_scale_up_s = opt_time(sj, "last_scale_up"),
+        .last_delete_s = opt_time(sj, "last_delete"),
+        .last_failure_s = opt_time(sj, "last_failure"),
+        .n_deleting = (uint32_t)json_integer_value(json_object_get(sj, "n_deleting")),
+        .n_deleting_drain = (uint32_t)json_integer_value(json_object_get(sj, "n_deleting_drain")),
+        .groups = gst,
+    };
+    char err[256] = "";
+    ck_assert_msg(scaledown_plan(m, &gs, &o, &st, j, err, sizeof(err)) == 0, "%s: %s", name, err);
+    ck_assert_int_eq(j->n_nodes, m->nodes.n_live);
+    ck_assert_int_eq(j->n_removable + j->n_unneeded + j->n_unremovable, j->n_nodes);
+    group_set_free(&gs);
+    free(gst);
+    model_free(m);
+}
+
+START_TEST(plan_table)
+{
+    json_t *cases = load_cases("plan.json");
+    size_t i;
+    json_t *tc;
+    json_array_foreach(cases, i, tc)
+    {
+        const char *name = json_string_value(json_object_get(tc, "name"));
+        struct scaledown_journal j;
+        run_case(tc, &j);
+        const char *node;
+        json_t *w;
+        json_object_foreach(json_object_get(tc, "want"), node, w)
+        {
+            const struct scaledown_node *e = scaledown_journal_find(&j, node);
+            ck_assert_msg(e != NULL, "%s: no entry for %s", name, node);
+            char why[1400];
+            scaledown_node_reason_text(e, why, sizeof(why));
+            const char *ws = json_string_value(json_object_get(w, "state"));
+            ck_assert_msg(strcmp(scaledown_node_state_name(e->state), ws) == 0,
+                          "%s: %s is %s, want %s (%s)", name, node,
+                          scaledown_node_state_name(e->state), ws, why);
+            ck_assert_msg((e->reason == SD_REASON_NONE) == (e->state == SD_NODE_REMOVABLE),
+                          "%s: %s: a reason exactly when not removable", name, node);
+            const char *v;
+            if ((v = json_string_value(json_object_get(w, "reason"))))
+                ck_assert_msg(strcmp(scaledown_reason_name(e->reason), v) == 0,
+                              "%s: %s: reason %s, want %s (%s)", name, node,
+                              scaledown_reason_name(e->reason), v, why);
+            if ((v = json_string_value(json_object_get(w, "rule"))))
+                ck_assert_msg(strcmp(scaledown_rule_name(e->rule), v) == 0, "%s: %s: rule %s",
+                              name, node, scaledown_rule_name(e->rule));
+            if ((v = json_string_value(json_object_get(w, "object"))))
+                ck_assert_msg(e->object && strcmp(e->object, v) == 0, "%s: %s: object %s",
+                              name, node, e->object ? e->object : "(none)");
+            if ((v = json_string_value(json_object_get(w, "message"))))
+                ck_assert_msg(e->message && strstr(e->message, v), "%s: %s: message \"%s\" lacks \"%s\"",
+                              name, node, e->message ? e->message : "", v);
+            json_t *b;
+            if ((b = json_object_get(w, "empty")))
+                ck_assert_msg(e->empty == json_is_true(b), "%s: %s: empty %d", name, node,
+                              e->empty);
+            if ((b = json_object_get(w, "pods_to_move")))
+                ck_assert_int_eq(e->n_pods_to_move, json_integer_value(b));
+            if ((v = json_string_value(json_object_get(w, "since")))) {
+                char t[40];
+                ck_assert_str_eq(scaledown_format_time(e->unneeded_since_s, t, sizeof(t)), v);
+            }
+            if ((b = json_object_get(w, "since_annotated")))
+                ck_assert_msg(e->since_annotated == json_is_true(b), "%s: %s: annotated", name,
+                              node);
+        }
+        scaledown_journal_free(&j);
+    }
+    ck_assert_int_ge(json_array_size(cases), 30);
+    json_decref(cases);
+}
+END_TEST
+
+START_TEST(journal_renderings)
+{
+    json_t *cases = load_cases("plan.json");
+    json_t *tc = json_array_get(cases, 0); /* empty node goes, busy node stays */
+    struct scaledown_journal j;
+    run_case(tc, &j);
+    json_t *sd = scaledown_json_scale_down(&j), *un = scaledown_json_unremovable(&j);
+    char *a = json_dumps(sd, JSON_COMPACT), *b = json_dumps(un, JSON_COMPACT);
+    ck_assert_str_eq(a, "[{\"node\":\"n1\",\"group\":\"g\"}]");
+    ck_assert_str_eq(b, "[{\"node\":\"n2\",\"reason\":\"NotUnderutilized: cpu utilization 0.750 "
+                        "is above the threshold 0.500\"}]");
+    free(a);
+    free(b);
+    json_decref(sd);
+    json_decref(un);
+    json_t *full = scaledown_json_journal(&j);
+    ck_assert_ptr_nonnull(full);
+    ck_assert_int_eq(json_integer_value(json_object_get(full, "removable")), 1);
+    json_t *n2 = json_array_get(json_object_get(full, "nodes"), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(n2, "state")), "unremovable");
+    ck_assert_str_eq(json_string_value(json_object_get(n2, "object")),
+                     "--scale-down-utilization-threshold");
+    json_decref(full);
+    char *text = NULL;
+    ck_assert_int_eq(scaledown_text(&j, &text), 0);
+    ck_assert_str_eq(text, "scale-down: 1 removable, 0 unneeded, 1 unremovable\n"
+                           "  remove n1 (group g, empty, 0 pod(s) to move)\n"
+                           "  keep n2: NotUnderutilized: cpu utilization 0.750 is above the "
+                           "threshold 0.500\n");
+    free(text);
+    scaledown_journal_free(&j);
+    json_decref(cases);
+}
+END_TEST
+
+START_TEST(plan_rejects_bad_options)
+{
+    struct model *m = model_new();
+    struct scaledown_options o;
+    scaledown_options_default(&o);
+    o.max_drain_parallelism = 0;
+    struct scaledown_state st = {.now_s = 1};
+    struct scaledown_journal j;
+    char err[200] = "";
+    ck_assert_int_eq(scaledown_plan(m, NULL, &o, &st, &j, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert(strstr(err, "--max-drain-parallelism") != NULL);
+    ck_assert_int_eq(j.n_nodes, 0);
+    model_free(m);
+}
+END_TEST
+
+/* ---- offline replay fixtures ---- */
+
+static json_t *
+load_json(const char *path)
+{
+    json_error_t jerr;
+    json_t *j = json_load_file(path, 0, &jerr);
+    ck_assert_msg(j != NULL, "%s: %s line %d", path, jerr.text, jerr.line);
+    return j;
+}
+
+/* groups.json in the static backend's format: instances are provider IDs or objects
+ * {"provider_id", "state"}. */
+static void
+load_static_groups(const char *path, struct group_set *gs)
+{
+    json_t *root = load_json(path), *arr = json_object_get(root, "groups");
+    gs->n_groups = json_array_size(arr);
+    gs->groups = calloc(gs->n_groups + 1, sizeof(*gs->groups));
+    size_t i;
+    json_t *g;
+    json_array_foreach(arr, i, g)
+    {
+        struct group_rec *r = &gs->groups[i];
+        r->id = strdup(json_string_value(json_object_get(g, "id")));
+        r->min_size = (int32_t)json_integer_value(json_object_get(g, "min"));
+        r->max_size = (int32_t)json_integer_value(json_object_get(g, "max"));
+        r->target_size = (int32_t)json_integer_value(json_object_get(g, "target"));
+        json_t *inst = json_object_get(g, "instances");
+        r->n_instances = json_array_size(inst);
+        r->instances = calloc(r->n_instances + 1, sizeof(*r->instances));
+        size_t k;
+        json_t *v;
+        json_array_foreach(inst, k, v)
+        {
+            const char *pid = json_is_string(v) ? json_string_value(v)
+                                                : json_string_value(json_object_get(v, "provider_id"));
+            const char *st = json_string_value(json_object_get(v, "state"));
+            r->instances[k].provider_id = strdup(pid);
+            r->instances[k].state = st && strcmp(st, "deleting") == 0 ? NSC_INSTANCE_DELETING
+                                                                      : NSC_INSTANCE_RUNNING;
+        }
+    }
+    json_decref(root);
+}
+
+START_TEST(replay_fixtures)
+{
+    FILE *idx = fopen(data_path("replay/index.txt"), "r");
+    ck_assert_ptr_nonnull(idx);
+    bool write = getenv("SCALEDOWN_WRITE_EXPECTED") != NULL;
+    char slug[256];
+    int n = 0;
+    while (fgets(slug, sizeof(slug), idx)) {
+        slug[strcspn(slug, "\n")] = 0;
+        if (!slug[0])
+            continue;
+        char path[600];
+        snprintf(path, sizeof(path), "replay/%s/case.json", slug);
+        char case_path[4096];
+        snprintf(case_path, sizeof(case_path), "%s", data_path(path));
+        json_t *tc = load_json(case_path);
+        struct model *m = model_new();
+        char err[300] = "";
+        snprintf(path, sizeof(path), "replay/%s/snapshot.json", slug);
+        struct model_load_stats ls;
+        ck_assert_msg(model_load_file(m, data_path(path), &ls, err, sizeof(err)) == 0, "%s: %s",
+                      slug, err);
+        ck_assert_int_eq(ls.n_skipped, 0);
+        struct group_set gs = {0};
+        snprintf(path, sizeof(path), "replay/%s/groups.json", slug);
+        load_static_groups(data_path(path), &gs);
+        struct scaleup_options uo;
+        scaleup_options_default(&uo);
+        struct scaledown_options o;
+        scaledown_options_default(&o);
+        plan_options(&o, json_object_get(tc, "options"));
+        json_t *d = NULL;
+        int64_t now = parse_time(json_string_value(json_object_get(tc, "now")));
+        ck_assert_msg(replay_decide_at(m, &gs, &uo, &o, now, &d, err, sizeof(err)) == 0, "%s: %s",
+                      slug, err);
+        json_t *got = json_pack("{s:O, s:O}", "scale_down", json_object_get(d, "scale_down"),
+                                "unremovable", json_object_get(d, "unremovable"));
+        /* The hand-written expectations: removable nodes in scale_down, the others in
+         * unremovable with their reason first. */
+        const char *node;
+        json_t *w;
+        json_object_foreach(json_object_get(tc, "want"), node, w)
+        {
+            bool removable = strcmp(json_string_value(json_object_get(w, "state")), "removable") == 0;
+            bool found = false;
+            size_t k;
+            json_t *e;
+            json_array_foreach(json_object_get(got, removable ? "scale_down" : "unremovable"), k, e)
+            {
+                if (strcmp(json_string_value(json_object_get(e, "node")), node) != 0)
+                    continue;
+                found = true;
+                const char *reason = json_string_value(json_object_get(w, "reason"));
+                if (!removable && reason)
+                    ck_assert_msg(strncmp(json_string_value(json_object_get(e, "reason")), reason,
+                                          strlen(reason)) == 0,
+                                  "%s: %s: %s", slug, node,
+                                  json_string_value(json_object_get(e, "reason")));
+            }
+            ck_assert_msg(found, "%s: %s not %s", slug, node,
+                          removable ? "in scale_down" : "in unremovable");
+        }
+        if (write) {
+            json_object_set(tc, "expected", got);
+            ck_assert_int_eq(json_dump_file(tc, case_path, JSON_INDENT(1)), 0);
+        } else {
+            json_t *want = json_object_get(tc, "expected");
+            char *g = json_dumps(got, JSON_INDENT(1));
+            ck_assert_msg(json_equal(got, want), "%s: replay differs:\n%s", slug, g);
+            free(g);
+        }
+        json_decref(got);
+        json_decref(d);
+        json_decref(tc);
+        group_set_free(&gs);
+        model_free(m);
+        n++;
+    }
+    fclose(idx);
+    ck_assert_int_ge(n, 25);
+}
+END_TEST
+
 static Suite *
 scaledown_suite(void)
 {
@@ -355,6 +706,12 @@ scaledown_suite(void)
     tcase_add_test(tc, node_annotation_unneeded_since);
     tcase_add_test(tc, pdb_match_by_namespace);
     suite_add_tcase(s, tc);
+    TCase *tp = tcase_create("planner");
+    tcase_add_test(tp, plan_table);
+    tcase_add_test(tp, journal_renderings);
+    tcase_add_test(tp, plan_rejects_bad_options);
+    tcase_add_test(tp, replay_fixtures);
+    suite_add_tcase(s, tp);
     return s;
 }
 

@@ -1,0 +1,983 @@
+/* Command-line flags: one table gives each flag its type, default, bounds, help and whether
+ * anything acts on it yet; the parser, the defaults and --help all read that table. */
+#include "config.h"
+
+#include "nsc_config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum config_type {
+    CT_BOOL,
+    CT_INT,
+    CT_FLOAT,
+    CT_DURATION,
+    CT_STRING,
+    CT_STRINGS,
+    CT_RANGE,
+    CT_NODES,
+    CT_BACKEND_OPT,
+    CT_OUTPUT,
+    CT_LOG_FORMAT,
+    CT_EXPANDER
+};
+
+/* ACTIVE: code acts on the flag. STORED: parsed, validated and kept for the modules that
+ * will act on it; --help and config_warn_inactive() say so. */
+enum config_state { CS_ACTIVE, CS_STORED };
+
+struct config_flag {
+    const char *name;
+    enum config_type type;
+    size_t off;      /* the field */
+    size_t off2;     /* CT_RANGE: the max field; CT_NODES, CT_BACKEND_OPT: the count */
+    const char *def; /* default as command-line text; NULL: none */
+    int64_t lo, hi;  /* bounds: CT_INT as is, CT_DURATION in ms, CT_FLOAT scaled by 1 */
+    enum config_state state;
+    const char *help;
+};
+
+#define F(field) offsetof(struct nsc_config, field)
+#define NOLIM INT64_MIN, INT64_MAX
+#define NONNEG 0, INT64_MAX
+#define POS 1, INT64_MAX
+
+/* Defaults are those of cluster-autoscaler at f7bb0c (config/flags/flags.go). */
+static const struct config_flag config_flags[] = {
+    /* nodescaler's own */
+    {"backend", CT_STRING, F(backend), 0, NULL, NOLIM, CS_ACTIVE,
+     "backend NAME (loaded from the backend directory) or path to a backend .so"},
+    {"cloud-provider", CT_STRING, F(backend), 0, NULL, NOLIM, CS_ACTIVE,
+     "same as --backend (the Go autoscaler's name for it)"},
+    {"backend-opt", CT_BACKEND_OPT, F(backend_opts), F(n_backend_opts), NULL, NOLIM, CS_ACTIVE,
+     "KEY=VALUE option for the backend; repeatable"},
+    {"once", CT_BOOL, F(once), 0, "false", NOLIM, CS_ACTIVE, "run one loop, print it, exit"},
+    {"dry-run", CT_BOOL, F(dry_run), 0, "false", NOLIM, CS_ACTIVE,
+     "decide and print, never change the cloud or the cluster"},
+    {"cluster-snapshot", CT_STRING, F(cluster_snapshot), 0, NULL, NOLIM, CS_STORED,
+     "read the cluster from this recorded dump instead of the API server"},
+    {"output", CT_OUTPUT, F(output), 0, "text", NOLIM, CS_ACTIVE,
+     "format of what --once prints: text or json"},
+    {"kubeconfig", CT_STRING, F(kubeconfig), 0, NULL, NOLIM, CS_STORED,
+     "kubeconfig file (default: in-cluster, then $KUBECONFIG)"},
+    {"kube-context", CT_STRING, F(kube_context), 0, NULL, NOLIM, CS_STORED,
+     "context of the kubeconfig to use"},
+    {"logging-format", CT_LOG_FORMAT, F(logging_format), 0, "text", NOLIM, CS_ACTIVE,
+     "log format: text (klog) or json"},
+    {"v", CT_INT, F(verbosity), 0, "0", 0, 10, CS_ACTIVE,
+     "log verbosity; 4 or more adds debug logs"},
+    {"help", CT_BOOL, F(show_help), 0, "false", NOLIM, CS_ACTIVE, "print this help and exit"},
+    {"version", CT_BOOL, F(show_version), 0, "false", NOLIM, CS_ACTIVE,
+     "print the version and exit"},
+
+    /* node groups and the loop */
+    {"cloud-config", CT_STRING, F(cloud_config), 0, NULL, NOLIM, CS_STORED,
+     "provider configuration file"},
+    {"nodes", CT_NODES, F(nodes), F(n_nodes), NULL, NOLIM, CS_STORED,
+     "MIN:MAX:NAME bounds of a node group; repeatable"},
+    {"node-group-auto-discovery", CT_STRINGS, F(node_group_auto_discovery), 0, NULL, NOLIM,
+     CS_STORED, "node group discovery spec (no backend of nodescaler discovers by tag)"},
+    {"scan-interval", CT_DURATION, F(scan_interval_ms), 0, "10s", POS, CS_STORED,
+     "how often the cluster is re-evaluated"},
+    {"frequent-loops-enabled", CT_BOOL, F(frequent_loops_enabled), 0, "true", NOLIM, CS_STORED,
+     "run the next loop at once after a productive one"},
+
+    /* scale-up */
+    {"expander", CT_EXPANDER, F(expander), 0, "least-waste", NOLIM, CS_STORED,
+     "chain of random, most-pods, least-waste, least-nodes, price, priority, grpc"},
+    {"grpc-expander-url", CT_STRING, F(grpc_expander_url), 0, NULL, NOLIM, CS_STORED,
+     "URL of the gRPC expander"},
+    {"grpc-expander-cert", CT_STRING, F(grpc_expander_cert), 0, NULL, NOLIM, CS_STORED,
+     "CA certificate of the gRPC expander"},
+    {"estimator", CT_STRING, F(estimator), 0, "binpacking", NOLIM, CS_STORED,
+     "node count estimator; only binpacking"},
+    {"max-nodes-total", CT_INT, F(max_nodes_total), 0, "0", NONNEG, CS_STORED,
+     "cap on the number of nodes in the cluster; 0 for none"},
+    {"cores-total", CT_RANGE, F(cores_total_min), F(cores_total_max), "0:320000", NOLIM,
+     CS_STORED, "MIN:MAX cores in the cluster"},
+    {"memory-total", CT_RANGE, F(memory_total_min_gib), F(memory_total_max_gib), "0:6400000",
+     NOLIM, CS_STORED, "MIN:MAX GiB of memory in the cluster"},
+    {"max-nodes-per-scaleup", CT_INT, F(max_nodes_per_scaleup), 0, "1000", POS, CS_STORED,
+     "nodes one estimation may add to a group"},
+    {"max-nodegroup-binpacking-duration", CT_DURATION, F(max_nodegroup_binpacking_duration_ms),
+     0, "10s", NONNEG, CS_STORED, "time limit of the estimation for one group"},
+    {"max-binpacking-time", CT_DURATION, F(max_binpacking_time_ms), 0, "5m", NONNEG, CS_STORED,
+     "time limit of the whole scale-up evaluation"},
+    {"fastpath-binpacking-enabled", CT_BOOL, F(fastpath_binpacking_enabled), 0, "false", NOLIM,
+     CS_STORED, "arithmetic estimation for the last group"},
+    {"balance-similar-node-groups", CT_BOOL, F(balance_similar_node_groups), 0, "false", NOLIM,
+     CS_STORED, "spread a scale-up over similar groups"},
+    {"balancing-ignore-label", CT_STRINGS, F(balancing_ignore_labels), 0, NULL, NOLIM,
+     CS_STORED, "label ignored when comparing groups; repeatable"},
+    {"balancing-label", CT_STRINGS, F(balancing_labels), 0, NULL, NOLIM, CS_STORED,
+     "compare groups only by these labels; repeatable"},
+    {"memory-difference-ratio", CT_FLOAT, F(memory_difference_ratio), 0, "0.015", 0, 1,
+     CS_STORED, "memory difference still similar"},
+    {"max-allocatable-difference-ratio", CT_FLOAT, F(max_allocatable_difference_ratio), 0,
+     "0.05", 0, 1, CS_STORED, "allocatable difference still similar"},
+    {"max-free-difference-ratio", CT_FLOAT, F(max_free_difference_ratio), 0, "0.05", 0, 1,
+     CS_STORED, "free resources difference still similar"},
+    {"new-pod-scale-up-delay", CT_DURATION, F(new_pod_scale_up_delay_ms), 0, "0s", NONNEG,
+     CS_STORED, "pods younger than this do not cause a scale-up"},
+    {"max-node-provision-time", CT_DURATION, F(max_node_provision_time_ms), 0, "15m", POS,
+     CS_STORED, "a node not registered after this is a failed scale-up"},
+    {"max-node-startup-time", CT_DURATION, F(max_node_startup_time_ms), 0, "15m", POS,
+     CS_STORED, "a registered node not ready after this is unready"},
+    {"initial-node-group-backoff-duration", CT_DURATION,
+     F(initial_node_group_backoff_duration_ms), 0, "5m", POS, CS_STORED,
+     "first back-off of a group whose scale-up failed"},
+    {"max-node-group-backoff-duration", CT_DURATION, F(max_node_group_backoff_duration_ms), 0,
+     "30m", POS, CS_STORED, "longest back-off of a group"},
+    {"node-group-backoff-reset-timeout", CT_DURATION, F(node_group_backoff_reset_timeout_ms), 0,
+     "3h", POS, CS_STORED, "quiet time after which a group's back-off resets"},
+    {"max-total-unready-percentage", CT_FLOAT, F(max_total_unready_percentage), 0, "45", 0, 100,
+     CS_STORED, "above this share of unready nodes the autoscaler stops"},
+    {"ok-total-unready-count", CT_INT, F(ok_total_unready_count), 0, "3", NONNEG, CS_STORED,
+     "unready nodes always tolerated"},
+    {"scale-up-from-zero", CT_BOOL, F(scale_up_from_zero), 0, "true", NOLIM, CS_STORED,
+     "act even with no ready node"},
+    {"enforce-node-group-min-size", CT_BOOL, F(enforce_node_group_min_size), 0, "false", NOLIM,
+     CS_STORED, "grow groups to their minimum without pending pods"},
+    {"parallel-scale-up", CT_BOOL, F(parallel_scale_up), 0, "false", NOLIM, CS_STORED,
+     "resize several groups concurrently"},
+    {"salvo-scale-up", CT_BOOL, F(salvo_scale_up), 0, "false", NOLIM, CS_STORED,
+     "several scale-ups per loop"},
+    {"salvo-scale-up-budget", CT_DURATION, F(salvo_scale_up_budget_ms), 0, "1m", NONNEG,
+     CS_STORED, "time budget of a salvo"},
+    {"expendable-pods-priority-cutoff", CT_INT, F(expendable_pods_priority_cutoff), 0, "-10",
+     INT32_MIN, INT32_MAX, CS_STORED, "pods of lower priority never cause a scale-up"},
+
+    /* scale-down */
+    {"scale-down-enabled", CT_BOOL, F(scale_down_enabled), 0, "true", NOLIM, CS_STORED,
+     "remove unneeded nodes"},
+    {"scale-down-utilization-threshold", CT_FLOAT, F(scale_down_utilization_threshold), 0,
+     "0.5", 0, 1, CS_STORED, "below this requested/allocatable a node may go"},
+    {"scale-down-gpu-utilization-threshold", CT_FLOAT, F(scale_down_gpu_utilization_threshold),
+     0, "0.5", 0, 1, CS_STORED, "the same for GPU nodes"},
+    {"scale-down-unneeded-time", CT_DURATION, F(scale_down_unneeded_time_ms), 0, "10m", NONNEG,
+     CS_STORED, "how long a node stays unneeded before it goes"},
+    {"scale-down-unready-enabled", CT_BOOL, F(scale_down_unready_enabled), 0, "true", NOLIM,
+     CS_STORED, "remove unready nodes too"},
+    {"scale-down-unready-time", CT_DURATION, F(scale_down_unready_time_ms), 0, "20m", NONNEG,
+     CS_STORED, "how long an unready node stays unneeded before it goes"},
+    {"scale-down-delay-after-add", CT_DURATION, F(scale_down_delay_after_add_ms), 0, "10m",
+     NONNEG, CS_STORED, "no scale-down this long after a scale-up"},
+    {"scale-down-delay-after-delete", CT_DURATION, F(scale_down_delay_after_delete_ms), 0, "0s",
+     NONNEG, CS_STORED, "no scale-down this long after a deletion"},
+    {"scale-down-delay-after-failure", CT_DURATION, F(scale_down_delay_after_failure_ms), 0,
+     "3m", NONNEG, CS_STORED, "no scale-down this long after a failed one"},
+    {"scale-down-delay-type-local", CT_BOOL, F(scale_down_delay_type_local), 0, "false", NOLIM,
+     CS_STORED, "apply the delays per group"},
+    {"scale-down-simulation-timeout", CT_DURATION, F(scale_down_simulation_timeout_ms), 0,
+     "30s", POS, CS_STORED, "time limit of the removal simulation"},
+    {"unremovable-node-recheck-timeout", CT_DURATION, F(unremovable_node_recheck_timeout_ms), 0,
+     "5m", NONNEG, CS_STORED, "wait before re-checking an unremovable node"},
+    {"max-scale-down-parallelism", CT_INT, F(max_scale_down_parallelism), 0, "10", POS,
+     CS_STORED, "node deletions in flight"},
+    {"max-drain-parallelism", CT_INT, F(max_drain_parallelism), 0, "1", POS, CS_STORED,
+     "drained node deletions in flight"},
+    {"max-graceful-termination-sec", CT_INT, F(max_graceful_termination_s), 0, "600", NONNEG,
+     CS_STORED, "longest grace period given to an evicted pod, seconds"},
+    {"drain-priority-config", CT_STRING, F(drain_priority_config), 0, NULL, NOLIM, CS_STORED,
+     "PRIORITY:SECONDS,... eviction bands (excludes --max-graceful-termination-sec)"},
+    {"max-pod-eviction-time", CT_DURATION, F(max_pod_eviction_time_ms), 0, "2m", POS, CS_STORED,
+     "how long evictions of a node's pods are retried"},
+    {"skip-nodes-with-local-storage", CT_BOOL, F(skip_nodes_with_local_storage), 0, "true",
+     NOLIM, CS_STORED, "keep nodes running pods with emptyDir or hostPath"},
+    {"skip-nodes-with-system-pods", CT_BOOL, F(skip_nodes_with_system_pods), 0, "true", NOLIM,
+     CS_STORED, "keep nodes running kube-system pods without a PDB"},
+    {"skip-nodes-with-custom-controller-pods", CT_BOOL,
+     F(skip_nodes_with_custom_controller_pods), 0, "true", NOLIM, CS_STORED,
+     "keep nodes running pods of unknown controllers"},
+    {"blocking-system-pod-distruption-timeout", CT_DURATION,
+     F(blocking_system_pod_disruption_timeout_ms), 0, "1h", NONNEG, CS_STORED,
+     "after this, system pods stop blocking scale-down (spelling as in the Go flag)"},
+    {"min-replica-count", CT_INT, F(min_replica_count), 0, "0", NONNEG, CS_STORED,
+     "keep nodes with pods of controllers smaller than this"},
+    {"ignore-daemonsets-utilization", CT_BOOL, F(ignore_daemonsets_utilization), 0, "false",
+     NOLIM, CS_STORED, "leave DaemonSet pods out of utilization"},
+    {"ignore-mirror-pods-utilization", CT_BOOL, F(ignore_mirror_pods_utilization), 0, "false",
+     NOLIM, CS_STORED, "leave mirror pods out of utilization"},
+    {"daemonset-eviction-for-empty-nodes", CT_BOOL, F(daemonset_eviction_for_empty_nodes), 0,
+     "false", NOLIM, CS_STORED, "evict DaemonSet pods from empty nodes"},
+    {"daemonset-eviction-for-occupied-nodes", CT_BOOL, F(daemonset_eviction_for_occupied_nodes),
+     0, "true", NOLIM, CS_STORED, "evict DaemonSet pods from occupied nodes"},
+    {"cordon-node-before-terminating", CT_BOOL, F(cordon_node_before_terminating), 0, "true",
+     NOLIM, CS_STORED, "cordon a node before deleting it"},
+    {"node-delete-delay-after-taint", CT_DURATION, F(node_delete_delay_after_taint_ms), 0, "5s",
+     NONNEG, CS_STORED, "wait between tainting and deleting a node"},
+    {"node-deletion-delay-timeout", CT_DURATION, F(node_deletion_delay_timeout_ms), 0, "2m",
+     NONNEG, CS_STORED, "longest wait for delay-deletion annotations"},
+    {"node-deletion-batcher-interval", CT_DURATION, F(node_deletion_batcher_interval_ms), 0,
+     "0s", NONNEG, CS_STORED, "batch node deletions over this interval"},
+    {"max-bulk-soft-taint-count", CT_INT, F(max_bulk_soft_taint_count), 0, "10", NONNEG,
+     CS_STORED, "candidate (PreferNoSchedule) taints per loop"},
+    {"max-bulk-soft-taint-time", CT_DURATION, F(max_bulk_soft_taint_time_ms), 0, "3s", NONNEG,
+     CS_STORED, "time spent on candidate taints per loop"},
+    {"force-delete-unregistered-nodes", CT_BOOL, F(force_delete_unregistered_nodes), 0, "false",
+     NOLIM, CS_STORED, "delete long-unregistered instances below the group minimum"},
+    {"force-delete-failed-nodes", CT_BOOL, F(force_delete_failed_nodes), 0, "false", NOLIM,
+     CS_STORED, "delete failed instances below the group minimum"},
+
+    /* templates and scheduling */
+    {"startup-taint", CT_STRINGS, F(startup_taints), 0, NULL, NOLIM, CS_STORED,
+     "taint key removed from templates (present only while a node starts); repeatable"},
+    {"startup-taint-prefix", CT_STRINGS, F(startup_taint_prefixes), 0, NULL, NOLIM, CS_STORED,
+     "taint key prefix treated as a startup taint; repeatable"},
+    {"status-taint", CT_STRINGS, F(status_taints), 0, NULL, NOLIM, CS_STORED,
+     "taint key that reports status and is ignored; repeatable"},
+    {"ignore-taint", CT_STRINGS, F(ignore_taints), 0, NULL, NOLIM, CS_STORED,
+     "deprecated name of --startup-taint; repeatable"},
+    {"scale-from-unschedulable", CT_BOOL, F(scale_from_unschedulable), 0, "false", NOLIM,
+     CS_STORED, "ignore spec.unschedulable of templates"},
+    {"force-ds", CT_BOOL, F(force_ds), 0, "false", NOLIM, CS_STORED,
+     "add every pending DaemonSet pod to templates"},
+    {"node-info-cache-expire-time", CT_DURATION, F(node_info_cache_expire_time_ms), 0, "87600h",
+     NONNEG, CS_STORED, "lifetime of cached templates"},
+    {"predicate-parallelism", CT_INT, F(predicate_parallelism), 0, "4", POS, CS_STORED,
+     "threads evaluating scheduler filters"},
+    {"scheduler-config-file", CT_STRING, F(scheduler_config_file), 0, NULL, NOLIM, CS_STORED,
+     "KubeSchedulerConfiguration file"},
+    {"scheduler-verbosity", CT_INT, F(scheduler_verbosity), 0, "0", 0, 10, CS_STORED,
+     "log verbosity of the scheduler simulation"},
+    {"bypassed-scheduler-names", CT_STRINGS, F(bypassed_scheduler_names), 0, NULL, NOLIM,
+     CS_STORED, "schedulers whose pods count as unschedulable at once"},
+    {"allowed-scheduler-names", CT_STRINGS, F(allowed_scheduler_names), 0, NULL, NOLIM,
+     CS_STORED, "schedulers whose pods are considered"},
+
+    /* status, serving, Kubernetes client, leader election */
+    {"write-status-configmap", CT_BOOL, F(write_status_configmap), 0, "true", NOLIM, CS_STORED,
+     "write the status ConfigMap"},
+    {"status-config-map-name", CT_STRING, F(status_config_map_name), 0,
+     "cluster-autoscaler-status", NOLIM, CS_STORED, "name of the status ConfigMap"},
+    {"namespace", CT_STRING, F(namespace_name), 0, "kube-system", NOLIM, CS_STORED,
+     "namespace of the status ConfigMap and the lease"},
+    {"address", CT_STRING, F(address), 0, ":8085", NOLIM, CS_STORED,
+     "listen address of /metrics and /health-check"},
+    {"max-inactivity", CT_DURATION, F(max_inactivity_ms), 0, "10m", POS, CS_STORED,
+     "unhealthy after this long without a loop"},
+    {"max-failing-time", CT_DURATION, F(max_failing_time_ms), 0, "15m", POS, CS_STORED,
+     "unhealthy after this long without a successful loop"},
+    {"max-startup-time", CT_DURATION, F(max_startup_time_ms), 0, "20m", POS, CS_STORED,
+     "unhealthy if the first loop takes longer"},
+    {"emit-per-nodegroup-metrics", CT_BOOL, F(emit_per_nodegroup_metrics), 0, "false", NOLIM,
+     CS_STORED, "export metrics per node group"},
+    {"record-duplicated-events", CT_BOOL, F(record_duplicated_events), 0, "false", NOLIM,
+     CS_STORED, "do not deduplicate events"},
+    {"debugging-snapshot-enabled", CT_BOOL, F(debugging_snapshot_enabled), 0, "false", NOLIM,
+     CS_STORED, "serve debugging snapshots"},
+    {"profiling", CT_BOOL, F(profiling), 0, "false", NOLIM, CS_STORED, "serve profiling data"},
+    {"kubernetes", CT_STRING, F(kubernetes), 0, NULL, NOLIM, CS_STORED,
+     "API server URL, overriding the kubeconfig's"},
+    {"kube-api-content-type", CT_STRING, F(kube_api_content_type), 0,
+     "application/vnd.kubernetes.protobuf", NOLIM, CS_STORED,
+     "content type asked of the API server (nodescaler speaks JSON)"},
+    {"kube-client-qps", CT_FLOAT, F(kube_client_qps), 0, "5", 0, 100000, CS_STORED,
+     "API requests per second"},
+    {"kube-client-burst", CT_INT, F(kube_client_burst), 0, "10", POS, CS_STORED,
+     "API request burst"},
+    {"user-agent", CT_STRING, F(user_agent), 0, "cluster-autoscaler", NOLIM, CS_STORED,
+     "User-Agent towards the API server"},
+    {"leader-elect", CT_BOOL, F(leader_elect), 0, "true", NOLIM, CS_STORED,
+     "run only while holding the lease"},
+    {"leader-elect-lease-duration", CT_DURATION, F(leader_elect_lease_duration_ms), 0, "15s",
+     POS, CS_STORED, "lease duration"},
+    {"leader-elect-renew-deadline", CT_DURATION, F(leader_elect_renew_deadline_ms), 0, "10s",
+     POS, CS_STORED, "renew deadline of the leader"},
+    {"leader-elect-retry-period", CT_DURATION, F(leader_elect_retry_period_ms), 0, "2s", POS,
+     CS_STORED, "wait between lease attempts"},
+    {"leader-elect-resource-lock", CT_STRING, F(leader_elect_resource_lock), 0, "leases", NOLIM,
+     CS_STORED, "lock kind; only leases"},
+    {"leader-elect-resource-name", CT_STRING, F(leader_elect_resource_name), 0,
+     "cluster-autoscaler", NOLIM, CS_STORED, "name of the lease"},
+    {"stderrthreshold", CT_STRING, F(stderrthreshold), 0, "INFO", NOLIM, CS_STORED,
+     "klog compatibility; every log goes to stderr"},
+};
+
+#define N_FLAGS (sizeof(config_flags) / sizeof(config_flags[0]))
+
+/* A compile-time check that the given[] marks have room for every flag. */
+typedef char config_flags_fit[(N_FLAGS <= CONFIG_MAX_FLAGS) ? 1 : -1];
+
+static void config_err(char *err, size_t len, const char *fmt, ...) NSC_PRINTF(3, 4);
+
+static void
+config_err(char *err, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || len == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, len, fmt, ap);
+    va_end(ap);
+}
+
+int
+config_parse_bool(const char *text, bool *out)
+{
+    static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
+    static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};
+    size_t i;
+
+    for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (strcmp(text, yes[i]) == 0) {
+            *out = true;
+            return 0;
+        }
+        if (strcmp(text, no[i]) == 0) {
+            *out = false;
+            return 0;
+        }
+    }
+    return NSC_ERR_INVALID;
+}
+
+/* Nanoseconds per unit of a Go duration, 0 for an unknown unit; *len gets its length. */
+static uint64_t
+config_duration_unit(const char *s, size_t *len)
+{
+    static const struct {
+        const char *name;
+        uint64_t ns;
+    } units[] = {
+        {"ns", 1ULL},           {"us", 1000ULL},
+        {"\xc2\xb5s", 1000ULL}, /* U+00B5 micro sign */
+        {"\xce\xbcs", 1000ULL}, /* U+03BC Greek mu */
+        {"ms", 1000000ULL},     {"s", 1000000000ULL},
+        {"m", 60000000000ULL},  {"h", 3600000000000ULL},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        size_t n = strlen(units[i].name);
+
+        /* "m" must not swallow the "m" of "ms": longer names are listed first. */
+        if (strncmp(s, units[i].name, n) == 0) {
+            *len = n;
+            return units[i].ns;
+        }
+    }
+    return 0;
+}
+
+int
+config_parse_duration_ms(const char *text, int64_t *out_ms)
+{
+    const char *s = text;
+    uint64_t total_ns = 0;
+    bool negative = false;
+
+    if (*s == '-' || *s == '+')
+        negative = *s++ == '-';
+    if (strcmp(s, "0") == 0) {
+        *out_ms = 0;
+        return 0;
+    }
+    if (*s == '\0')
+        return NSC_ERR_INVALID;
+    while (*s != '\0') {
+        uint64_t whole = 0, frac = 0, scale = 1, unit, add;
+        bool digits = false;
+        size_t ulen = 0;
+
+        while (*s >= '0' && *s <= '9') {
+            if (whole > (UINT64_MAX - 9) / 10)
+                return NSC_ERR_INVALID;
+            whole = whole * 10 + (uint64_t)(*s++ - '0');
+            digits = true;
+        }
+        if (*s == '.') {
+            s++;
+            while (*s >= '0' && *s <= '9') {
+                /* Digits past nanosecond precision of an hour cannot matter. */
+                if (scale < 1000000000000000000ULL) {
+                    frac = frac * 10 + (uint64_t)(*s - '0');
+                    scale *= 10;
+                }
+                s++;
+                digits = true;
+            }
+        }
+        if (!digits)
+            return NSC_ERR_INVALID;
+        unit = config_duration_unit(s, &ulen);
+        if (unit == 0)
+            return NSC_ERR_INVALID;
+        s += ulen;
+        if (whole > (uint64_t)INT64_MAX / unit)
+            return NSC_ERR_INVALID;
+        add = whole * unit +
+              (uint64_t)((long double)frac * (long double)unit / (long double)scale);
+        if (add > (uint64_t)INT64_MAX - total_ns)
+            return NSC_ERR_INVALID;
+        total_ns += add;
+    }
+    *out_ms = (int64_t)(total_ns / 1000000ULL) * (negative ? -1 : 1);
+    return 0;
+}
+
+static int
+config_parse_int(const char *text, int64_t *out)
+{
+    char *end;
+    long long v;
+
+    errno = 0;
+    v = strtoll(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0')
+        return NSC_ERR_INVALID;
+    *out = (int64_t)v;
+    return 0;
+}
+
+static int
+config_parse_float(const char *text, double *out)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(text, &end);
+    if (errno != 0 || end == text || *end != '\0' || !isfinite(v))
+        return NSC_ERR_INVALID;
+    *out = v;
+    return 0;
+}
+
+static int
+config_set_string(char **slot, const char *value)
+{
+    char *copy = strdup(value);
+
+    if (copy == NULL)
+        return NSC_ERR_NOMEM;
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+/* Appends the comma-separated items of value (empty items skipped), as pflag's slices. */
+static int
+config_append_strings(struct config_strings *list, const char *value)
+{
+    const char *p = value;
+
+    while (*p != '\0') {
+        size_t n = strcspn(p, ",");
+
+        if (n > 0) {
+            char **grown = realloc(list->items, (list->n + 1) * sizeof(*grown));
+
+            if (grown == NULL)
+                return NSC_ERR_NOMEM;
+            list->items = grown;
+            grown[list->n] = strndup(p, n);
+            if (grown[list->n] == NULL)
+                return NSC_ERR_NOMEM;
+            list->n++;
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+/* "MIN:MAX" of non-negative integers with MIN <= MAX. */
+static int
+config_parse_range(const char *text, int64_t *lo, int64_t *hi)
+{
+    const char *colon = strchr(text, ':');
+    char buf[64];
+
+    if (colon == NULL || (size_t)(colon - text) >= sizeof(buf))
+        return NSC_ERR_INVALID;
+    memcpy(buf, text, (size_t)(colon - text));
+    buf[colon - text] = '\0';
+    if (config_parse_int(buf, lo) < 0 || config_parse_int(colon + 1, hi) < 0 || *lo < 0 ||
+        *lo > *hi)
+        return NSC_ERR_INVALID;
+    return 0;
+}
+
+static const char *const config_expanders[] = {
+    "random", "most-pods", "least-waste", "least-nodes", "price", "priority", "grpc"};
+
+/* Returns NULL when every name of the chain is known, else a static reason. */
+static const char *
+config_check_expander(const char *chain, char *bad, size_t bad_len)
+{
+    const char *p = chain;
+
+    if (*p == '\0')
+        return "empty chain";
+    while (1) {
+        size_t n = strcspn(p, ","), i;
+        bool known = false;
+
+        for (i = 0; i < sizeof(config_expanders) / sizeof(config_expanders[0]); i++) {
+            if (strlen(config_expanders[i]) == n && strncmp(p, config_expanders[i], n) == 0)
+                known = true;
+        }
+        if (!known) {
+            snprintf(bad, bad_len,
+                     "unknown expander \"%.*s\" (known: random, most-pods, "
+                     "least-waste, least-nodes, price, priority, grpc)",
+                     (int)n, p);
+            return bad;
+        }
+        if (p[n] == '\0')
+            return NULL;
+        p += n + 1;
+    }
+}
+
+/* Applies one value to one flag. On a bad value writes the reason (without the flag). */
+static int
+config_apply(struct nsc_config *cfg, const struct config_flag *f, const char *value, char *why,
+             size_t why_len)
+{
+    char *base = (char *)cfg;
+    int64_t i64, i64b;
+    double d;
+    bool b;
+
+    switch (f->type) {
+    case CT_BOOL:
+        if (config_parse_bool(value, &b) < 0) {
+            config_err(why, why_len, "not a boolean (true or false)");
+            return NSC_ERR_INVALID;
+        }
+        *(bool *)(base + f->off) = b;
+        return 0;
+    case CT_INT:
+        if (config_parse_int(value, &i64) < 0) {
+            config_err(why, why_len, "not an integer");
+            return NSC_ERR_INVALID;
+        }
+        if (i64 < f->lo || i64 > f->hi) {
+            config_err(why, why_len, "out of range [%lld, %lld]", (long long)f->lo,
+                       (long long)f->hi);
+            return NSC_ERR_INVALID;
+        }
+        *(int64_t *)(base + f->off) = i64;
+        return 0;
+    case CT_FLOAT:
+        if (config_parse_float(value, &d) < 0) {
+            config_err(why, why_len, "not a number");
+            return NSC_ERR_INVALID;
+        }
+        if (d < (double)f->lo || d > (double)f->hi) {
+            config_err(why, why_len, "out of range [%lld, %lld]", (long long)f->lo,
+                       (long long)f->hi);
+            return NSC_ERR_INVALID;
+        }
+        *(double *)(base + f->off) = d;
+        return 0;
+    case CT_DURATION:
+        if (config_parse_duration_ms(value, &i64) < 0) {
+            config_err(why, why_len, "not a duration (examples: 300ms, 10s, 1m30s, 3h)");
+            return NSC_ERR_INVALID;
+        }
+        if (i64 < f->lo) {
+            config_err(why, why_len, "must be %s", f->lo > 0 ? "at least 1ms" : "non-negative");
+            return NSC_ERR_INVALID;
+        }
+        *(int64_t *)(base + f->off) = i64;
+        return 0;
+    case CT_STRING:
+        return config_set_string((char **)(base + f->off), value);
+    case CT_STRINGS:
+        return config_append_strings((struct config_strings *)(base + f->off), value);
+    case CT_RANGE:
+        if (config_parse_range(value, &i64, &i64b) < 0) {
+            config_err(why, why_len, "want MIN:MAX with 0 <= MIN <= MAX");
+            return NSC_ERR_INVALID;
+        }
+        *(int64_t *)(base + f->off) = i64;
+        *(int64_t *)(base + f->off2) = i64b;
+        return 0;
+    case CT_NODES: {
+        struct config_node_group_spec *grown;
+        const char *second = strchr(value, ':');
+        const char *third = second ? strchr(second + 1, ':') : NULL;
+        char range[64];
+
+        if (third == NULL || third[1] == '\0' || (size_t)(third - value) >= sizeof(range)) {
+            config_err(why, why_len, "want MIN:MAX:NAME");
+            return NSC_ERR_INVALID;
+        }
+        memcpy(range, value, (size_t)(third - value));
+        range[third - value] = '\0';
+        if (config_parse_range(range, &i64, &i64b) < 0) {
+            config_err(why, why_len, "want MIN:MAX:NAME with 0 <= MIN <= MAX");
+            return NSC_ERR_INVALID;
+        }
+        grown = realloc(cfg->nodes, (cfg->n_nodes + 1) * sizeof(*grown));
+        if (grown == NULL)
+            return NSC_ERR_NOMEM;
+        cfg->nodes = grown;
+        grown[cfg->n_nodes].min_size = i64;
+        grown[cfg->n_nodes].max_size = i64b;
+        grown[cfg->n_nodes].name = strdup(third + 1);
+        if (grown[cfg->n_nodes].name == NULL)
+            return NSC_ERR_NOMEM;
+        cfg->n_nodes++;
+        return 0;
+    }
+    case CT_BACKEND_OPT: {
+        const char *eq = strchr(value, '=');
+        struct nsc_option *grown;
+        char *key, *val;
+
+        if (eq == NULL || eq == value) {
+            config_err(why, why_len, "want KEY=VALUE");
+            return NSC_ERR_INVALID;
+        }
+        grown = realloc(cfg->backend_opts, (cfg->n_backend_opts + 1) * sizeof(*grown));
+        if (grown == NULL)
+            return NSC_ERR_NOMEM;
+        cfg->backend_opts = grown;
+        key = strndup(value, (size_t)(eq - value));
+        val = strdup(eq + 1);
+        if (key == NULL || val == NULL) {
+            free(key);
+            free(val);
+            return NSC_ERR_NOMEM;
+        }
+        grown[cfg->n_backend_opts].key = key;
+        grown[cfg->n_backend_opts].value = val;
+        cfg->n_backend_opts++;
+        return 0;
+    }
+    case CT_OUTPUT:
+        if (strcmp(value, "text") != 0 && strcmp(value, "json") != 0) {
+            config_err(why, why_len, "want text or json");
+            return NSC_ERR_INVALID;
+        }
+        cfg->output = strcmp(value, "json") == 0 ? CONFIG_OUTPUT_JSON : CONFIG_OUTPUT_TEXT;
+        return 0;
+    case CT_LOG_FORMAT:
+        if (strcmp(value, "text") != 0 && strcmp(value, "json") != 0) {
+            config_err(why, why_len, "want text or json");
+            return NSC_ERR_INVALID;
+        }
+        cfg->logging_format = strcmp(value, "json") == 0 ? LOG_FORMAT_JSON : LOG_FORMAT_TEXT;
+        return 0;
+    case CT_EXPANDER: {
+        const char *reason = config_check_expander(value, why, why_len);
+
+        if (reason != NULL) {
+            if (reason != why)
+                config_err(why, why_len, "%s", reason);
+            return NSC_ERR_INVALID;
+        }
+        return config_set_string((char **)(base + f->off), value);
+    }
+    }
+    return NSC_ERR_INTERNAL;
+}
+
+static const struct config_flag *
+config_find(const char *name, size_t name_len, size_t *index)
+{
+    size_t i;
+
+    for (i = 0; i < N_FLAGS; i++) {
+        if (strlen(config_flags[i].name) == name_len &&
+            strncmp(config_flags[i].name, name, name_len) == 0) {
+            *index = i;
+            return &config_flags[i];
+        }
+    }
+    return NULL;
+}
+
+int
+config_init(struct nsc_config *cfg)
+{
+    char why[256];
+    size_t i;
+    int rc;
+
+    memset(cfg, 0, sizeof(*cfg));
+    for (i = 0; i < N_FLAGS; i++) {
+        if (config_flags[i].def == NULL)
+            continue;
+        rc = config_apply(cfg, &config_flags[i], config_flags[i].def, why, sizeof(why));
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* "prio:sec,prio:sec": integers, seconds non-negative. */
+static int
+config_check_drain_priority(const char *text)
+{
+    const char *p = text;
+
+    while (*p != '\0') {
+        size_t n = strcspn(p, ",");
+        char item[64];
+        int64_t prio, sec;
+        char *colon;
+
+        if (n == 0 || n >= sizeof(item))
+            return NSC_ERR_INVALID;
+        memcpy(item, p, n);
+        item[n] = '\0';
+        colon = strchr(item, ':');
+        if (colon == NULL)
+            return NSC_ERR_INVALID;
+        *colon = '\0';
+        if (config_parse_int(item, &prio) < 0 || config_parse_int(colon + 1, &sec) < 0 ||
+            sec < 0)
+            return NSC_ERR_INVALID;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+/* Checks that need several flags at once. */
+static int
+config_check(const struct nsc_config *cfg, char *err, size_t len)
+{
+    if (config_given(cfg, "drain-priority-config") &&
+        config_given(cfg, "max-graceful-termination-sec")) {
+        config_err(err, len,
+                   "flags --drain-priority-config and --max-graceful-termination-sec "
+                   "exclude each other");
+        return NSC_ERR_INVALID;
+    }
+    if (cfg->drain_priority_config != NULL &&
+        config_check_drain_priority(cfg->drain_priority_config) < 0) {
+        config_err(err, len,
+                   "invalid value \"%s\" for flag --drain-priority-config: want "
+                   "PRIORITY:SECONDS[,PRIORITY:SECONDS...]",
+                   cfg->drain_priority_config);
+        return NSC_ERR_INVALID;
+    }
+    if (strcmp(cfg->estimator, "binpacking") != 0) {
+        config_err(err, len,
+                   "invalid value \"%s\" for flag --estimator: only binpacking exists",
+                   cfg->estimator);
+        return NSC_ERR_INVALID;
+    }
+    if (strcmp(cfg->leader_elect_resource_lock, "leases") != 0) {
+        config_err(err, len,
+                   "invalid value \"%s\" for flag --leader-elect-resource-lock: only leases is "
+                   "supported",
+                   cfg->leader_elect_resource_lock);
+        return NSC_ERR_INVALID;
+    }
+    /* client-go's leader election refuses these orders too. */
+    if (cfg->leader_elect &&
+        (cfg->leader_elect_lease_duration_ms <= cfg->leader_elect_renew_deadline_ms ||
+         cfg->leader_elect_renew_deadline_ms * 10 <= cfg->leader_elect_retry_period_ms * 12)) {
+        config_err(
+            err, len,
+            "flags --leader-elect-lease-duration (%lldms) > --leader-elect-renew-deadline "
+            "(%lldms) > 1.2 x --leader-elect-retry-period (%lldms) must hold",
+            (long long)cfg->leader_elect_lease_duration_ms,
+            (long long)cfg->leader_elect_renew_deadline_ms,
+            (long long)cfg->leader_elect_retry_period_ms);
+        return NSC_ERR_INVALID;
+    }
+    if (cfg->max_node_group_backoff_duration_ms < cfg->initial_node_group_backoff_duration_ms) {
+        config_err(err, len,
+                   "flag --max-node-group-backoff-duration must not be shorter than "
+                   "--initial-node-group-backoff-duration");
+        return NSC_ERR_INVALID;
+    }
+    return 0;
+}
+
+int
+config_parse(struct nsc_config *cfg, int argc, char *const *argv, char *err, size_t err_len)
+{
+    char why[256];
+    int i, rc;
+
+    for (i = 1; i < argc; i++) {
+        const char *arg = argv[i], *name, *eq, *value;
+        const struct config_flag *f;
+        size_t name_len, index;
+
+        if (strcmp(arg, "-h") == 0) {
+            cfg->show_help = true;
+            continue;
+        }
+        if (arg[0] != '-' || arg[1] == '\0' || strcmp(arg, "--") == 0) {
+            config_err(err, err_len, "unexpected argument \"%s\" (flags start with --)",
+                       strcmp(arg, "--") == 0 && i + 1 < argc ? argv[i + 1] : arg);
+            return NSC_ERR_INVALID;
+        }
+        /* Go's flag package takes -name and --name alike. */
+        name = arg + (arg[1] == '-' ? 2 : 1);
+        eq = strchr(name, '=');
+        name_len = eq ? (size_t)(eq - name) : strlen(name);
+        f = config_find(name, name_len, &index);
+        if (f == NULL) {
+            config_err(err, err_len, "unknown flag --%.*s", (int)name_len, name);
+            return NSC_ERR_INVALID;
+        }
+        if (eq != NULL) {
+            value = eq + 1;
+        } else if (f->type == CT_BOOL) {
+            /* A bare boolean means true; "--flag false" is not a value, as in Go. */
+            value = "true";
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            config_err(err, err_len, "flag --%s needs a value", f->name);
+            return NSC_ERR_INVALID;
+        }
+        why[0] = '\0';
+        rc = config_apply(cfg, f, value, why, sizeof(why));
+        if (rc == NSC_ERR_INVALID) {
+            config_err(err, err_len, "invalid value \"%s\" for flag --%s: %s", value, f->name,
+                       why);
+            return rc;
+        }
+        if (rc < 0) {
+            config_err(err, err_len, "out of memory while parsing flag --%s", f->name);
+            return rc;
+        }
+        cfg->given[index] = 1;
+    }
+    if (cfg->show_help || cfg->show_version)
+        return 0;
+    return config_check(cfg, err, err_len);
+}
+
+static void
+config_strings_free(struct config_strings *list)
+{
+    size_t i;
+
+    for (i = 0; i < list->n; i++)
+        free(list->items[i]);
+    free(list->items);
+    list->items = NULL;
+    list->n = 0;
+}
+
+void
+config_free(struct nsc_config *cfg)
+{
+    size_t i;
+
+    if (cfg == NULL)
+        return;
+    for (i = 0; i < N_FLAGS; i++) {
+        const struct config_flag *f = &config_flags[i];
+        char *base = (char *)cfg;
+
+        if (f->type == CT_STRING || f->type == CT_EXPANDER) {
+            free(*(char **)(base + f->off));
+            *(char **)(base + f->off) = NULL;
+        } else if (f->type == CT_STRINGS) {
+            config_strings_free((struct config_strings *)(base + f->off));
+        }
+    }
+    for (i = 0; i < cfg->n_nodes; i++)
+        free(cfg->nodes[i].name);
+    free(cfg->nodes);
+    for (i = 0; i < cfg->n_backend_opts; i++) {
+        free((char *)(uintptr_t)cfg->backend_opts[i].key);
+        free((char *)(uintptr_t)cfg->backend_opts[i].value);
+    }
+    free(cfg->backend_opts);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+bool
+config_given(const struct nsc_config *cfg, const char *flag)
+{
+    size_t index;
+
+    return config_find(flag, strlen(flag), &index) != NULL && cfg->given[index];
+}
+
+static const char *
+config_metavar(enum config_type t)
+{
+    switch (t) {
+    case CT_BOOL:
+        return "[=BOOL]";
+    case CT_INT:
+        return "=INT";
+    case CT_FLOAT:
+        return "=NUMBER";
+    case CT_DURATION:
+        return "=DURATION";
+    case CT_RANGE:
+        return "=MIN:MAX";
+    case CT_NODES:
+        return "=MIN:MAX:NAME";
+    case CT_BACKEND_OPT:
+        return "=KEY=VALUE";
+    case CT_OUTPUT:
+    case CT_LOG_FORMAT:
+        return "=text|json";
+    case CT_EXPANDER:
+        return "=CHAIN";
+    case CT_STRINGS:
+        return "=LIST";
+    case CT_STRING:
+        break;
+    }
+    return "=STRING";
+}
+
+void
+config_usage(FILE *out)
+{
+    size_t i;
+
+    fputs("Usage: nodescaler --backend=NAME [--backend-opt=KEY=VALUE]... [flags]\n"
+          "\n"
+          "A Kubernetes node autoscaler. Flags take --name=value or --name value (-name works\n"
+          "too); booleans take --name, --name=true or --name=false; durations use Go syntax\n"
+          "(300ms, 10s, 1m30s, 3h). Flag names and defaults follow the Go Cluster Autoscaler.\n"
+          "Flags marked [stored] are accepted for compatibility and validated, but nothing\n"
+          "acts on them yet; giving one logs a warning.\n"
+          "\n"
+          "Exit status: 0 success, 1 failure at run time, 2 bad command line.\n"
+          "\n",
+          out);
+    for (i = 0; i < N_FLAGS; i++) {
+        const struct config_flag *f = &config_flags[i];
+        char left[96];
+
+        snprintf(left, sizeof(left), "--%s%s", f->name, config_metavar(f->type));
+        fprintf(out, "  %-46s %s", left, f->help);
+        if (f->def != NULL && f->type != CT_BOOL)
+            fprintf(out, " (default %s)", f->def);
+        else if (f->def != NULL && strcmp(f->def, "true") == 0)
+            fputs(" (default true)", out);
+        if (f->state == CS_STORED)
+            fputs(" [stored]", out);
+        fputc('\n', out);
+    }
+}
+
+void
+config_warn_inactive(const struct nsc_config *cfg)
+{
+    size_t i;
+
+    for (i = 0; i < N_FLAGS; i++) {
+        if (cfg->given[i] && config_flags[i].state == CS_STORED)
+            log_warning("flag --%s is accepted for compatibility but nothing acts on it yet",
+                        config_flags[i].name);
+    }
+}

@@ -1,0 +1,244 @@
+/* The --once pass: backend through the loader, groups read, a decision made, applied
+ * unless --dry-run, and printed for a person (text) or a program (JSON). */
+#include "config.h"
+
+#include "once.h"
+
+#include "log.h"
+#include "version.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ONCE_ERR_LEN 1024
+
+static const char *
+once_state_name(enum nsc_instance_state s)
+{
+    switch (s) {
+    case NSC_INSTANCE_RUNNING:
+        return "running";
+    case NSC_INSTANCE_CREATING:
+        return "creating";
+    case NSC_INSTANCE_DELETING:
+        return "deleting";
+    case NSC_INSTANCE_UNKNOWN:
+        break;
+    }
+    return "unknown";
+}
+
+void
+once_decision_free(struct once_decision *d)
+{
+    size_t i;
+
+    if (d == NULL)
+        return;
+    for (i = 0; i < d->n_actions; i++) {
+        free(d->actions[i].group_id);
+        free(d->actions[i].reason);
+    }
+    free(d->actions);
+    free(d->summary);
+    memset(d, 0, sizeof(*d));
+}
+
+int
+once_decide(const struct nsc_config *cfg, const struct group_set *groups,
+            struct once_decision *out, char *err, size_t err_len)
+{
+    (void)cfg;
+    (void)groups;
+    (void)err;
+    (void)err_len;
+    memset(out, 0, sizeof(*out));
+    /* No planner is wired into this pass yet and the cluster is not read, so no pod is
+     * known to be pending and no node to be idle: the only honest decision is none. */
+    out->summary = strdup("no change: no pending pods or unneeded nodes are known (this pass "
+                          "reads the backend only; the cluster is not read yet)");
+    return out->summary ? 0 : NSC_ERR_NOMEM;
+}
+
+/* Applies the decision's resizes; with --dry-run only says what it would do. */
+static int
+once_apply(const struct nsc_config *cfg, struct backend *b, const struct once_decision *d,
+           char *err, size_t err_len)
+{
+    size_t i;
+    int rc;
+
+    for (i = 0; i < d->n_actions; i++) {
+        const struct once_action *a = &d->actions[i];
+
+        if (cfg->dry_run) {
+            log_info("dry run: would resize group %s from %d to %d", a->group_id,
+                     (int)a->from_target, (int)a->to_target);
+            continue;
+        }
+        rc = backend_resize(b, a->group_id, a->to_target, err, err_len);
+        if (rc < 0)
+            return rc;
+        log_info("resized group %s from %d to %d", a->group_id, (int)a->from_target,
+                 (int)a->to_target);
+    }
+    return 0;
+}
+
+static void
+once_print_text(FILE *out, const struct nsc_config *cfg, const struct plugin *p,
+                const struct group_set *set, const struct once_decision *d)
+{
+    const struct nsc_backend_ops *ops = plugin_ops(p);
+    size_t i, j;
+
+    fprintf(out, "nodescaler %s, backend %s %s (%s)%s\n\n", nsc_engine_version(), ops->name,
+            ops->version, plugin_path(p), cfg->dry_run ? ", dry run" : "");
+    fprintf(out, "node groups (%zu):\n", set->n_groups);
+    fprintf(out, "  %-24s %5s %5s %7s  %-40s %s\n", "GROUP", "MIN", "MAX", "TARGET",
+            "INSTANCES", "TEMPLATE");
+    for (i = 0; i < set->n_groups; i++) {
+        const struct group_rec *g = &set->groups[i];
+        size_t n_state[4] = {0, 0, 0, 0};
+        char inst[64];
+
+        for (j = 0; j < g->n_instances; j++)
+            n_state[g->instances[j].state & 3]++;
+        snprintf(inst, sizeof(inst), "%zu (%zu running, %zu creating, %zu deleting)",
+                 g->n_instances, n_state[NSC_INSTANCE_RUNNING], n_state[NSC_INSTANCE_CREATING],
+                 n_state[NSC_INSTANCE_DELETING]);
+        fprintf(out, "  %-24s %5d %5d %7d  %-40s %s\n", g->id, (int)g->min_size,
+                (int)g->max_size, (int)g->target_size, g->n_instances ? inst : "0",
+                g->template_node_json ? "yes" : "no (cannot scale from zero)");
+    }
+    for (i = 0; i < set->n_groups; i++) {
+        const struct group_rec *g = &set->groups[i];
+
+        for (j = 0; j < g->n_instances; j++) {
+            const struct instance_rec *in = &g->instances[j];
+
+            fprintf(out, "    %s: %s %s%s%s\n", g->id, in->provider_id,
+                    once_state_name(in->state), in->error_message ? ": " : "",
+                    in->error_message ? in->error_message : "");
+        }
+    }
+    fputc('\n', out);
+    for (i = 0; i < d->n_actions; i++)
+        fprintf(out, "%s group %s: target %d -> %d: %s\n",
+                cfg->dry_run ? "would resize" : "resized", d->actions[i].group_id,
+                (int)d->actions[i].from_target, (int)d->actions[i].to_target,
+                d->actions[i].reason);
+    fprintf(out, "decision: %s\n", d->summary);
+}
+
+static json_t *
+once_groups_json(const struct group_set *set)
+{
+    json_t *arr = json_array();
+    size_t i, j;
+
+    for (i = 0; arr != NULL && i < set->n_groups; i++) {
+        const struct group_rec *g = &set->groups[i];
+        json_t *insts = json_array(), *tmpl = NULL;
+
+        for (j = 0; insts != NULL && j < g->n_instances; j++) {
+            const struct instance_rec *in = &g->instances[j];
+
+            json_array_append_new(
+                insts, json_pack("{s:s, s:s, s:s*, s:s*}", "provider_id", in->provider_id,
+                                 "state", once_state_name(in->state), "error_code",
+                                 in->error_code, "error_message", in->error_message));
+        }
+        if (g->template_node_json != NULL)
+            tmpl = json_loads(g->template_node_json, 0, NULL);
+        json_array_append_new(
+            arr, json_pack("{s:s, s:s*, s:i, s:i, s:i, s:o, s:o}", "id", g->id, "name", g->name,
+                           "min", (int)g->min_size, "max", (int)g->max_size, "target",
+                           (int)g->target_size, "instances", insts ? insts : json_array(),
+                           "template", tmpl ? tmpl : json_null()));
+    }
+    return arr;
+}
+
+static int
+once_print_json(FILE *out, const struct nsc_config *cfg, const struct plugin *p,
+                const struct group_set *set, const struct once_decision *d)
+{
+    const struct nsc_backend_ops *ops = plugin_ops(p);
+    json_t *actions = json_array(), *root;
+    size_t i;
+    int rc;
+
+    for (i = 0; actions != NULL && i < d->n_actions; i++)
+        json_array_append_new(
+            actions, json_pack("{s:s, s:i, s:i, s:s}", "group", d->actions[i].group_id, "from",
+                               (int)d->actions[i].from_target, "to",
+                               (int)d->actions[i].to_target, "reason", d->actions[i].reason));
+    root = json_pack("{s:s, s:{s:s, s:s, s:s}, s:b, s:o, s:{s:o, s:s}}", "version",
+                     nsc_engine_version(), "backend", "name", ops->name, "version",
+                     ops->version, "path", plugin_path(p), "dry_run", cfg->dry_run, "groups",
+                     once_groups_json(set), "decision", "actions",
+                     actions ? actions : json_array(), "summary", d->summary);
+    if (root == NULL)
+        return NSC_ERR_NOMEM;
+    rc = json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    fputc('\n', out);
+    json_decref(root);
+    return rc == 0 ? 0 : NSC_ERR_INTERNAL;
+}
+
+int
+once_run(const struct nsc_config *cfg, FILE *out, char *err, size_t err_len)
+{
+    struct plugin *plugin = NULL;
+    struct backend *b = NULL;
+    struct group_set set = {NULL, 0};
+    struct once_decision d;
+    int rc;
+
+    memset(&d, 0, sizeof(d));
+    if (cfg->cluster_snapshot != NULL) {
+        /* Deciding without the snapshot the user asked for would print a wrong answer. */
+        snprintf(err, err_len,
+                 "--cluster-snapshot=%s: reading cluster snapshots is not "
+                 "implemented yet",
+                 cfg->cluster_snapshot);
+        return NSC_ERR_NOT_IMPLEMENTED;
+    }
+    rc = plugin_load(cfg->backend, &plugin, err, err_len);
+    if (rc < 0)
+        goto out;
+    log_info("loaded backend %s %s from %s", plugin_ops(plugin)->name,
+             plugin_ops(plugin)->version, plugin_path(plugin));
+    rc = backend_create(plugin, cfg->backend_opts, cfg->n_backend_opts, &b, err, err_len);
+    if (rc < 0)
+        goto out;
+    rc = backend_refresh(b, err, err_len);
+    if (rc < 0)
+        goto out;
+    rc = backend_read_groups(b, &set, err, err_len);
+    if (rc < 0)
+        goto out;
+    rc = once_decide(cfg, &set, &d, err, err_len);
+    if (rc < 0)
+        goto out;
+    rc = once_apply(cfg, b, &d, err, err_len);
+    if (rc < 0)
+        goto out;
+    if (cfg->output == CONFIG_OUTPUT_JSON) {
+        rc = once_print_json(out, cfg, plugin, &set, &d);
+        if (rc < 0)
+            snprintf(err, err_len, "cannot write the JSON output");
+    } else {
+        once_print_text(out, cfg, plugin, &set, &d);
+    }
+    fflush(out);
+out:
+    once_decision_free(&d);
+    group_set_free(&set);
+    backend_destroy(b);
+    plugin_unload(plugin);
+    return rc;
+}
