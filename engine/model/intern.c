@@ -428,3 +428,28 @@ u32map_add(struct u32map *m, uint32_t key, int32_t delta)
     m->n++;
     return 0;
 }
+
+void
+u32map_del(struct u32map *m, uint32_t key)
+{
+    if (!m->keys)
+        return;
+    uint32_t i = u32_mix(key) & m->mask;
+    while (m->keys[i] && m->keys[i] != key)
+        i = (i + 1) & m->mask;
+    if (!m->keys[i])
+        return;
+    m->keys[i] = 0;
+    m->n--;
+    uint32_t hole = i, j = (i + 1) & m->mask;
+    while (m->keys[j]) {
+        uint32_t home = u32_mix(m->keys[j]) & m->mask;
+        if (((hole - home) & m->mask) <= ((j - home) & m->mask)) {
+            m->keys[hole] = m->keys[j];
+            m->vals[hole] = m->vals[j];
+            m->keys[j] = 0;
+            hole = j;
+        }
+        j = (j + 1) & m->mask;
+    }
+}

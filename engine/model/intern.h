@@ -81,5 +81,7 @@ int32_t u32map_get(const struct u32map *m, uint32_t key);
 int u32map_has(const struct u32map *m, uint32_t key);
 /** Add delta to key's value (creating it at 0). Returns 0 or NSC_ERR_NOMEM. */
 int u32map_add(struct u32map *m, uint32_t key, int32_t delta);
+/** Remove key (no-op when absent). */
+void u32map_del(struct u32map *m, uint32_t key);
 
 #endif

@@ -3,7 +3,7 @@ engine_libnscengine_la_SOURCES += engine/model/intern.c engine/model/intern.h \
 	engine/model/quantity.c engine/model/quantity.h \
 	engine/model/model.c engine/model/model.h \
 	engine/model/parse.c engine/model/parse_util.h \
-	engine/model/podspec.c
+	engine/model/podspec.c engine/model/stream.c
 
 check_PROGRAMS += tests/unit/test_model
 tests_unit_test_model_SOURCES = tests/unit/test_model.c

@@ -16,14 +16,14 @@
 
 /* Planner state of one snapshot node. */
 struct cand {
-    int32_t group;      /* index into the group_set, -1 when none */
-    bool candidate;     /* passed eligibility and the drain rules */
-    bool dest;          /* may receive pods in the simulation */
-    bool unneeded;      /* its removal simulated fine */
+    int32_t group;  /* index into the group_set, -1 when none */
+    bool candidate; /* passed eligibility and the drain rules */
+    bool dest;      /* may receive pods in the simulation */
+    bool unneeded;  /* its removal simulated fine */
     bool ready;
-    bool found;         /* a group owns it */
-    bool inst_deleting; /* its instance is being deleted */
-    bool deleting;      /* deletionTimestamp, ToBeDeleted taint or instance deleting */
+    bool found;                  /* a group owns it */
+    bool inst_deleting;          /* its instance is being deleted */
+    bool deleting;               /* deletionTimestamp, ToBeDeleted taint or instance deleting */
     uint32_t move_start, n_move; /* its own movable pods, in planner.moves */
     int64_t since_s;
     bool since_annotated;
@@ -90,9 +90,9 @@ scaledown_node_state_name(enum scaledown_node_state s)
 }
 
 /* Record the state of entry e with its reason, what decided and a sentence. */
-static int
-decide(struct scaledown_node *e, enum scaledown_node_state state, enum scaledown_reason reason,
-       enum scaledown_rule rule, const char *object, const char *fmt, ...) NSC_PRINTF(6, 7);
+static int decide(struct scaledown_node *e, enum scaledown_node_state state,
+                  enum scaledown_reason reason, enum scaledown_rule rule, const char *object,
+                  const char *fmt, ...) NSC_PRINTF(6, 7);
 
 static int
 decide(struct scaledown_node *e, enum scaledown_node_state state, enum scaledown_reason reason,
@@ -139,8 +139,8 @@ map_groups(struct planner *pl, struct smap *inst)
             const struct instance_rec *ir = &gr->instances[i];
             if (!ir->provider_id)
                 continue;
-            uint32_t v = ((uint32_t)g << 1) |
-                         (ir->state == NSC_INSTANCE_DELETING ? INST_DELETING : 0u);
+            uint32_t v =
+                ((uint32_t)g << 1) | (ir->state == NSC_INSTANCE_DELETING ? INST_DELETING : 0u);
             if (smap_put(inst, ir->provider_id, v) < 0)
                 return NSC_ERR_NOMEM;
         }
@@ -278,9 +278,9 @@ eligibility(struct planner *pl, uint32_t i)
     if (deleting)
         return decide(e, SD_NODE_UNREMOVABLE, SD_REASON_BEING_DELETED, SD_RULE_NONE, NULL,
                       "node is already being deleted (%s)",
-                      n->deleting      ? "deletionTimestamp set"
+                      n->deleting     ? "deletionTimestamp set"
                       : inst_deleting ? "its instance is deleting"
-                                       : "ToBeDeletedByClusterAutoscaler taint");
+                                      : "ToBeDeletedByClusterAutoscaler taint");
     if (scaledown_node_disabled(&pl->rules, n))
         return decide(e, SD_NODE_UNREMOVABLE, SD_REASON_DISABLED_ANNOTATION, SD_RULE_NONE,
                       SCALEDOWN_ANN_DISABLED, "node is annotated %s: \"true\"",
@@ -368,6 +368,7 @@ dest_ok(const struct sim_snapshot *s, uint32_t node, void *arg)
 struct move {
     const struct model_pod *p;
     uint32_t idx;
+    bool own; /* bound to this node for real, not moved here earlier in the pass */
 };
 
 static int
@@ -377,6 +378,15 @@ prio_cmp(const void *a, const void *b)
     int32_t px = x->p->spec->priority, py = y->p->spec->priority;
     if (px != py)
         return px > py ? -1 : 1;
+    /* A node's own pods first: when one cannot move, that is the pod to name. */
+    if (x->own != y->own)
+        return x->own ? -1 : 1;
+    /* Same-spec pods next to each other, so that they share a scheduling context. */
+    if (x->p->spec != y->p->spec) {
+        int c = strcmp(x->p->spec->key, y->p->spec->key);
+        if (c)
+            return c;
+    }
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
@@ -425,6 +435,25 @@ explain_no_fit(struct planner *pl, struct sim_ctx *ctx, uint32_t self, char *buf
         snprintf(buf + off, len - off, "%s", example);
 }
 
+static bool
+labels_equal(const struct labelset *a, const struct labelset *b)
+{
+    if (a == b)
+        return true;
+    uint32_t na = a ? a->n : 0, nb = b ? b->n : 0;
+    if (na != nb)
+        return false;
+    return na == 0 || memcmp(a->l, b->l, na * sizeof(a->l[0])) == 0;
+}
+
+/* Two pods the scheduler filters cannot tell apart: one spec (namespace included) and the
+ * same labels (which affinity and spread terms read). */
+static bool
+same_shape(const struct model_pod *a, const struct model_pod *b)
+{
+    return a->spec == b->spec && a->ns == b->ns && labels_equal(a->labels, b->labels);
+}
+
 /* Simulate removing candidate i: move every movable pod now on it (its own and those
  * placed there earlier in this pass) to destination nodes. Keeps the changes on success. */
 static int
@@ -452,7 +481,7 @@ simulate(struct planner *pl, uint32_t i)
         enum scaledown_rule rule;
         if (scaledown_pod_check(&pl->rules, p, pl->st->now_s, &rule, NULL, NULL, 0) ==
             SD_POD_MOVE)
-            todo[n_todo++] = (struct move){p, sn->pods[k]};
+            todo[n_todo++] = (struct move){p, sn->pods[k], p->node == sn->name_id};
     }
     /* Highest priority first, as the Go autoscaler's removal simulator. */
     qsort(todo, n_todo, sizeof(*todo), prio_cmp);
@@ -460,10 +489,18 @@ simulate(struct planner *pl, uint32_t i)
         if ((rc = sim_remove_pod(s, todo[k].idx)) < 0)
             goto fail;
     }
+    const struct model_pod *ctx_pod = NULL;
     for (uint32_t k = 0; k < n_todo; k++) {
         const struct model_pod *p = todo[k].p;
-        if ((rc = sim_ctx_new(s, p, &ctx)) < 0)
-            goto fail;
+        /* Replicas of one controller share a context: preparing one costs a pass over the
+         * nodes, and adding pods (unlike removing them) keeps it current. */
+        if (!ctx || !same_shape(ctx_pod, p)) {
+            sim_ctx_free(ctx);
+            ctx = NULL;
+            if ((rc = sim_ctx_new(s, p, &ctx)) < 0)
+                goto fail;
+            ctx_pod = p;
+        }
         uint32_t d = find_dest(pl, ctx);
         if (d == SIM_NONE) {
             char ref[300], why[900];
@@ -477,11 +514,10 @@ simulate(struct planner *pl, uint32_t i)
             return decide(e, SD_NODE_UNREMOVABLE, SD_REASON_NO_PLACE_TO_MOVE_PODS, SD_RULE_NONE,
                           ref, "pod %s cannot move to any other node: %s", ref, why);
         }
-        sim_ctx_free(ctx);
-        ctx = NULL;
         if ((rc = sim_add_pod(s, p, d)) < 0)
             goto fail;
     }
+    sim_ctx_free(ctx);
     free(todo);
     pl->c[i].unneeded = true;
     return 0;
@@ -527,8 +563,12 @@ sort_candidates(const struct planner *pl, uint32_t *order, uint32_t n)
         return NSC_ERR_NOMEM;
     for (uint32_t x = 0; x < n; x++) {
         uint32_t i = order[x];
-        k[x] = (struct cand_key){i, pl->c[i].n_move == 0, pl->c[i].since_annotated,
-                                 pl->c[i].since_s, pl->e[i].util.value, pl->e[i].name};
+        k[x] = (struct cand_key){i,
+                                 pl->c[i].n_move == 0,
+                                 pl->c[i].since_annotated,
+                                 pl->c[i].since_s,
+                                 pl->e[i].util.value,
+                                 pl->e[i].name};
     }
     qsort(k, n, sizeof(*k), cand_cmp);
     for (uint32_t x = 0; x < n; x++)
@@ -551,10 +591,11 @@ cooldown(const struct planner *pl, char *buf, size_t len)
         return true;
     }
     if (st->last_failure_s && st->now_s < st->last_failure_s + o->delay_after_failure_s) {
-        snprintf(buf, len,
-                 "last scale-down failure at %s, less than --scale-down-delay-after-failure=%s ago",
-                 scaledown_format_time(st->last_failure_s, t, sizeof(t)),
-                 fmt_dur(o->delay_after_failure_s, d, sizeof(d)));
+        snprintf(
+            buf, len,
+            "last scale-down failure at %s, less than --scale-down-delay-after-failure=%s ago",
+            scaledown_format_time(st->last_failure_s, t, sizeof(t)),
+            fmt_dur(o->delay_after_failure_s, d, sizeof(d)));
         return true;
     }
     if (st->last_delete_s && st->now_s < st->last_delete_s + o->delay_after_delete_s) {
@@ -620,8 +661,8 @@ choose(struct planner *pl, const uint32_t *order, uint32_t n_order, struct scale
             rc = decide(e, SD_NODE_UNNEEDED, SD_REASON_MIN_SIZE, SD_RULE_NONE, g->id,
                         "removing it would take node group %s below its min size %d "
                         "(target %d, %u deleting, %u chosen in this loop)",
-                        g->id, (int)g->min_size, (int)g->target_size,
-                        (unsigned)gst->n_deleting, (unsigned)chosen[c->group]);
+                        g->id, (int)g->min_size, (int)g->target_size, (unsigned)gst->n_deleting,
+                        (unsigned)chosen[c->group]);
             continue;
         }
         if (total_left <= 0) {
@@ -664,7 +705,8 @@ choose(struct planner *pl, const uint32_t *order, uint32_t n_order, struct scale
             continue;
         for (uint32_t q = 0; q < c->n_move; q++) {
             uint32_t match[4];
-            uint32_t nm = scaledown_pdbs_match(&pl->pdbs, pl->moves[c->move_start + q], match, 4);
+            uint32_t nm =
+                scaledown_pdbs_match(&pl->pdbs, pl->moves[c->move_start + q], match, 4);
             for (uint32_t x = 0; x < nm && x < 4; x++)
                 pl->pdbs.remaining[match[x]]--;
         }

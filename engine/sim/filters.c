@@ -28,10 +28,35 @@ struct spread_state {
     bool self_match;
 };
 
+/* What the context learnt from one pod or node, so that it can be taken back when a
+ * revert removes that pod or node (counts are sums: entries undo in any order). */
+enum clog_kind {
+    CLOG_AFF,
+    CLOG_AFF_TOTAL,
+    CLOG_ANTI,
+    CLOG_SYM,
+    CLOG_SPREAD_COUNT,
+    CLOG_SPREAD_DOMAIN
+};
+
+struct clog {
+    uint32_t src; /* pod or node index */
+    uint8_t src_is_node;
+    uint8_t kind;
+    uint16_t idx; /* term, sym or spread index */
+    uint32_t key;
+    int32_t delta;
+};
+
 struct sim_ctx {
     struct sim_snapshot *s;
     const struct model_pod *pod;
     uint64_t epoch;
+    uint32_t revs_seen;
+    struct clog *log;
+    uint32_t n_log, cap_log;
+    uint32_t cur_src; /* source of the changes being made */
+    bool cur_is_node;
     uint32_t nodes_seen, pods_seen;
     bool prepared;
     bool self_aff; /* the pod matches all of its own affinity terms */
@@ -47,6 +72,32 @@ struct sim_ctx {
     uint32_t n_pvs;
     uint32_t missing_claim; /* a claim whose PVC is absent: fits nowhere */
 };
+
+static int
+clog_push(struct sim_ctx *c, uint8_t kind, uint32_t idx, uint32_t key, int32_t delta)
+{
+    if (c->n_log == c->cap_log) {
+        uint32_t ncap = c->cap_log ? c->cap_log * 2 : 64;
+        struct clog *nl = realloc(c->log, ncap * sizeof(*nl));
+        if (!nl)
+            return NSC_ERR_NOMEM;
+        c->log = nl;
+        c->cap_log = ncap;
+    }
+    c->log[c->n_log++] =
+        (struct clog){c->cur_src, c->cur_is_node, kind, (uint16_t)idx, key, delta};
+    return 0;
+}
+
+/* Count in map m (kind/idx name it for the log). */
+static int
+ctx_count(struct sim_ctx *c, struct u32map *m, uint8_t kind, uint32_t idx, uint32_t key,
+          int32_t delta)
+{
+    if (u32map_add(m, key, delta) < 0)
+        return NSC_ERR_NOMEM;
+    return clog_push(c, kind, idx, key, delta);
+}
 
 const char *
 sim_fail_name(enum sim_fail f)
@@ -199,7 +250,8 @@ node_affinity_ok(const struct model *m, const struct pod_spec *ps, const struct 
             if (labels_get(n->labels, ns->l[i].key) != ns->l[i].val)
                 return false;
     }
-    if (ps->node_aff && !node_selector_matches(&m->strings, ps->node_aff, n->name_id, n->labels))
+    if (ps->node_aff &&
+        !node_selector_matches(&m->strings, ps->node_aff, n->name_id, n->labels))
         return false;
     return true;
 }
@@ -223,6 +275,9 @@ ctx_clear(struct sim_ctx *c)
     free(c->spread);
     free(c->elig);
     free(c->pvs);
+    free(c->log);
+    c->log = NULL;
+    c->n_log = c->cap_log = 0;
     c->aff = c->anti = NULL;
     c->sym = NULL;
     c->spread = NULL;
@@ -238,7 +293,7 @@ sym_add(struct sim_ctx *c, uint32_t key, uint32_t val)
 {
     for (uint32_t i = 0; i < c->n_sym; i++)
         if (c->sym[i].key == key)
-            return u32map_add(&c->sym[i].vals, val, 1);
+            return ctx_count(c, &c->sym[i].vals, CLOG_SYM, i, val, 1);
     struct sym_state *ns = realloc(c->sym, (c->n_sym + 1) * sizeof(*ns));
     if (!ns)
         return NSC_ERR_NOMEM;
@@ -246,7 +301,7 @@ sym_add(struct sim_ctx *c, uint32_t key, uint32_t val)
     c->sym[c->n_sym].key = key;
     u32map_init(&c->sym[c->n_sym].vals);
     c->n_sym++;
-    return u32map_add(&c->sym[c->n_sym - 1].vals, val, 1);
+    return ctx_count(c, &c->sym[c->n_sym - 1].vals, CLOG_SYM, c->n_sym - 1, val, 1);
 }
 
 static void
@@ -271,11 +326,16 @@ spread_recompute_min(struct spread_state *st)
 
 /* A new eligible domain (count 0) or one more pod in a domain. */
 static int
-spread_bump(struct spread_state *st, uint32_t val, int32_t delta)
+spread_bump(struct sim_ctx *c, uint32_t si, uint32_t val, int32_t delta)
 {
+    struct spread_state *st = &c->spread[si];
     bool had = u32map_has(&st->counts, val);
     int32_t before = u32map_get(&st->counts, val);
     if (u32map_add(&st->counts, val, delta) < 0)
+        return NSC_ERR_NOMEM;
+    if (!had && clog_push(c, CLOG_SPREAD_DOMAIN, si, val, 0) < 0)
+        return NSC_ERR_NOMEM;
+    if (delta && clog_push(c, CLOG_SPREAD_COUNT, si, val, delta) < 0)
         return NSC_ERR_NOMEM;
     int32_t after = before + delta;
     if (!had) {
@@ -324,7 +384,9 @@ ctx_add_node(struct sim_ctx *c, uint32_t idx)
         if (sp->honor_taints && untolerated(ps, n->src))
             continue;
         c->elig[idx] |= 1u << i;
-        if (spread_bump(&c->spread[i], labels_get(n->labels, sp->topo_key), 0) < 0)
+        c->cur_src = idx;
+        c->cur_is_node = true;
+        if (spread_bump(c, i, labels_get(n->labels, sp->topo_key), 0) < 0)
             return NSC_ERR_NOMEM;
     }
     return 0;
@@ -340,6 +402,8 @@ ctx_add_pod(struct sim_ctx *c, uint32_t idx)
     const struct model *m = s->m;
     const struct model_pod *p = c->pod, *q = sp->p;
     const struct sim_node *n = &s->nodes[sp->node];
+    c->cur_src = idx;
+    c->cur_is_node = false;
     if (c->n_aff) {
         bool all = true;
         for (uint32_t i = 0; i < c->n_aff && all; i++)
@@ -347,7 +411,8 @@ ctx_add_pod(struct sim_ctx *c, uint32_t idx)
         for (uint32_t i = 0; all && i < c->n_aff; i++) {
             uint32_t v = labels_get(n->labels, c->aff[i].t->topo_key);
             if (v) {
-                if (u32map_add(&c->aff[i].counts, v, 1) < 0)
+                if (ctx_count(c, &c->aff[i].counts, CLOG_AFF, i, v, 1) < 0 ||
+                    clog_push(c, CLOG_AFF_TOTAL, i, 0, 1) < 0)
                     return NSC_ERR_NOMEM;
                 c->aff[i].total++;
             }
@@ -357,7 +422,7 @@ ctx_add_pod(struct sim_ctx *c, uint32_t idx)
         if (!term_matches(m, c->anti[i].t, p->ns, p->labels, q))
             continue;
         uint32_t v = labels_get(n->labels, c->anti[i].t->topo_key);
-        if (v && u32map_add(&c->anti[i].counts, v, 1) < 0)
+        if (v && ctx_count(c, &c->anti[i].counts, CLOG_ANTI, i, v, 1) < 0)
             return NSC_ERR_NOMEM;
     }
     for (uint32_t i = 0; i < q->spec->n_anti; i++) {
@@ -371,10 +436,10 @@ ctx_add_pod(struct sim_ctx *c, uint32_t idx)
     if (c->n_spread && q->ns == p->ns && !q->terminating && sp->node < c->cap_elig) {
         uint32_t bits = c->elig[sp->node];
         for (uint32_t i = 0; bits && i < c->n_spread && i < SPREAD_MAX; i++) {
-            if (!(bits & (1u << i)) || !spread_matches(m, c->spread[i].sp, p->labels, q->labels))
+            if (!(bits & (1u << i)) ||
+                !spread_matches(m, c->spread[i].sp, p->labels, q->labels))
                 continue;
-            if (spread_bump(&c->spread[i], labels_get(n->labels, c->spread[i].sp->topo_key), 1) <
-                0)
+            if (spread_bump(c, i, labels_get(n->labels, c->spread[i].sp->topo_key), 1) < 0)
                 return NSC_ERR_NOMEM;
         }
     }
@@ -463,17 +528,77 @@ ctx_prepare(struct sim_ctx *c)
     c->nodes_seen = s->n_nodes;
     c->pods_seen = s->n_pods;
     c->epoch = s->epoch;
+    c->revs_seen = s->n_revs;
     c->prepared = true;
     return 0;
+}
+
+/* Take back what pods >= low_pods and nodes >= low_nodes taught the context. */
+static void
+ctx_rewind(struct sim_ctx *c, uint32_t low_pods, uint32_t low_nodes)
+{
+    uint32_t dirty = 0; /* spread constraints whose minimum must be recomputed */
+    uint32_t k = 0;
+    /* Newest first, so a domain's counts go before the domain itself. */
+    for (uint32_t i = c->n_log; i-- > 0;) {
+        struct clog *e = &c->log[i];
+        if (e->src < (e->src_is_node ? low_nodes : low_pods))
+            continue;
+        switch (e->kind) {
+        case CLOG_AFF:
+            u32map_add(&c->aff[e->idx].counts, e->key, -e->delta);
+            break;
+        case CLOG_AFF_TOTAL:
+            c->aff[e->idx].total -= e->delta;
+            break;
+        case CLOG_ANTI:
+            u32map_add(&c->anti[e->idx].counts, e->key, -e->delta);
+            break;
+        case CLOG_SYM:
+            u32map_add(&c->sym[e->idx].vals, e->key, -e->delta);
+            break;
+        case CLOG_SPREAD_COUNT:
+            u32map_add(&c->spread[e->idx].counts, e->key, -e->delta);
+            dirty |= 1u << (e->idx % 32);
+            break;
+        case CLOG_SPREAD_DOMAIN:
+            u32map_del(&c->spread[e->idx].counts, e->key);
+            dirty |= 1u << (e->idx % 32);
+            break;
+        }
+        e->kind = 0xff; /* undone */
+    }
+    for (uint32_t i = 0; i < c->n_log; i++)
+        if (c->log[i].kind != 0xff)
+            c->log[k++] = c->log[i];
+    c->n_log = k;
+    for (uint32_t i = 0; i < c->n_spread; i++)
+        if (dirty & (1u << (i % 32)))
+            spread_recompute_min(&c->spread[i]);
+    if (c->pods_seen > low_pods)
+        c->pods_seen = low_pods;
+    if (c->nodes_seen > low_nodes)
+        c->nodes_seen = low_nodes;
 }
 
 static int
 ctx_sync(struct sim_ctx *c)
 {
     struct sim_snapshot *s = c->s;
-    if (!c->prepared || c->epoch != s->epoch || s->n_nodes < c->nodes_seen ||
-        s->n_pods < c->pods_seen)
+    if (!c->prepared || c->epoch != s->epoch)
         return ctx_prepare(c);
+    if (c->revs_seen != s->n_revs) {
+        uint32_t low_p = c->pods_seen, low_n = c->nodes_seen;
+        for (uint32_t r = c->revs_seen; r < s->n_revs; r++) {
+            if (s->rev_pods[r] < low_p)
+                low_p = s->rev_pods[r];
+            if (s->rev_nodes[r] < low_n)
+                low_n = s->rev_nodes[r];
+        }
+        c->revs_seen = s->n_revs;
+        if (low_p < c->pods_seen || low_n < c->nodes_seen)
+            ctx_rewind(c, low_p, low_n);
+    }
     for (uint32_t i = c->nodes_seen; i < s->n_nodes; i++)
         if (ctx_add_node(c, i) < 0)
             return NSC_ERR_NOMEM;
@@ -518,17 +643,18 @@ sim_ctx_pod(const struct sim_ctx *c)
 
 /* ---- filters ---- */
 
-#define WHY(...)                                                                                   \
-    do {                                                                                           \
-        if (why)                                                                                   \
-            snprintf(why, why_len, __VA_ARGS__);                                                   \
+#define WHY(...)                                                                               \
+    do {                                                                                       \
+        if (why)                                                                               \
+            snprintf(why, why_len, __VA_ARGS__);                                               \
     } while (0)
 
 static int
-check_resources(const struct sim_snapshot *s, const struct pod_spec *ps, const struct sim_node *n,
-                char *why, size_t why_len)
+check_resources(const struct sim_snapshot *s, const struct pod_spec *ps,
+                const struct sim_node *n, char *why, size_t why_len)
 {
-    static const char *const names[RES_N_FIXED] = {"cpu", "memory", "ephemeral-storage", "pods"};
+    static const char *const names[RES_N_FIXED] = {"cpu", "memory", "ephemeral-storage",
+                                                   "pods"};
     const struct res *a = &n->src->alloc;
     if (n->used[RES_PODS] + 1 > a->fixed[RES_PODS]) {
         WHY("Too many pods: %" PRId64 " of %" PRId64 " allocatable", n->used[RES_PODS],
@@ -633,12 +759,14 @@ check_volumes(const struct sim_snapshot *s, const struct sim_ctx *c, const struc
 {
     const struct model *m = s->m;
     if (c->missing_claim) {
-        WHY("persistentvolumeclaim \"%s\" not found", intern_str(&m->strings, c->missing_claim));
+        WHY("persistentvolumeclaim \"%s\" not found",
+            intern_str(&m->strings, c->missing_claim));
         return SIM_FAIL_VOLUME;
     }
     for (uint32_t i = 0; i < c->n_pvs; i++) {
         const struct model_pv *pv = c->pvs[i];
-        if (pv->node_aff && !node_selector_matches(&m->strings, pv->node_aff, n->name_id, n->labels)) {
+        if (pv->node_aff &&
+            !node_selector_matches(&m->strings, pv->node_aff, n->name_id, n->labels)) {
             WHY("node(s) had volume node affinity conflict (volume %s)", pv->name);
             return SIM_FAIL_VOLUME;
         }
@@ -670,8 +798,8 @@ check_spread(const struct sim_snapshot *s, const struct sim_ctx *c, const struct
         if (skew > st->sp->max_skew) {
             WHY("node(s) didn't match pod topology spread constraints (%s=%s: skew %" PRId64
                 " > maxSkew %d)",
-                intern_str(&s->m->strings, st->sp->topo_key), intern_str(&s->m->strings, v), skew,
-                st->sp->max_skew);
+                intern_str(&s->m->strings, st->sp->topo_key), intern_str(&s->m->strings, v),
+                skew, st->sp->max_skew);
             return SIM_FAIL_SPREAD;
         }
     }

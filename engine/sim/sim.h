@@ -14,17 +14,17 @@
 /** Why a node was refused, in kube-scheduler's Filter order. */
 enum sim_fail {
     SIM_OK = 0,
-    SIM_FAIL_UNSCHEDULABLE,  /* NodeUnschedulable */
-    SIM_FAIL_TAINT,          /* TaintToleration */
-    SIM_FAIL_NODE_AFFINITY,  /* NodeAffinity (nodeSelector and required affinity) */
-    SIM_FAIL_PORTS,          /* NodePorts */
-    SIM_FAIL_RESOURCES,      /* NodeResourcesFit */
-    SIM_FAIL_VOLUME,         /* VolumeBinding / VolumeZone for bound PVs */
-    SIM_FAIL_SPREAD,         /* PodTopologySpread, DoNotSchedule */
-    SIM_FAIL_AFFINITY,       /* InterPodAffinity: the pod's required affinity */
-    SIM_FAIL_ANTI_AFFINITY,  /* InterPodAffinity: the pod's required anti-affinity */
-    SIM_FAIL_EXISTING_ANTI,  /* InterPodAffinity: existing pods' anti-affinity */
-    SIM_FAIL_DISABLED,       /* node removed from the simulation */
+    SIM_FAIL_UNSCHEDULABLE, /* NodeUnschedulable */
+    SIM_FAIL_TAINT,         /* TaintToleration */
+    SIM_FAIL_NODE_AFFINITY, /* NodeAffinity (nodeSelector and required affinity) */
+    SIM_FAIL_PORTS,         /* NodePorts */
+    SIM_FAIL_RESOURCES,     /* NodeResourcesFit */
+    SIM_FAIL_VOLUME,        /* VolumeBinding / VolumeZone for bound PVs */
+    SIM_FAIL_SPREAD,        /* PodTopologySpread, DoNotSchedule */
+    SIM_FAIL_AFFINITY,      /* InterPodAffinity: the pod's required affinity */
+    SIM_FAIL_ANTI_AFFINITY, /* InterPodAffinity: the pod's required anti-affinity */
+    SIM_FAIL_EXISTING_ANTI, /* InterPodAffinity: existing pods' anti-affinity */
+    SIM_FAIL_DISABLED,      /* node removed from the simulation */
     SIM_FAIL_N
 };
 
@@ -68,7 +68,11 @@ struct sim_snapshot {
     uint32_t n_anti_pods, cap_anti_pods;
     struct sim_undo *undo;
     uint32_t n_undo, cap_undo;
-    uint64_t epoch; /* bumped by anything a context cannot follow incrementally */
+    uint64_t epoch; /* bumped by removals and disables: contexts then start over */
+    /* After each revert, the pod and node counts it left: contexts that saw more undo
+     * what they learnt from the pods and nodes that went away. */
+    uint32_t *rev_pods, *rev_nodes;
+    uint32_t n_revs, cap_revs;
     struct smap node_index; /* name -> node index */
     bool has_pvcs;          /* the model carries PVCs: volume checks are on */
 };

@@ -5,12 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum undo_op {
-    UNDO_ADD_NODE,
-    UNDO_ADD_POD,
-    UNDO_REMOVE_POD,
-    UNDO_DISABLE_NODE
-};
+enum undo_op { UNDO_ADD_NODE, UNDO_ADD_POD, UNDO_REMOVE_POD, UNDO_DISABLE_NODE };
 
 struct sim_undo {
     uint8_t op;
@@ -198,6 +193,8 @@ sim_snapshot_free(struct sim_snapshot *s)
     free(s->pods);
     free(s->anti_pods);
     free(s->undo);
+    free(s->rev_pods);
+    free(s->rev_nodes);
     smap_free(&s->node_index);
     free(s);
 }
@@ -319,6 +316,7 @@ sim_revert(struct sim_snapshot *s, uint32_t mark)
         }
         case UNDO_REMOVE_POD: {
             struct sim_pod *sp = &s->pods[u.a];
+            s->epoch++;
             sp->node = u.b;
             /* Capacity was reserved when the pod was first linked. */
             if (node_link(&s->nodes[u.b], u.a, sp->p) < 0)
@@ -327,8 +325,25 @@ sim_revert(struct sim_snapshot *s, uint32_t mark)
         }
         case UNDO_DISABLE_NODE:
             s->nodes[u.a].disabled = false;
+            s->epoch++;
             break;
         }
     }
-    s->epoch++;
+    if (s->n_revs == s->cap_revs) {
+        uint32_t ncap = s->cap_revs ? s->cap_revs * 2 : 64;
+        uint32_t *np = realloc(s->rev_pods, ncap * sizeof(*np));
+        if (np)
+            s->rev_pods = np;
+        uint32_t *nn = realloc(s->rev_nodes, ncap * sizeof(*nn));
+        if (nn)
+            s->rev_nodes = nn;
+        if (!np || !nn) {
+            s->epoch++; /* no history: contexts start over */
+            return;
+        }
+        s->cap_revs = ncap;
+    }
+    s->rev_pods[s->n_revs] = s->n_pods;
+    s->rev_nodes[s->n_revs] = s->n_nodes;
+    s->n_revs++;
 }

@@ -48,3 +48,17 @@ TESTS += tests/unit/test_exoscale_backends
 EXTRA_DIST += tests/data/exoscale/world.json
 TESTS += tests/unit/exoscale-symbols.sh
 EXTRA_DIST += tests/unit/exoscale-symbols.sh
+
+# Calls per control loop at 10, 100 and 1,000 nodes: `make bench-exoscale` (also part
+# of `make bench`).
+check_PROGRAMS += tests/bench/bench_exoscale
+tests_bench_bench_exoscale_SOURCES = tests/bench/bench_exoscale.c
+tests_bench_bench_exoscale_CFLAGS = $(NSC_TEST_CFLAGS) $(MHD_CFLAGS) -I$(top_srcdir)/tests/emulator
+tests_bench_bench_exoscale_LDADD = tests/emulator/libexoemu.la $(NSC_TEST_LIBS) \
+	$(JANSSON_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(OPENSSL_LIBS)
+bench-exoscale: tests/bench/bench_exoscale$(EXEEXT) $(backend_LTLIBRARIES)
+	NSC_BACKEND_PATH='$(abs_top_builddir)/plugins' ./tests/bench/bench_exoscale$(EXEEXT)
+bench: bench-exoscale
+.PHONY: bench bench-exoscale
+# IAM role policies of the two backends (the backend tests run with exactly these).
+dist_noinst_DATA += deploy/iam/sks-role-policy.json deploy/iam/instance-pool-role-policy.json

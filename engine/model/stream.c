@@ -1,0 +1,317 @@
+/* Streaming List loader: cuts each element of a List's "items" array out of the byte
+ * stream and parses it alone, so a 450,000-pod kubectl dump never exists as one tree. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "model/model.h"
+
+struct splitter {
+    int depth;
+    bool in_str, esc;
+    /* Top-level key tracking. */
+    bool want_key; /* next string at depth 1 is a key */
+    char key[16];  /* last top-level key (truncated) */
+    size_t key_len;
+    bool key_ok;    /* key fits in key[] */
+    bool in_items;  /* inside the top-level "items" array */
+    bool value_str; /* collecting the top-level "kind" string value */
+    char kind[128];
+    size_t kind_len;
+    /* The item being collected. */
+    char *item;
+    size_t item_len, item_cap;
+    bool collecting;
+    size_t item_start_depth;
+};
+
+struct pending_item {
+    json_t **v;
+    size_t n, cap;
+};
+
+static int
+append(struct splitter *sp, const char *b, size_t n)
+{
+    if (sp->item_len + n > sp->item_cap) {
+        size_t ncap = sp->item_cap ? sp->item_cap : 65536;
+        while (ncap < sp->item_len + n)
+            ncap *= 2;
+        char *ni = realloc(sp->item, ncap);
+        if (!ni)
+            return NSC_ERR_NOMEM;
+        sp->item = ni;
+        sp->item_cap = ncap;
+    }
+    memcpy(sp->item + sp->item_len, b, n);
+    sp->item_len += n;
+    return 0;
+}
+
+static void
+count_kind(struct model_load_stats *st, const char *kind)
+{
+    if (strcmp(kind, "Node") == 0)
+        st->n_nodes++;
+    else if (strcmp(kind, "Pod") == 0)
+        st->n_pods++;
+    else if (strcmp(kind, "PodDisruptionBudget") == 0)
+        st->n_pdbs++;
+    else if (strcmp(kind, "PersistentVolume") == 0)
+        st->n_pvs++;
+    else if (strcmp(kind, "PersistentVolumeClaim") == 0)
+        st->n_pvcs++;
+    else if (strcmp(kind, "Namespace") == 0)
+        st->n_namespaces++;
+}
+
+static int
+upsert_counted(struct model *m, json_t *it, const char *kind, struct model_load_stats *st)
+{
+    int rc = model_upsert(m, it, kind);
+    if (rc == NSC_ERR_NOMEM)
+        return rc;
+    if (rc == NSC_ERR_NOT_IMPLEMENTED)
+        st->n_ignored++;
+    else if (rc < 0)
+        st->n_skipped++;
+    else
+        count_kind(st, kind ? kind : json_string_value(json_object_get(it, "kind")));
+    return 0;
+}
+
+/* One complete item: parse and upsert it, or keep it until the List's kind is known. */
+static int
+item_done(struct model *m, struct splitter *sp, struct pending_item *pend,
+          struct model_load_stats *st, size_t index, char *err, size_t err_len)
+{
+    json_error_t jerr;
+    json_t *it = json_loadb(sp->item, sp->item_len, 0, &jerr);
+    sp->item_len = 0;
+    if (!it) {
+        snprintf(err, err_len, "items[%zu]: %s", index, jerr.text);
+        return NSC_ERR_INVALID;
+    }
+    int rc = 0;
+    if (json_object_get(it, "kind")) {
+        rc = upsert_counted(m, it, NULL, st);
+    } else if (sp->kind_len > 4 && strcmp(sp->kind + sp->kind_len - 4, "List") == 0) {
+        char hint[128];
+        snprintf(hint, sizeof(hint), "%.*s", (int)(sp->kind_len - 4), sp->kind);
+        rc = hint[0] ? upsert_counted(m, it, hint, st) : (st->n_skipped++, 0);
+    } else {
+        if (pend->n == pend->cap) {
+            size_t ncap = pend->cap ? pend->cap * 2 : 64;
+            json_t **nv = realloc(pend->v, ncap * sizeof(*nv));
+            if (!nv) {
+                json_decref(it);
+                return NSC_ERR_NOMEM;
+            }
+            pend->v = nv;
+            pend->cap = ncap;
+        }
+        pend->v[pend->n++] = it;
+        return 0;
+    }
+    json_decref(it);
+    return rc;
+}
+
+int
+model_load_stream(struct model *m, FILE *f, const char *name, struct model_load_stats *stats,
+                  char *err, size_t err_len)
+{
+    struct splitter sp;
+    struct pending_item pend = {0};
+    struct model_load_stats st = {0};
+    memset(&sp, 0, sizeof(sp));
+    char *buf = malloc(1 << 20);
+    char inner[400] = "";
+    size_t n_items = 0, offset = 0;
+    int rc = 0;
+    bool saw_items = false;
+    json_t *whole = NULL;
+    if (!buf)
+        return NSC_ERR_NOMEM;
+    /* Keep the top-level object's bytes apart from the items, to read a single object. */
+    char *top = NULL;
+    size_t top_len = 0, top_cap = 0;
+    size_t got;
+    while ((got = fread(buf, 1, 1 << 20, f)) > 0) {
+        size_t run_start = 0; /* start of the bytes of this chunk that belong to the item */
+        for (size_t i = 0; i < got; i++) {
+            char c = buf[i];
+            if (sp.in_str) {
+                if (sp.esc)
+                    sp.esc = false;
+                else if (c == '\\')
+                    sp.esc = true;
+                else if (c == '"')
+                    sp.in_str = false;
+                if (!sp.collecting && sp.depth == 1) {
+                    if (sp.in_str || c != '"') {
+                        if (sp.want_key) {
+                            if (sp.key_len < sizeof(sp.key) - 1)
+                                sp.key[sp.key_len++] = c;
+                            else
+                                sp.key_ok = false;
+                        } else if (sp.value_str && sp.kind_len < sizeof(sp.kind) - 1) {
+                            sp.kind[sp.kind_len++] = c;
+                        }
+                    } else {
+                        sp.key[sp.key_len] = 0;
+                        sp.kind[sp.kind_len] = 0;
+                        sp.value_str = false;
+                    }
+                }
+                continue;
+            }
+            switch (c) {
+            case '"':
+                sp.in_str = true;
+                if (!sp.collecting && sp.depth == 1) {
+                    if (sp.want_key) {
+                        sp.key_len = 0;
+                        sp.key_ok = true;
+                    } else if (sp.key_ok && strcmp(sp.key, "kind") == 0) {
+                        sp.value_str = true;
+                        sp.kind_len = 0;
+                    }
+                }
+                break;
+            case ':':
+                if (!sp.collecting && sp.depth == 1)
+                    sp.want_key = false;
+                break;
+            case ',':
+                if (!sp.collecting && sp.depth == 1)
+                    sp.want_key = true;
+                break;
+            case '{':
+            case '[':
+                if (sp.in_items && sp.depth == 2 && c == '{') {
+                    sp.collecting = true;
+                    run_start = i;
+                    sp.item_len = 0;
+                }
+                sp.depth++;
+                if (sp.depth == 1) {
+                    if (c != '{') {
+                        snprintf(err, err_len, "%s: not a JSON object", name);
+                        rc = NSC_ERR_INVALID;
+                        goto out;
+                    }
+                    sp.want_key = true;
+                }
+                if (sp.depth == 2 && c == '[' && sp.key_ok && strcmp(sp.key, "items") == 0) {
+                    sp.in_items = true;
+                    saw_items = true;
+                }
+                break;
+            case '}':
+            case ']':
+                sp.depth--;
+                if (sp.depth < 0) {
+                    snprintf(err, err_len, "%s: unbalanced brackets at byte %zu", name,
+                             offset + i);
+                    rc = NSC_ERR_INVALID;
+                    goto out;
+                }
+                if (sp.collecting && sp.depth == 2) {
+                    if ((rc = append(&sp, buf + run_start, i + 1 - run_start)) < 0)
+                        goto out;
+                    sp.collecting = false;
+                    rc = item_done(m, &sp, &pend, &st, n_items++, inner, sizeof(inner));
+                    if (rc < 0) {
+                        snprintf(err, err_len, "%s: %s", name, inner);
+                        goto out;
+                    }
+                    run_start = i + 1;
+                }
+                if (sp.depth == 1 && sp.in_items && c == ']')
+                    sp.in_items = false;
+                break;
+            default:
+                break;
+            }
+        }
+        if (sp.collecting && (rc = append(&sp, buf + run_start, got - run_start)) < 0)
+            goto out;
+        if (!saw_items) {
+            /* Not a List (yet): keep the bytes in case it is a single object. */
+            if (top_len + got > top_cap) {
+                size_t ncap = top_cap ? top_cap : 1 << 20;
+                while (ncap < top_len + got)
+                    ncap *= 2;
+                char *nt = realloc(top, ncap);
+                if (!nt) {
+                    rc = NSC_ERR_NOMEM;
+                    goto out;
+                }
+                top = nt;
+                top_cap = ncap;
+            }
+            memcpy(top + top_len, buf, got);
+            top_len += got;
+        } else if (top) {
+            free(top);
+            top = NULL;
+            top_len = top_cap = 0;
+        }
+        offset += got;
+    }
+    if (ferror(f)) {
+        snprintf(err, err_len, "%s: read error", name);
+        rc = NSC_ERR_INVALID;
+        goto out;
+    }
+    if (sp.depth != 0 || sp.in_str) {
+        snprintf(err, err_len, "%s: truncated JSON (ends inside a value)", name);
+        rc = NSC_ERR_INVALID;
+        goto out;
+    }
+    if (!saw_items) {
+        json_error_t jerr;
+        whole = json_loadb(top ? top : "", top_len, 0, &jerr);
+        if (!whole) {
+            snprintf(err, err_len, "%s:%d:%d: %s", name, jerr.line, jerr.column, jerr.text);
+            rc = NSC_ERR_INVALID;
+            goto out;
+        }
+        rc = model_load_json(m, whole, &st, inner, sizeof(inner));
+        if (rc < 0)
+            snprintf(err, err_len, "%s: %s", name, inner);
+        goto out;
+    }
+    if (!sp.kind_len) {
+        snprintf(err, err_len, "%s: field kind: missing: not a Kubernetes List", name);
+        rc = NSC_ERR_INVALID;
+        goto out;
+    }
+    /* Items of a typed list (NodeList...) that came before the list's kind. */
+    char item_kind[128] = "";
+    if (sp.kind_len > 4 && strcmp(sp.kind + sp.kind_len - 4, "List") == 0)
+        snprintf(item_kind, sizeof(item_kind), "%.*s", (int)(sp.kind_len - 4), sp.kind);
+    for (size_t i = 0; i < pend.n; i++) {
+        if (!item_kind[0]) {
+            log_msg(NSC_LOG_WARNING, "model", "skipping an item of %s: field kind: missing",
+                    name);
+            st.n_skipped++;
+            continue;
+        }
+        if ((rc = upsert_counted(m, pend.v[i], item_kind, &st)) < 0)
+            goto out;
+    }
+out:
+    for (size_t i = 0; i < pend.n; i++)
+        json_decref(pend.v[i]);
+    free(pend.v);
+    json_decref(whole);
+    free(top);
+    free(sp.item);
+    free(buf);
+    if (rc == 0 && stats)
+        *stats = st;
+    return rc;
+}
