@@ -1270,12 +1270,13 @@ do_write(struct MHD_Connection *c, const char *method, const struct route *rt, c
             snprintf(msg, sizeof(msg), "%s%s%s \"%s\" already exists",
                      kst_res_infos[rt->res].plural, kst_res_infos[rt->res].group[0] ? "." : "",
                      kst_res_infos[rt->res].group, name);
+            /* name points into the body: build the details before releasing it. */
+            json_t *details =
+                json_pack("{s:s, s:s}", "name", name, "kind", kst_res_infos[rt->res].plural);
+
             pthread_mutex_unlock(&store.mu);
             json_decref(in);
-            return send_status(
-                c, 409, "AlreadyExists", msg,
-                json_pack("{s:s, s:s}", "name", name, "kind", kst_res_infos[rt->res].plural),
-                0);
+            return send_status(c, 409, "AlreadyExists", msg, details, 0);
         }
         {
             const char *mdns = json_string_value(

@@ -729,9 +729,12 @@ START_TEST(options_from_daemon_flags)
 
     ck_assert_int_eq(config_init(&cfg), 0);
     static char a0[] = "nodescaler", a1[] = "--scale-down-utilization-threshold=0.3",
-                a2[] = "--scale-down-unneeded-time=90s", a3[] = "--scale-down-delay-after-add=1500ms",
-                a4[] = "--max-drain-parallelism=3", a5[] = "--skip-nodes-with-local-storage=false",
-                a6[] = "--ignore-daemonsets-utilization=true", a7[] = "--scale-down-enabled=false";
+                a2[] = "--scale-down-unneeded-time=90s",
+                a3[] = "--scale-down-delay-after-add=1500ms",
+                a4[] = "--max-drain-parallelism=3",
+                a5[] = "--skip-nodes-with-local-storage=false",
+                a6[] = "--ignore-daemonsets-utilization=true",
+                a7[] = "--scale-down-enabled=false";
     char *const argv[] = {a0, a1, a2, a3, a4, a5, a6, a7, NULL};
     char err[300] = "";
     ck_assert_msg(config_parse(&cfg, 8, argv, err, sizeof(err)) == 0, "%s", err);
@@ -740,7 +743,8 @@ START_TEST(options_from_daemon_flags)
     ck_assert_int_eq(a.unneeded_time_s, 90);
     ck_assert_int_eq(a.delay_after_add_s, 2); /* rounded up */
     ck_assert_int_eq(a.max_drain_parallelism, 3);
-    ck_assert(!a.skip_nodes_with_local_storage && a.ignore_daemonsets_utilization && !a.enabled);
+    ck_assert(!a.skip_nodes_with_local_storage && a.ignore_daemonsets_utilization &&
+              !a.enabled);
     config_free(&cfg);
 }
 END_TEST
