@@ -2,8 +2,12 @@
  * disruptions each has left as the planner chooses nodes to remove together. */
 #include "scaledown/scaledown.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define MEMO_W 5 /* count, then up to 4 PDB indices */
+#define MEMO_MAX_LABELS 24
 
 static int
 pdb_cmp(const void *a, const void *b)
@@ -20,6 +24,7 @@ scaledown_pdbs_init(struct scaledown_pdbs *t, const struct model *m)
 {
     memset(t, 0, sizeof(*t));
     t->m = m;
+    smap_init(&t->memo);
     uint32_t n = m->pdbs.n_live;
     if (n == 0)
         return 0;
@@ -42,6 +47,8 @@ scaledown_pdbs_free(struct scaledown_pdbs *t)
 {
     free(t->pdb);
     free(t->remaining);
+    smap_free(&t->memo);
+    free(t->memo_vals);
     memset(t, 0, sizeof(*t));
 }
 
@@ -52,9 +59,8 @@ scaledown_pdbs_reset(struct scaledown_pdbs *t)
         t->remaining[i] = t->pdb[i]->disruptions_allowed;
 }
 
-uint32_t
-scaledown_pdbs_match(const struct scaledown_pdbs *t, const struct model_pod *p, uint32_t *out,
-                     uint32_t cap)
+static uint32_t
+match_all(const struct scaledown_pdbs *t, const struct model_pod *p, uint32_t *out, uint32_t cap)
 {
     /* First PDB of the pod's namespace: the array is sorted by namespace id. */
     uint32_t lo = 0, hi = t->n;
@@ -76,5 +82,50 @@ scaledown_pdbs_match(const struct scaledown_pdbs *t, const struct model_pod *p, 
             out[n] = i;
         n++;
     }
+    return n;
+}
+
+uint32_t
+scaledown_pdbs_match(struct scaledown_pdbs *t, const struct model_pod *p, uint32_t *out,
+                     uint32_t cap)
+{
+    if (t->n == 0)
+        return 0;
+    uint32_t nl = p->labels ? p->labels->n : 0;
+    if (nl > MEMO_MAX_LABELS)
+        return match_all(t, p, out, cap);
+    char key[24 + MEMO_MAX_LABELS * 18];
+    size_t off = (size_t)snprintf(key, sizeof(key), "%x", p->ns);
+    for (uint32_t i = 0; i < nl; i++)
+        off += (size_t)snprintf(key + off, sizeof(key) - off, ",%x=%x", p->labels->l[i].key,
+                                p->labels->l[i].val);
+    uint32_t slot, got[MEMO_W - 1];
+    if (smap_get(&t->memo, key, &slot)) {
+        const uint32_t *v = &t->memo_vals[(size_t)slot * MEMO_W];
+        for (uint32_t i = 0; i < v[0] && i < cap && i < MEMO_W - 1; i++)
+            out[i] = v[1 + i];
+        if (v[0] <= MEMO_W - 1 || cap <= MEMO_W - 1)
+            return v[0];
+        return match_all(t, p, out, cap);
+    }
+    uint32_t n = match_all(t, p, got, MEMO_W - 1);
+    for (uint32_t i = 0; i < n && i < cap && i < MEMO_W - 1; i++)
+        out[i] = got[i];
+    if (n > MEMO_W - 1 && cap > MEMO_W - 1)
+        match_all(t, p, out, cap);
+    if (t->n_memo == t->cap_memo) {
+        uint32_t ncap = t->cap_memo ? t->cap_memo * 2 : 64;
+        uint32_t *nv = realloc(t->memo_vals, (size_t)ncap * MEMO_W * sizeof(*nv));
+        if (!nv)
+            return n; /* no memo: correct, only slower */
+        t->memo_vals = nv;
+        t->cap_memo = ncap;
+    }
+    if (smap_put(&t->memo, key, t->n_memo) < 0)
+        return n;
+    uint32_t *v = &t->memo_vals[(size_t)t->n_memo++ * MEMO_W];
+    v[0] = n;
+    for (uint32_t i = 0; i < MEMO_W - 1; i++)
+        v[1 + i] = i < n ? got[i] : 0;
     return n;
 }

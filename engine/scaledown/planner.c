@@ -368,6 +368,7 @@ dest_ok(const struct sim_snapshot *s, uint32_t node, void *arg)
 struct move {
     const struct model_pod *p;
     uint32_t idx;
+    bool own; /* bound to this node for real, not moved here earlier in the pass */
 };
 
 static int
@@ -377,6 +378,15 @@ prio_cmp(const void *a, const void *b)
     int32_t px = x->p->spec->priority, py = y->p->spec->priority;
     if (px != py)
         return px > py ? -1 : 1;
+    /* A node's own pods first: when one cannot move, that is the pod to name. */
+    if (x->own != y->own)
+        return x->own ? -1 : 1;
+    /* Same-spec pods next to each other, so that they share a scheduling context. */
+    if (x->p->spec != y->p->spec) {
+        int c = strcmp(x->p->spec->key, y->p->spec->key);
+        if (c)
+            return c;
+    }
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
@@ -425,6 +435,25 @@ explain_no_fit(struct planner *pl, struct sim_ctx *ctx, uint32_t self, char *buf
         snprintf(buf + off, len - off, "%s", example);
 }
 
+static bool
+labels_equal(const struct labelset *a, const struct labelset *b)
+{
+    if (a == b)
+        return true;
+    uint32_t na = a ? a->n : 0, nb = b ? b->n : 0;
+    if (na != nb)
+        return false;
+    return na == 0 || memcmp(a->l, b->l, na * sizeof(a->l[0])) == 0;
+}
+
+/* Two pods the scheduler filters cannot tell apart: one spec (namespace included) and the
+ * same labels (which affinity and spread terms read). */
+static bool
+same_shape(const struct model_pod *a, const struct model_pod *b)
+{
+    return a->spec == b->spec && a->ns == b->ns && labels_equal(a->labels, b->labels);
+}
+
 /* Simulate removing candidate i: move every movable pod now on it (its own and those
  * placed there earlier in this pass) to destination nodes. Keeps the changes on success. */
 static int
@@ -452,7 +481,7 @@ simulate(struct planner *pl, uint32_t i)
         enum scaledown_rule rule;
         if (scaledown_pod_check(&pl->rules, p, pl->st->now_s, &rule, NULL, NULL, 0) ==
             SD_POD_MOVE)
-            todo[n_todo++] = (struct move){p, sn->pods[k]};
+            todo[n_todo++] = (struct move){p, sn->pods[k], p->node == sn->name_id};
     }
     /* Highest priority first, as the Go autoscaler's removal simulator. */
     qsort(todo, n_todo, sizeof(*todo), prio_cmp);
@@ -460,10 +489,18 @@ simulate(struct planner *pl, uint32_t i)
         if ((rc = sim_remove_pod(s, todo[k].idx)) < 0)
             goto fail;
     }
+    const struct model_pod *ctx_pod = NULL;
     for (uint32_t k = 0; k < n_todo; k++) {
         const struct model_pod *p = todo[k].p;
-        if ((rc = sim_ctx_new(s, p, &ctx)) < 0)
-            goto fail;
+        /* Replicas of one controller share a context: preparing one costs a pass over the
+         * nodes, and adding pods (unlike removing them) keeps it current. */
+        if (!ctx || !same_shape(ctx_pod, p)) {
+            sim_ctx_free(ctx);
+            ctx = NULL;
+            if ((rc = sim_ctx_new(s, p, &ctx)) < 0)
+                goto fail;
+            ctx_pod = p;
+        }
         uint32_t d = find_dest(pl, ctx);
         if (d == SIM_NONE) {
             char ref[300], why[900];
@@ -477,11 +514,10 @@ simulate(struct planner *pl, uint32_t i)
             return decide(e, SD_NODE_UNREMOVABLE, SD_REASON_NO_PLACE_TO_MOVE_PODS, SD_RULE_NONE,
                           ref, "pod %s cannot move to any other node: %s", ref, why);
         }
-        sim_ctx_free(ctx);
-        ctx = NULL;
         if ((rc = sim_add_pod(s, p, d)) < 0)
             goto fail;
     }
+    sim_ctx_free(ctx);
     free(todo);
     pl->c[i].unneeded = true;
     return 0;

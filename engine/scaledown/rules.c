@@ -94,7 +94,7 @@ find(const struct model *m, const char *s)
 
 void
 scaledown_rules_init(struct scaledown_rules *r, const struct model *m,
-                     const struct scaledown_options *o, const struct scaledown_pdbs *pdbs)
+                     const struct scaledown_options *o, struct scaledown_pdbs *pdbs)
 {
     memset(r, 0, sizeof(*r));
     r->m = m;

@@ -109,6 +109,11 @@ struct scaledown_pdbs {
     uint32_t n;
     const struct model_pdb **pdb; /* sorted by namespace, then name */
     int32_t *remaining;          /* status.disruptionsAllowed minus what was consumed */
+    /* Matches per (namespace, labels): replicas of one controller share them, and a
+     * cluster may hold hundreds of PDBs per namespace. */
+    struct smap memo;
+    uint32_t *memo_vals; /* SCALEDOWN_PDB_MEMO_W per entry: count, then up to 4 indices */
+    uint32_t n_memo, cap_memo;
 };
 
 /** Index every PDB of m (borrowed; must not change while t lives). Returns 0 or NOMEM. */
@@ -120,7 +125,7 @@ void scaledown_pdbs_reset(struct scaledown_pdbs *t);
  * Indices of the PDBs that select pod p (same namespace, selector matches its labels).
  * Writes at most cap into out; returns the total count (which may exceed cap).
  */
-uint32_t scaledown_pdbs_match(const struct scaledown_pdbs *t, const struct model_pod *p,
+uint32_t scaledown_pdbs_match(struct scaledown_pdbs *t, const struct model_pod *p,
                               uint32_t *out, uint32_t cap);
 
 /* ---- drain rules ---- */
@@ -158,7 +163,7 @@ enum scaledown_pod_outcome {
 struct scaledown_rules {
     const struct model *m;
     const struct scaledown_options *opt;
-    const struct scaledown_pdbs *pdbs; /* NULL: no PDB in the cluster */
+    struct scaledown_pdbs *pdbs; /* NULL: no PDB in the cluster (its match cache is written) */
     uint32_t k_safe_to_evict, k_safe_local, k_disabled, k_unneeded_since;
     uint32_t v_true, v_false, v_on_completion, ns_kube_system;
     uint32_t kind_rs, kind_rc, kind_ss, kind_job;
@@ -166,7 +171,7 @@ struct scaledown_rules {
 
 /** Prepare r for model m, options o and budgets pdbs (all borrowed, pdbs may be NULL). */
 void scaledown_rules_init(struct scaledown_rules *r, const struct model *m,
-                          const struct scaledown_options *o, const struct scaledown_pdbs *pdbs);
+                          const struct scaledown_options *o, struct scaledown_pdbs *pdbs);
 
 /**
  * Run the drain rules on pod p (borrowed) at now_s. Returns the outcome; *rule receives
