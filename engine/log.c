@@ -160,8 +160,8 @@ log_vmsg(enum nsc_log_level level, const char *component, const char *fmt, va_li
     if (log_format_current == LOG_FORMAT_JSON) {
         gmtime_r(&tv.tv_sec, &tm);
         fprintf(stderr, "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ\",\"level\":\"%s\",",
-                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                tm.tm_sec, (long)tv.tv_usec, json_level[lvl]);
+                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                (long)tv.tv_usec, json_level[lvl]);
         if (component) {
             fputs("\"component\":\"", stderr);
             json_escape_to(stderr, component);
@@ -175,9 +175,8 @@ log_vmsg(enum nsc_log_level level, const char *component, const char *fmt, va_li
          * so the component stands in its place. */
         localtime_r(&tv.tv_sec, &tm);
         fprintf(stderr, "%c%02d%02d %02d:%02d:%02d.%06ld %7d %s] %s\n", klog_letter[lvl],
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                (long)tv.tv_usec, (int)getpid(), component ? component : "nodescaler",
-                line);
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)tv.tv_usec,
+                (int)getpid(), component ? component : "nodescaler", line);
     }
     pthread_mutex_unlock(&log_lock);
 }

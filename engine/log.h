@@ -7,10 +7,7 @@
 
 #include <nodescaler/backend.h>
 
-enum log_format {
-    LOG_FORMAT_TEXT = 0,
-    LOG_FORMAT_JSON = 1
-};
+enum log_format { LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON = 1 };
 
 /** Choose the output format; default text. Not thread-safe: call at start-up. */
 void log_set_format(enum log_format format);

@@ -5,6 +5,7 @@
 #include "once.h"
 
 #include "log.h"
+#include "loop/replay.h"
 #include "version.h"
 
 #include <jansson.h>
@@ -189,6 +190,90 @@ once_print_json(FILE *out, const struct nsc_config *cfg, const struct plugin *p,
     return rc == 0 ? 0 : NSC_ERR_INTERNAL;
 }
 
+/* The planner's options from the flags. */
+static void
+once_scaleup_options(const struct nsc_config *cfg, struct scaleup_options *o)
+{
+    scaleup_options_default(o);
+    if (cfg->expander != NULL)
+        o->expander = cfg->expander;
+    o->balance_similar = cfg->balance_similar_node_groups;
+    o->balancing_ignore_labels = (const char *const *)cfg->balancing_ignore_labels.items;
+    o->n_balancing_ignore_labels = cfg->balancing_ignore_labels.n;
+    o->max_nodes_total = (int32_t)cfg->max_nodes_total;
+    o->cores_total_max = cfg->cores_total_max;
+    o->memory_total_max_gib = cfg->memory_total_max_gib;
+    o->max_nodes_per_scaleup = (int32_t)cfg->max_nodes_per_scaleup;
+    o->expendable_priority_cutoff = (int32_t)cfg->expendable_pods_priority_cutoff;
+    o->memory_difference_ratio = cfg->memory_difference_ratio;
+    o->max_allocatable_difference_ratio = cfg->max_allocatable_difference_ratio;
+    o->max_free_difference_ratio = cfg->max_free_difference_ratio;
+    /* A fixed seed: replaying the same snapshot gives the same decision. */
+    o->random_seed = 1;
+}
+
+/*
+ * --cluster-snapshot: the cluster comes from a kubectl dump instead of the API; the same
+ * planners decide; the decision is applied unless --dry-run and printed whole.
+ */
+static int
+once_replay(const struct nsc_config *cfg, struct backend *b, const struct group_set *set,
+            FILE *out, char *err, size_t err_len)
+{
+    struct model *m = model_new();
+    struct model_load_stats st;
+    struct scaleup_options o;
+    json_t *dec = NULL;
+    int rc;
+
+    if (m == NULL)
+        return NSC_ERR_NOMEM;
+    rc = model_load_file(m, cfg->cluster_snapshot, &st, err, err_len);
+    if (rc < 0)
+        goto out;
+    log_info("snapshot %s: %u nodes, %u pods, %u PDBs (%u skipped, %u of other kinds)",
+             cfg->cluster_snapshot, st.n_nodes, st.n_pods, st.n_pdbs, st.n_skipped,
+             st.n_ignored);
+    once_scaleup_options(cfg, &o);
+    rc = replay_decide(m, set, &o, &dec, err, err_len);
+    if (rc < 0)
+        goto out;
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(dec, "scale_up"), i, e)
+    {
+        const char *gid = json_string_value(json_object_get(e, "group"));
+        int to = (int)json_integer_value(json_object_get(e, "to"));
+        int from = (int)json_integer_value(json_object_get(e, "from"));
+        if (cfg->dry_run) {
+            log_info("dry run: would resize group %s from %d to %d", gid, from, to);
+            continue;
+        }
+        rc = backend_resize(b, gid, to, err, err_len);
+        if (rc < 0)
+            goto out;
+        log_info("resized group %s from %d to %d", gid, from, to);
+    }
+    if (cfg->output == CONFIG_OUTPUT_JSON) {
+        json_object_set_new(dec, "dry_run", json_boolean(cfg->dry_run));
+        if (json_dumpf(dec, out, JSON_INDENT(2)) != 0) {
+            snprintf(err, err_len, "cannot write the JSON output");
+            rc = NSC_ERR_INTERNAL;
+            goto out;
+        }
+        fputc('\n', out);
+    } else {
+        fprintf(out, "nodescaler %s, snapshot %s%s\n", nsc_engine_version(),
+                cfg->cluster_snapshot, cfg->dry_run ? ", dry run" : "");
+        replay_render_text(dec, out);
+    }
+    fflush(out);
+out:
+    json_decref(dec);
+    model_free(m);
+    return rc;
+}
+
 int
 once_run(const struct nsc_config *cfg, FILE *out, char *err, size_t err_len)
 {
@@ -199,14 +284,6 @@ once_run(const struct nsc_config *cfg, FILE *out, char *err, size_t err_len)
     int rc;
 
     memset(&d, 0, sizeof(d));
-    if (cfg->cluster_snapshot != NULL) {
-        /* Deciding without the snapshot the user asked for would print a wrong answer. */
-        snprintf(err, err_len,
-                 "--cluster-snapshot=%s: reading cluster snapshots is not "
-                 "implemented yet",
-                 cfg->cluster_snapshot);
-        return NSC_ERR_NOT_IMPLEMENTED;
-    }
     rc = plugin_load(cfg->backend, &plugin, err, err_len);
     if (rc < 0)
         goto out;
@@ -221,6 +298,10 @@ once_run(const struct nsc_config *cfg, FILE *out, char *err, size_t err_len)
     rc = backend_read_groups(b, &set, err, err_len);
     if (rc < 0)
         goto out;
+    if (cfg->cluster_snapshot != NULL) {
+        rc = once_replay(cfg, b, &set, out, err, err_len);
+        goto out;
+    }
     rc = once_decide(cfg, &set, &d, err, err_len);
     if (rc < 0)
         goto out;

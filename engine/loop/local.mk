@@ -8,3 +8,5 @@ tests_unit_test_replay_LDADD = $(NSC_TEST_LIBS)
 TESTS += tests/unit/test_replay
 dist_noinst_DATA += tests/data/replay/snapshot.json tests/data/replay/groups.json \
 	tests/data/replay/expected.json tests/data/replay/expected.txt
+TESTS += tests/unit/replay-cli.sh
+EXTRA_DIST += tests/unit/replay-cli.sh

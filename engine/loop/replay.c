@@ -32,8 +32,9 @@ replay_decision_json(const struct model *m, const struct group_set *groups,
                                                    inc->from, "to", inc->to, "pods", pods));
     }
     for (size_t i = 0; i < r->n_fits; i++)
-        bad |= json_array_append_new(fe, json_pack("{s:o, s:s}", "pod", pod_name(m, r->fits[i].pod),
-                                                   "node", r->fits[i].node));
+        bad |= json_array_append_new(fe,
+                                     json_pack("{s:o, s:s}", "pod", pod_name(m, r->fits[i].pod),
+                                               "node", r->fits[i].node));
     for (size_t i = 0; i < r->n_none; i++) {
         const struct scaleup_none *nn = &r->none[i];
         json_t *e = json_pack("{s:o}", "pod", pod_name(m, nn->pod));
@@ -52,12 +53,11 @@ replay_decision_json(const struct model *m, const struct group_set *groups,
         }
         bad |= json_array_append_new(ns, e);
     }
-    bad |= json_object_set_new(d, "summary",
-                               json_pack("{s:I, s:I, s:I, s:I}", "nodes",
-                                         (json_int_t)m->nodes.n_live, "pods",
-                                         (json_int_t)m->pods.n_live, "pending",
-                                         (json_int_t)r->n_pending, "groups",
-                                         (json_int_t)groups->n_groups));
+    bad |= json_object_set_new(
+        d, "summary",
+        json_pack("{s:I, s:I, s:I, s:I}", "nodes", (json_int_t)m->nodes.n_live, "pods",
+                  (json_int_t)m->pods.n_live, "pending", (json_int_t)r->n_pending, "groups",
+                  (json_int_t)groups->n_groups));
     if (bad) {
         json_decref(d);
         return NULL;
@@ -141,7 +141,8 @@ replay_render_text(json_t *d, FILE *out)
             fprintf(out, "    %s\n", json_string_value(p));
         }
     }
-    fprintf(out, "Pending pods that fit existing or upcoming nodes: %zu\n", json_array_size(fe));
+    fprintf(out, "Pending pods that fit existing or upcoming nodes: %zu\n",
+            json_array_size(fe));
     json_array_foreach(fe, i, e)
         fprintf(out, "  %s -> %s\n", str_of(e, "pod"), str_of(e, "node"));
     fprintf(out, "Pending pods no scale-up helps: %zu\n", json_array_size(ns));

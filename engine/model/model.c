@@ -257,8 +257,8 @@ warn_skip(const char *kind, json_t *obj, const char *err, int rc)
                 obj_ref(obj, ref, sizeof(ref)));
         return rc;
     }
-    log_msg(NSC_LOG_WARNING, "model", "skipping %s %s: %s", kind, obj_ref(obj, ref, sizeof(ref)),
-            err);
+    log_msg(NSC_LOG_WARNING, "model", "skipping %s %s: %s", kind,
+            obj_ref(obj, ref, sizeof(ref)), err);
     return NSC_ERR_INVALID;
 }
 
@@ -352,9 +352,12 @@ parse_node(struct pctx *c, json_t *obj, struct model_node **out)
             goto fail;
         }
         if (type && strcmp(type, "Ready") == 0) {
-            n->ready = st && strcmp(st, "True") == 0 ? 1 : st && strcmp(st, "False") == 0 ? 0 : -1;
-            if ((rc = get_time(c, cd, "lastTransitionTime", "status.conditions[].lastTransitionTime",
-                               &n->ready_since_s)) < 0)
+            n->ready = st && strcmp(st, "True") == 0    ? 1
+                       : st && strcmp(st, "False") == 0 ? 0
+                                                        : -1;
+            if ((rc = get_time(c, cd, "lastTransitionTime",
+                               "status.conditions[].lastTransitionTime", &n->ready_since_s)) <
+                0)
                 goto fail;
         }
     }
@@ -366,7 +369,8 @@ fail:
 }
 
 int
-model_parse_node(struct model *m, json_t *obj, struct model_node **out, char *err, size_t err_len)
+model_parse_node(struct model *m, json_t *obj, struct model_node **out, char *err,
+                 size_t err_len)
 {
     struct pctx c = {m, err, err_len};
     if (!json_is_object(obj))
@@ -380,7 +384,8 @@ model_upsert_node(struct model *m, json_t *obj)
     char err[512] = "";
     struct pctx c = {m, err, sizeof(err)};
     struct model_node *n = NULL;
-    int rc = json_is_object(obj) ? parse_node(&c, obj, &n) : pfail(&c, "(node)", "not an object");
+    int rc =
+        json_is_object(obj) ? parse_node(&c, obj, &n) : pfail(&c, "(node)", "not an object");
     if (rc < 0)
         return warn_skip("node", obj, err, rc);
     void *old;
@@ -442,7 +447,8 @@ parse_pod(struct pctx *c, json_t *obj, struct model_pod **out)
                                          "metadata.deletionTimestamp", &p->deletion_s)) < 0)
         goto fail;
     p->grace_s = 30;
-    json_t *tgps = json_object_get(json_object_get(obj, "spec"), "terminationGracePeriodSeconds");
+    json_t *tgps =
+        json_object_get(json_object_get(obj, "spec"), "terminationGracePeriodSeconds");
     if (tgps && !json_is_null(tgps)) {
         if (!json_is_integer(tgps) || json_integer_value(tgps) < 0) {
             rc = pfail(c, "spec.terminationGracePeriodSeconds", "not a non-negative integer");
@@ -719,7 +725,8 @@ parse_pvc(struct pctx *c, json_t *obj, struct model_pvc **out)
     if (rc < 0)
         return rc;
     const char *vn;
-    if ((rc = get_str(c, json_object_get(obj, "spec"), "volumeName", "spec.volumeName", &vn)) < 0)
+    if ((rc = get_str(c, json_object_get(obj, "spec"), "volumeName", "spec.volumeName", &vn)) <
+        0)
         return rc;
     struct model_pvc *p = calloc(1, sizeof(*p));
     if (!p || !(p->name = strdup(md.name))) {
@@ -755,31 +762,32 @@ parse_ns(struct pctx *c, json_t *obj, struct model_ns **out)
 }
 
 /* Upsert/delete boilerplate for the kinds keyed by name or namespace/name. */
-#define MODEL_KIND(kind, label, type, parse, freefn, table, namespaced)                          \
-    int model_upsert_##kind(struct model *m, json_t *obj)                                        \
-    {                                                                                            \
-        char err[512] = "", key[600];                                                            \
-        struct pctx c = {m, err, sizeof(err)};                                                   \
-        type *p = NULL;                                                                          \
-        int rc = json_is_object(obj) ? parse(&c, obj, &p) : pfail(&c, "(" label ")", "not an object"); \
-        if (rc < 0 || !p)                                                                        \
-            return warn_skip(label, obj, err, rc < 0 ? rc : NSC_ERR_INVALID);                    \
-        if (namespaced)                                                                          \
-            rc = ns_key(key, sizeof(key), intern_str(&m->strings, kind_ns(p)), p->name);         \
-        else                                                                                     \
-            rc = snprintf(key, sizeof(key), "%s", p->name) >= (int)sizeof(key) ? -1 : 0;         \
-        if (rc < 0) {                                                                            \
-            freefn(p);                                                                           \
-            return warn_skip(label, obj, "name too long", NSC_ERR_INVALID);                      \
-        }                                                                                        \
-        void *old;                                                                               \
-        if ((rc = table_put(&m->table, key, p, &old)) < 0) {                                     \
-            freefn(p);                                                                           \
-            return rc;                                                                           \
-        }                                                                                        \
-        freefn(old);                                                                             \
-        m->generation++;                                                                         \
-        return 0;                                                                                \
+#define MODEL_KIND(kind, label, type, parse, freefn, table, namespaced)                        \
+    int model_upsert_##kind(struct model *m, json_t *obj)                                      \
+    {                                                                                          \
+        char err[512] = "", key[600];                                                          \
+        struct pctx c = {m, err, sizeof(err)};                                                 \
+        type *p = NULL;                                                                        \
+        int rc = json_is_object(obj) ? parse(&c, obj, &p)                                      \
+                                     : pfail(&c, "(" label ")", "not an object");              \
+        if (rc < 0 || !p)                                                                      \
+            return warn_skip(label, obj, err, rc < 0 ? rc : NSC_ERR_INVALID);                  \
+        if (namespaced)                                                                        \
+            rc = ns_key(key, sizeof(key), intern_str(&m->strings, kind_ns(p)), p->name);       \
+        else                                                                                   \
+            rc = snprintf(key, sizeof(key), "%s", p->name) >= (int)sizeof(key) ? -1 : 0;       \
+        if (rc < 0) {                                                                          \
+            freefn(p);                                                                         \
+            return warn_skip(label, obj, "name too long", NSC_ERR_INVALID);                    \
+        }                                                                                      \
+        void *old;                                                                             \
+        if ((rc = table_put(&m->table, key, p, &old)) < 0) {                                   \
+            freefn(p);                                                                         \
+            return rc;                                                                         \
+        }                                                                                      \
+        freefn(old);                                                                           \
+        m->generation++;                                                                       \
+        return 0;                                                                              \
     }
 
 #define kind_ns(p) ((p)->ns)
@@ -795,7 +803,8 @@ int
 model_delete_pdb(struct model *m, const char *ns, const char *name)
 {
     char key[600];
-    struct model_pdb *p = ns_key(key, sizeof(key), ns, name) == 0 ? table_del(&m->pdbs, key) : NULL;
+    struct model_pdb *p =
+        ns_key(key, sizeof(key), ns, name) == 0 ? table_del(&m->pdbs, key) : NULL;
     if (!p)
         return NSC_ERR_NOT_FOUND;
     pdb_free(p);
@@ -807,7 +816,8 @@ int
 model_delete_pvc(struct model *m, const char *ns, const char *name)
 {
     char key[600];
-    struct model_pvc *p = ns_key(key, sizeof(key), ns, name) == 0 ? table_del(&m->pvcs, key) : NULL;
+    struct model_pvc *p =
+        ns_key(key, sizeof(key), ns, name) == 0 ? table_del(&m->pvcs, key) : NULL;
     if (!p)
         return NSC_ERR_NOT_FOUND;
     pvc_free(p);
@@ -906,7 +916,8 @@ model_load_json(struct model *m, json_t *root, struct model_load_stats *stats, c
             if (!ik)
                 ik = item_kind[0] ? item_kind : NULL;
             if (!ik) {
-                log_msg(NSC_LOG_WARNING, "model", "skipping items[%zu]: field kind: missing", i);
+                log_msg(NSC_LOG_WARNING, "model", "skipping items[%zu]: field kind: missing",
+                        i);
                 st.n_skipped++;
                 continue;
             }

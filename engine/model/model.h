@@ -57,14 +57,7 @@ struct labelset {
 /** Value id of key in ls, or INTERN_NONE. ls may be NULL. */
 uint32_t labels_get(const struct labelset *ls, uint32_t key);
 
-enum sel_op {
-    SEL_IN = 0,
-    SEL_NOT_IN,
-    SEL_EXISTS,
-    SEL_DOES_NOT_EXIST,
-    SEL_GT,
-    SEL_LT
-};
+enum sel_op { SEL_IN = 0, SEL_NOT_IN, SEL_EXISTS, SEL_DOES_NOT_EXIST, SEL_GT, SEL_LT };
 
 /** One requirement; matchLabels entries become In with one value. */
 struct sel_req {
@@ -122,11 +115,7 @@ struct toleration {
     uint8_t effect; /* EFFECT_ALL when empty */
 };
 
-enum port_proto {
-    PROTO_TCP = 0,
-    PROTO_UDP,
-    PROTO_SCTP
-};
+enum port_proto { PROTO_TCP = 0, PROTO_UDP, PROTO_SCTP };
 
 struct host_port {
     uint32_t ip; /* interned; "0.0.0.0" when empty */
@@ -139,7 +128,7 @@ struct affinity_term {
     struct selector sel;
     bool sel_null; /* no labelSelector: matches no pod */
     uint32_t n_ns;
-    uint32_t *ns;          /* explicit namespaces */
+    uint32_t *ns;           /* explicit namespaces */
     struct selector ns_sel; /* namespaceSelector */
     bool has_ns_sel;        /* namespaceSelector present ({} = all namespaces) */
     uint32_t topo_key;
@@ -168,10 +157,10 @@ struct spread {
  */
 struct pod_spec {
     uint32_t refs;
-    uint32_t ns;          /* namespace (affinity terms default to it) */
-    struct res req;       /* effective request, without the implicit 1 pod */
-    struct labelset *node_selector;  /* spec.nodeSelector, NULL when none */
-    struct node_selector *node_aff;  /* required node affinity, NULL when none */
+    uint32_t ns;                    /* namespace (affinity terms default to it) */
+    struct res req;                 /* effective request, without the implicit 1 pod */
+    struct labelset *node_selector; /* spec.nodeSelector, NULL when none */
+    struct node_selector *node_aff; /* required node affinity, NULL when none */
     uint32_t n_tolerations, n_ports, n_aff, n_anti, n_spread, n_claims, n_local_vols;
     struct toleration *tolerations;
     struct host_port *ports;
@@ -211,7 +200,7 @@ struct model_pod {
     bool unschedulable; /* PodScheduled=False, reason Unschedulable */
     int64_t created_s;  /* creationTimestamp, Unix seconds; 0 when absent */
     int64_t deletion_s; /* deletionTimestamp, Unix seconds; 0 when absent */
-    int64_t grace_s;    /* spec.terminationGracePeriodSeconds; 30 (the API default) when absent */
+    int64_t grace_s; /* spec.terminationGracePeriodSeconds; 30 (the API default) when absent */
 };
 
 /** A node. */
@@ -223,12 +212,12 @@ struct model_node {
     struct labelset *annotations; /* autoscaler-relevant keys only */
     uint32_t n_taints;
     struct taint *taints;
-    struct res alloc;   /* status.allocatable (capacity when allocatable is absent) */
-    int64_t cap_cpu_m;  /* status.capacity cpu */
-    int64_t cap_mem;    /* status.capacity memory */
-    bool unschedulable; /* spec.unschedulable */
-    int8_t ready;       /* Ready condition: 1 True, 0 False, -1 Unknown/absent */
-    bool deleting;      /* metadata.deletionTimestamp set */
+    struct res alloc;      /* status.allocatable (capacity when allocatable is absent) */
+    int64_t cap_cpu_m;     /* status.capacity cpu */
+    int64_t cap_mem;       /* status.capacity memory */
+    bool unschedulable;    /* spec.unschedulable */
+    int8_t ready;          /* Ready condition: 1 True, 0 False, -1 Unknown/absent */
+    bool deleting;         /* metadata.deletionTimestamp set */
     int64_t ready_since_s; /* lastTransitionTime of Ready, 0 when absent */
     int64_t created_s;
 };
@@ -328,8 +317,8 @@ int model_load_json(struct model *m, json_t *root, struct model_load_stats *stat
  * Returns 0, NSC_ERR_INVALID for malformed JSON or a document that is not a Kubernetes
  * List or object (err says where), or NSC_ERR_NOMEM.
  */
-int model_load_stream(struct model *m, FILE *f, const char *name, struct model_load_stats *stats,
-                      char *err, size_t err_len);
+int model_load_stream(struct model *m, FILE *f, const char *name,
+                      struct model_load_stats *stats, char *err, size_t err_len);
 
 /** Read and load a JSON file with model_load_stream; err names the file on failure. */
 int model_load_file(struct model *m, const char *path, struct model_load_stats *stats,
@@ -386,8 +375,8 @@ bool model_pod_is_mirror(const struct model *m, const struct model_pod *p);
 const char *model_pod_ref(const struct model *m, const struct model_pod *p, char *buf,
                           size_t len);
 
-/** Which annotation keys are kept: cluster-autoscaler.kubernetes.io/ prefixed, nodescaler prefixed and
- * kubernetes.io/config.mirror. Others (often huge) are dropped at parse time. */
+/** Which annotation keys are kept: cluster-autoscaler.kubernetes.io/ prefixed, nodescaler
+ * prefixed and kubernetes.io/config.mirror. Others (often huge) are dropped at parse time. */
 bool model_keep_annotation(const char *key);
 
 #endif

@@ -84,7 +84,8 @@ bool
 model_keep_annotation(const char *key)
 {
     return strncmp(key, "cluster-autoscaler.kubernetes.io/", 33) == 0 ||
-           strncmp(key, "nodescaler", 10) == 0 || strcmp(key, "kubernetes.io/config.mirror") == 0;
+           strncmp(key, "nodescaler", 10) == 0 ||
+           strcmp(key, "kubernetes.io/config.mirror") == 0;
 }
 
 int
@@ -377,8 +378,8 @@ parse_exprs(struct pctx *c, json_t *arr, const char *field, bool numeric_ok, str
                     free(r.vals);
                     return pfail(c, field, "entry %zu: value %zu is not a string", i, j);
                 }
-                r.vals[j] = intern_get(&c->m->strings, json_string_value(v),
-                                       json_string_length(v));
+                r.vals[j] =
+                    intern_get(&c->m->strings, json_string_value(v), json_string_length(v));
             }
             r.n_vals = (uint32_t)nv;
         }
@@ -414,7 +415,8 @@ parse_selector(struct pctx *c, json_t *obj, const char *field, struct selector *
                 selector_free(out);
                 return pfail(c, field, "matchLabels value of \"%.60s\" is not a string", k);
             }
-            struct sel_req r = {.key = intern_cstr(&c->m->strings, k), .op = SEL_IN, .n_vals = 1};
+            struct sel_req r = {
+                .key = intern_cstr(&c->m->strings, k), .op = SEL_IN, .n_vals = 1};
             r.vals = malloc(sizeof(*r.vals));
             if (!r.vals) {
                 selector_free(out);
@@ -543,8 +545,8 @@ selector_matches(const struct intern *in, const struct selector *sel, const stru
 }
 
 bool
-node_selector_matches(const struct intern *in, const struct node_selector *ns, uint32_t node_name,
-                      const struct labelset *labels)
+node_selector_matches(const struct intern *in, const struct node_selector *ns,
+                      uint32_t node_name, const struct labelset *labels)
 {
     for (uint32_t t = 0; t < ns->n_terms; t++) {
         const struct node_term *term = &ns->terms[t];

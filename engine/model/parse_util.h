@@ -26,8 +26,7 @@ int parse_node_selector(struct pctx *c, json_t *obj, const char *field,
 void selector_free(struct selector *s);
 void node_selector_free(struct node_selector *ns);
 /** Optional string member: NULL when absent or null; error when another type. */
-int get_str(struct pctx *c, json_t *obj, const char *key, const char *field,
-            const char **out);
+int get_str(struct pctx *c, json_t *obj, const char *key, const char *field, const char **out);
 /** RFC 3339 timestamp to Unix seconds; 0 when absent. */
 int get_time(struct pctx *c, json_t *obj, const char *key, const char *field, int64_t *out);
 int pod_spec_build(struct pctx *c, json_t *pod, uint32_t ns, struct pod_spec **out);

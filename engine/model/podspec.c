@@ -221,8 +221,6 @@ parse_effect(const char *e, uint8_t *out)
     return 0;
 }
 
-
-
 int
 model_parse_taints(struct pctx *c, json_t *arr, struct taint **out, uint32_t *n_out)
 {
@@ -404,8 +402,8 @@ parse_aff_terms(struct pctx *c, json_t *arr, const char *field, struct affinity_
         t->has_ns_sel = nss && !json_is_null(nss);
         if ((rc = parse_selector(c, nss, field, &t->ns_sel)) < 0)
             return rc;
-        if ((rc = parse_str_list(c, json_object_get(e, "namespaces"), field, &t->ns, &t->n_ns)) <
-            0)
+        if ((rc = parse_str_list(c, json_object_get(e, "namespaces"), field, &t->ns,
+                                 &t->n_ns)) < 0)
             return rc;
         if ((rc = parse_str_list(c, json_object_get(e, "matchLabelKeys"), field, &t->match_keys,
                                  &t->n_match_keys)) < 0)
@@ -469,8 +467,8 @@ parse_spread(struct pctx *c, json_t *arr, struct pod_spec *s)
         int rc = parse_selector(c, ls, field, &sp->sel);
         if (rc < 0)
             return rc;
-        if ((rc = parse_str_list(c, json_object_get(e, "matchLabelKeys"), field, &sp->match_keys,
-                                 &sp->n_match_keys)) < 0)
+        if ((rc = parse_str_list(c, json_object_get(e, "matchLabelKeys"), field,
+                                 &sp->match_keys, &sp->n_match_keys)) < 0)
             return rc;
     }
     return 0;
@@ -531,8 +529,8 @@ spec_parse(struct pctx *c, json_t *spec, uint32_t ns, struct pod_spec *s)
     s->ns = ns;
     if ((rc = compute_request(c, spec, &s->req)) < 0)
         return rc;
-    if ((rc = parse_labelset(c, json_object_get(spec, "nodeSelector"), "spec.nodeSelector", false,
-                             &s->node_selector)) < 0)
+    if ((rc = parse_labelset(c, json_object_get(spec, "nodeSelector"), "spec.nodeSelector",
+                             false, &s->node_selector)) < 0)
         return rc;
     json_t *aff = json_object_get(spec, "affinity");
     if (aff && !json_is_null(aff) && !json_is_object(aff))
@@ -547,8 +545,8 @@ spec_parse(struct pctx *c, json_t *spec, uint32_t ns, struct pod_spec *s)
              c,
              json_object_get(json_object_get(aff, "podAffinity"),
                              "requiredDuringSchedulingIgnoredDuringExecution"),
-             "spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution", &s->aff,
-             &s->n_aff)) < 0)
+             "spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution",
+             &s->aff, &s->n_aff)) < 0)
         return rc;
     if ((rc = parse_aff_terms(
              c,
@@ -597,10 +595,10 @@ spec_key(json_t *spec, const char *ns)
 {
     json_t *k = json_array();
     json_t *cs = json_array(), *is = json_array(), *vs = json_array();
-    static const char *const fields[] = {"nodeSelector", "affinity",   "tolerations",
-                                         "topologySpreadConstraints", "overhead", "resources",
-                                         "priority",     "preemptionPolicy", "schedulingGates",
-                                         "hostNetwork"};
+    static const char *const fields[] = {
+        "nodeSelector",    "affinity",   "tolerations", "topologySpreadConstraints",
+        "overhead",        "resources",  "priority",    "preemptionPolicy",
+        "schedulingGates", "hostNetwork"};
     char *out = NULL;
     if (!k || !cs || !is || !vs)
         goto done;

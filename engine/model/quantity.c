@@ -13,8 +13,8 @@ static int
 qty_fail(char *err, size_t err_len, const char *text, size_t len, const char *why)
 {
     if (err && err_len)
-        snprintf(err, err_len, "invalid quantity \"%.*s\": %s", (int)(len > 64 ? 64 : len), text,
-                 why);
+        snprintf(err, err_len, "invalid quantity \"%.*s\": %s", (int)(len > 64 ? 64 : len),
+                 text, why);
     return NSC_ERR_INVALID;
 }
 
@@ -150,26 +150,58 @@ quantity_parse(const char *text, size_t len, int64_t *milli, int64_t *units, cha
     if (slen == 0) {
     } else if (slen == 2 && s[1] == 'i') {
         switch (s[0]) {
-        case 'K': b2 = 10; break;
-        case 'M': b2 = 20; break;
-        case 'G': b2 = 30; break;
-        case 'T': b2 = 40; break;
-        case 'P': b2 = 50; break;
-        case 'E': b2 = 60; break;
-        default: return qty_fail(err, err_len, text, len, "unknown suffix");
+        case 'K':
+            b2 = 10;
+            break;
+        case 'M':
+            b2 = 20;
+            break;
+        case 'G':
+            b2 = 30;
+            break;
+        case 'T':
+            b2 = 40;
+            break;
+        case 'P':
+            b2 = 50;
+            break;
+        case 'E':
+            b2 = 60;
+            break;
+        default:
+            return qty_fail(err, err_len, text, len, "unknown suffix");
         }
     } else if (slen == 1) {
         switch (s[0]) {
-        case 'n': e10 = -9; break;
-        case 'u': e10 = -6; break;
-        case 'm': e10 = -3; break;
-        case 'k': e10 = 3; break;
-        case 'M': e10 = 6; break;
-        case 'G': e10 = 9; break;
-        case 'T': e10 = 12; break;
-        case 'P': e10 = 15; break;
-        case 'E': e10 = 18; break;
-        default: return qty_fail(err, err_len, text, len, "unknown suffix");
+        case 'n':
+            e10 = -9;
+            break;
+        case 'u':
+            e10 = -6;
+            break;
+        case 'm':
+            e10 = -3;
+            break;
+        case 'k':
+            e10 = 3;
+            break;
+        case 'M':
+            e10 = 6;
+            break;
+        case 'G':
+            e10 = 9;
+            break;
+        case 'T':
+            e10 = 12;
+            break;
+        case 'P':
+            e10 = 15;
+            break;
+        case 'E':
+            e10 = 18;
+            break;
+        default:
+            return qty_fail(err, err_len, text, len, "unknown suffix");
         }
     } else if (s[0] == 'e' || s[0] == 'E') {
         const char *p = s + 1;
@@ -226,8 +258,7 @@ quantity_parse(const char *text, size_t len, int64_t *milli, int64_t *units, cha
 }
 
 int
-quantity_parse_cstr(const char *text, int64_t *milli, int64_t *units, char *err,
-                    size_t err_len)
+quantity_parse_cstr(const char *text, int64_t *milli, int64_t *units, char *err, size_t err_len)
 {
     return quantity_parse(text, strlen(text), milli, units, err, err_len);
 }

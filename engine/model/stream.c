@@ -11,12 +11,12 @@ struct splitter {
     int depth;
     bool in_str, esc;
     /* Top-level key tracking. */
-    bool want_key;   /* next string at depth 1 is a key */
-    char key[16];    /* last top-level key (truncated) */
+    bool want_key; /* next string at depth 1 is a key */
+    char key[16];  /* last top-level key (truncated) */
     size_t key_len;
-    bool key_ok;     /* key fits in key[] */
-    bool in_items;   /* inside the top-level "items" array */
-    bool value_str;  /* collecting the top-level "kind" string value */
+    bool key_ok;    /* key fits in key[] */
+    bool in_items;  /* inside the top-level "items" array */
+    bool value_str; /* collecting the top-level "kind" string value */
     char kind[128];
     size_t kind_len;
     /* The item being collected. */
@@ -213,7 +213,8 @@ model_load_stream(struct model *m, FILE *f, const char *name, struct model_load_
             case ']':
                 sp.depth--;
                 if (sp.depth < 0) {
-                    snprintf(err, err_len, "%s: unbalanced brackets at byte %zu", name, offset + i);
+                    snprintf(err, err_len, "%s: unbalanced brackets at byte %zu", name,
+                             offset + i);
                     rc = NSC_ERR_INVALID;
                     goto out;
                 }
@@ -294,7 +295,8 @@ model_load_stream(struct model *m, FILE *f, const char *name, struct model_load_
         snprintf(item_kind, sizeof(item_kind), "%.*s", (int)(sp.kind_len - 4), sp.kind);
     for (size_t i = 0; i < pend.n; i++) {
         if (!item_kind[0]) {
-            log_msg(NSC_LOG_WARNING, "model", "skipping an item of %s: field kind: missing", name);
+            log_msg(NSC_LOG_WARNING, "model", "skipping an item of %s: field kind: missing",
+                    name);
             st.n_skipped++;
             continue;
         }

@@ -103,7 +103,8 @@ scaledown_json_unremovable(const struct scaledown_journal *j)
         if (!o || put(o, "node", json_string(e->name)) < 0 ||
             put(o, "reason",
                 json_string(scaledown_node_reason_text(e, reason, sizeof(reason)))) < 0 ||
-            (e->state == SD_NODE_UNNEEDED && put_time(o, "unneeded_since", e->unneeded_since_s) < 0) ||
+            (e->state == SD_NODE_UNNEEDED &&
+             put_time(o, "unneeded_since", e->unneeded_since_s) < 0) ||
             json_array_append_new(a, o) < 0) {
             json_decref(o);
             json_decref(a);
@@ -126,17 +127,19 @@ scaledown_json_journal(const struct scaledown_journal *j)
     for (size_t i = 0; i < j->n_nodes; i++) {
         const struct scaledown_node *e = &j->nodes[i];
         json_t *o = json_object();
-        if (!o || json_array_append_new(nodes, o) < 0 || put(o, "node", json_string(e->name)) < 0 ||
+        if (!o || json_array_append_new(nodes, o) < 0 ||
+            put(o, "node", json_string(e->name)) < 0 ||
             (e->group_id && put(o, "group", json_string(e->group_id)) < 0) ||
             put(o, "state", json_string(scaledown_node_state_name(e->state))) < 0 ||
             (e->reason != SD_REASON_NONE &&
              put(o, "reason", json_string(scaledown_reason_name(e->reason))) < 0) ||
-            (e->rule != SD_RULE_NONE && put(o, "rule", json_string(scaledown_rule_name(e->rule))) < 0) ||
+            (e->rule != SD_RULE_NONE &&
+             put(o, "rule", json_string(scaledown_rule_name(e->rule))) < 0) ||
             (e->object && put(o, "object", json_string(e->object)) < 0) ||
             (e->message && put(o, "message", json_string(e->message)) < 0) ||
-            (e->util_known &&
-             (put(o, "utilization", json_real(e->util.value)) < 0 ||
-              put(o, "utilization_resource", json_string(scaledown_util_res_name(e->util.res))) < 0)) ||
+            (e->util_known && (put(o, "utilization", json_real(e->util.value)) < 0 ||
+                               put(o, "utilization_resource",
+                                   json_string(scaledown_util_res_name(e->util.res))) < 0)) ||
             (e->state != SD_NODE_UNREMOVABLE &&
              (put(o, "empty", json_boolean(e->empty)) < 0 ||
               put(o, "pods_to_move", json_integer(e->n_pods_to_move)) < 0 ||
@@ -161,8 +164,7 @@ struct sbuf {
     int err;
 };
 
-static void
-sb_printf(struct sbuf *b, const char *fmt, ...) NSC_PRINTF(2, 3);
+static void sb_printf(struct sbuf *b, const char *fmt, ...) NSC_PRINTF(2, 3);
 
 static void
 sb_printf(struct sbuf *b, const char *fmt, ...)

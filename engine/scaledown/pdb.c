@@ -60,7 +60,8 @@ scaledown_pdbs_reset(struct scaledown_pdbs *t)
 }
 
 static uint32_t
-match_all(const struct scaledown_pdbs *t, const struct model_pod *p, uint32_t *out, uint32_t cap)
+match_all(const struct scaledown_pdbs *t, const struct model_pod *p, uint32_t *out,
+          uint32_t cap)
 {
     /* First PDB of the pod's namespace: the array is sorted by namespace id. */
     uint32_t lo = 0, hi = t->n;

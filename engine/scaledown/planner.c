@@ -16,14 +16,14 @@
 
 /* Planner state of one snapshot node. */
 struct cand {
-    int32_t group;      /* index into the group_set, -1 when none */
-    bool candidate;     /* passed eligibility and the drain rules */
-    bool dest;          /* may receive pods in the simulation */
-    bool unneeded;      /* its removal simulated fine */
+    int32_t group;  /* index into the group_set, -1 when none */
+    bool candidate; /* passed eligibility and the drain rules */
+    bool dest;      /* may receive pods in the simulation */
+    bool unneeded;  /* its removal simulated fine */
     bool ready;
-    bool found;         /* a group owns it */
-    bool inst_deleting; /* its instance is being deleted */
-    bool deleting;      /* deletionTimestamp, ToBeDeleted taint or instance deleting */
+    bool found;                  /* a group owns it */
+    bool inst_deleting;          /* its instance is being deleted */
+    bool deleting;               /* deletionTimestamp, ToBeDeleted taint or instance deleting */
     uint32_t move_start, n_move; /* its own movable pods, in planner.moves */
     int64_t since_s;
     bool since_annotated;
@@ -90,9 +90,9 @@ scaledown_node_state_name(enum scaledown_node_state s)
 }
 
 /* Record the state of entry e with its reason, what decided and a sentence. */
-static int
-decide(struct scaledown_node *e, enum scaledown_node_state state, enum scaledown_reason reason,
-       enum scaledown_rule rule, const char *object, const char *fmt, ...) NSC_PRINTF(6, 7);
+static int decide(struct scaledown_node *e, enum scaledown_node_state state,
+                  enum scaledown_reason reason, enum scaledown_rule rule, const char *object,
+                  const char *fmt, ...) NSC_PRINTF(6, 7);
 
 static int
 decide(struct scaledown_node *e, enum scaledown_node_state state, enum scaledown_reason reason,
@@ -139,8 +139,8 @@ map_groups(struct planner *pl, struct smap *inst)
             const struct instance_rec *ir = &gr->instances[i];
             if (!ir->provider_id)
                 continue;
-            uint32_t v = ((uint32_t)g << 1) |
-                         (ir->state == NSC_INSTANCE_DELETING ? INST_DELETING : 0u);
+            uint32_t v =
+                ((uint32_t)g << 1) | (ir->state == NSC_INSTANCE_DELETING ? INST_DELETING : 0u);
             if (smap_put(inst, ir->provider_id, v) < 0)
                 return NSC_ERR_NOMEM;
         }
@@ -278,9 +278,9 @@ eligibility(struct planner *pl, uint32_t i)
     if (deleting)
         return decide(e, SD_NODE_UNREMOVABLE, SD_REASON_BEING_DELETED, SD_RULE_NONE, NULL,
                       "node is already being deleted (%s)",
-                      n->deleting      ? "deletionTimestamp set"
+                      n->deleting     ? "deletionTimestamp set"
                       : inst_deleting ? "its instance is deleting"
-                                       : "ToBeDeletedByClusterAutoscaler taint");
+                                      : "ToBeDeletedByClusterAutoscaler taint");
     if (scaledown_node_disabled(&pl->rules, n))
         return decide(e, SD_NODE_UNREMOVABLE, SD_REASON_DISABLED_ANNOTATION, SD_RULE_NONE,
                       SCALEDOWN_ANN_DISABLED, "node is annotated %s: \"true\"",
@@ -563,8 +563,12 @@ sort_candidates(const struct planner *pl, uint32_t *order, uint32_t n)
         return NSC_ERR_NOMEM;
     for (uint32_t x = 0; x < n; x++) {
         uint32_t i = order[x];
-        k[x] = (struct cand_key){i, pl->c[i].n_move == 0, pl->c[i].since_annotated,
-                                 pl->c[i].since_s, pl->e[i].util.value, pl->e[i].name};
+        k[x] = (struct cand_key){i,
+                                 pl->c[i].n_move == 0,
+                                 pl->c[i].since_annotated,
+                                 pl->c[i].since_s,
+                                 pl->e[i].util.value,
+                                 pl->e[i].name};
     }
     qsort(k, n, sizeof(*k), cand_cmp);
     for (uint32_t x = 0; x < n; x++)
@@ -587,10 +591,11 @@ cooldown(const struct planner *pl, char *buf, size_t len)
         return true;
     }
     if (st->last_failure_s && st->now_s < st->last_failure_s + o->delay_after_failure_s) {
-        snprintf(buf, len,
-                 "last scale-down failure at %s, less than --scale-down-delay-after-failure=%s ago",
-                 scaledown_format_time(st->last_failure_s, t, sizeof(t)),
-                 fmt_dur(o->delay_after_failure_s, d, sizeof(d)));
+        snprintf(
+            buf, len,
+            "last scale-down failure at %s, less than --scale-down-delay-after-failure=%s ago",
+            scaledown_format_time(st->last_failure_s, t, sizeof(t)),
+            fmt_dur(o->delay_after_failure_s, d, sizeof(d)));
         return true;
     }
     if (st->last_delete_s && st->now_s < st->last_delete_s + o->delay_after_delete_s) {
@@ -656,8 +661,8 @@ choose(struct planner *pl, const uint32_t *order, uint32_t n_order, struct scale
             rc = decide(e, SD_NODE_UNNEEDED, SD_REASON_MIN_SIZE, SD_RULE_NONE, g->id,
                         "removing it would take node group %s below its min size %d "
                         "(target %d, %u deleting, %u chosen in this loop)",
-                        g->id, (int)g->min_size, (int)g->target_size,
-                        (unsigned)gst->n_deleting, (unsigned)chosen[c->group]);
+                        g->id, (int)g->min_size, (int)g->target_size, (unsigned)gst->n_deleting,
+                        (unsigned)chosen[c->group]);
             continue;
         }
         if (total_left <= 0) {
@@ -700,7 +705,8 @@ choose(struct planner *pl, const uint32_t *order, uint32_t n_order, struct scale
             continue;
         for (uint32_t q = 0; q < c->n_move; q++) {
             uint32_t match[4];
-            uint32_t nm = scaledown_pdbs_match(&pl->pdbs, pl->moves[c->move_start + q], match, 4);
+            uint32_t nm =
+                scaledown_pdbs_match(&pl->pdbs, pl->moves[c->move_start + q], match, 4);
             for (uint32_t x = 0; x < nm && x < 4; x++)
                 pl->pdbs.remaining[match[x]]--;
         }

@@ -168,8 +168,7 @@ blocking_local_volume(const struct scaledown_rules *r, const struct model_pod *p
     return NULL;
 }
 
-static void
-say(char *why, size_t len, const char *fmt, ...) NSC_PRINTF(3, 4);
+static void say(char *why, size_t len, const char *fmt, ...) NSC_PRINTF(3, 4);
 
 static void
 say(char *why, size_t len, const char *fmt, ...)
@@ -185,8 +184,8 @@ say(char *why, size_t len, const char *fmt, ...)
 static bool
 replicated_kind(const struct scaledown_rules *r, uint32_t kind)
 {
-    return kind != INTERN_NONE &&
-           (kind == r->kind_rs || kind == r->kind_rc || kind == r->kind_ss || kind == r->kind_job);
+    return kind != INTERN_NONE && (kind == r->kind_rs || kind == r->kind_rc ||
+                                   kind == r->kind_ss || kind == r->kind_job);
 }
 
 enum scaledown_pod_outcome
@@ -224,9 +223,8 @@ scaledown_pod_check(const struct scaledown_rules *r, const struct model_pod *p, 
     }
     if (ste != INTERN_NONE && ste == r->v_on_completion) {
         *rule = SD_RULE_ON_COMPLETION;
-        say(why, why_len,
-            "pod %s is annotated %s: \"on-completion\" and has not completed", ref,
-            SCALEDOWN_ANN_SAFE_TO_EVICT);
+        say(why, why_len, "pod %s is annotated %s: \"on-completion\" and has not completed",
+            ref, SCALEDOWN_ANN_SAFE_TO_EVICT);
         return SD_POD_BLOCK;
     }
     if (p->owner_kind == INTERN_NONE) {
@@ -257,7 +255,8 @@ scaledown_pod_check(const struct scaledown_rules *r, const struct model_pod *p, 
     }
     if (ste != INTERN_NONE && ste == r->v_false) {
         *rule = SD_RULE_NOT_SAFE_TO_EVICT;
-        say(why, why_len, "pod %s is annotated %s: \"false\"", ref, SCALEDOWN_ANN_SAFE_TO_EVICT);
+        say(why, why_len, "pod %s is annotated %s: \"false\"", ref,
+            SCALEDOWN_ANN_SAFE_TO_EVICT);
         return SD_POD_BLOCK;
     }
     if (r->opt->skip_nodes_with_local_storage) {
@@ -265,7 +264,8 @@ scaledown_pod_check(const struct scaledown_rules *r, const struct model_pod *p, 
         if (vol) {
             *rule = SD_RULE_LOCAL_STORAGE;
             say(why, why_len,
-                "pod %s has local storage (volume \"%s\", emptyDir or hostPath) not listed in %s "
+                "pod %s has local storage (volume \"%s\", emptyDir or hostPath) not listed in "
+                "%s "
                 "(--skip-nodes-with-local-storage)",
                 ref, vol, SCALEDOWN_ANN_SAFE_LOCAL_VOLUMES);
             return SD_POD_BLOCK;
@@ -355,8 +355,12 @@ parse_rfc3339(const char *s, int64_t *out)
     }
     if (*s)
         return -1;
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
-                    .tm_min = mi, .tm_sec = sec};
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = sec};
     *out = (int64_t)timegm(&tm) - off;
     return 0;
 }

@@ -20,9 +20,10 @@
  * (scaledown_options_default). Times are seconds, ratios are in [0, 1].
  */
 struct scaledown_options {
-    bool enabled;                 /* --scale-down-enabled (true) */
-    double utilization_threshold; /* --scale-down-utilization-threshold (0.5): a node is a
-                                     candidate when max(cpu, memory) requested/allocatable <= it */
+    bool enabled; /* --scale-down-enabled (true) */
+    double
+        utilization_threshold;        /* --scale-down-utilization-threshold (0.5): a node is a
+                                         candidate when max(cpu, memory) requested/allocatable <= it */
     double gpu_utilization_threshold; /* --scale-down-gpu-utilization-threshold (0.5): the same
                                          for nodes with GPUs, on the GPU ratio only */
     const char *gpu_resource;         /* extended resource naming GPUs ("nvidia.com/gpu");
@@ -34,17 +35,17 @@ struct scaledown_options {
                                          scale-up, and the minimum age of a node to remove */
     int64_t delay_after_delete_s;     /* --scale-down-delay-after-delete (0) */
     int64_t delay_after_failure_s;    /* --scale-down-delay-after-failure (180) */
-    uint32_t max_parallelism;         /* --max-scale-down-parallelism (10): deletions in flight */
-    uint32_t max_drain_parallelism;   /* --max-drain-parallelism (1): deletions of non-empty
-                                         nodes in flight */
-    bool skip_nodes_with_system_pods; /* --skip-nodes-with-system-pods (true) */
+    uint32_t max_parallelism;       /* --max-scale-down-parallelism (10): deletions in flight */
+    uint32_t max_drain_parallelism; /* --max-drain-parallelism (1): deletions of non-empty
+                                       nodes in flight */
+    bool skip_nodes_with_system_pods;            /* --skip-nodes-with-system-pods (true) */
     bool skip_nodes_with_local_storage;          /* --skip-nodes-with-local-storage (true) */
     bool skip_nodes_with_custom_controller_pods; /* --skip-nodes-with-custom-controller-pods
-                                                    (true): only ReplicaSet, ReplicationController,
-                                                    StatefulSet and Job owners count as
-                                                    replicated */
-    bool ignore_daemonsets_utilization;  /* --ignore-daemonsets-utilization (false) */
-    bool ignore_mirror_pods_utilization; /* --ignore-mirror-pods-utilization (false) */
+                                                    (true): only ReplicaSet,
+                                                    ReplicationController, StatefulSet and Job
+                                                    owners count as replicated */
+    bool ignore_daemonsets_utilization;          /* --ignore-daemonsets-utilization (false) */
+    bool ignore_mirror_pods_utilization;         /* --ignore-mirror-pods-utilization (false) */
 };
 
 /** Fill o with the Go Cluster Autoscaler's defaults. */
@@ -61,18 +62,15 @@ int scaledown_options_check(const struct scaledown_options *o, char *err, size_t
 /** Pod annotation: "true" lets the pod move whatever else holds; "false" blocks. */
 #define SCALEDOWN_ANN_SAFE_TO_EVICT "cluster-autoscaler.kubernetes.io/safe-to-evict"
 /** Pod annotation: comma list of local volumes that may be lost when the pod moves. */
-#define SCALEDOWN_ANN_SAFE_LOCAL_VOLUMES "cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes"
+#define SCALEDOWN_ANN_SAFE_LOCAL_VOLUMES                                                       \
+    "cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes"
 /** Node annotation the loop keeps: when the node was first found unneeded (RFC 3339, UTC).
  * It survives restarts and leader changes, so the unneeded time is not reset by them. */
 #define SCALEDOWN_ANN_UNNEEDED_SINCE "nodescaler.io/unneeded-since"
 
 /* ---- utilization ---- */
 
-enum scaledown_util_res {
-    SD_UTIL_CPU = 0,
-    SD_UTIL_MEMORY,
-    SD_UTIL_GPU
-};
+enum scaledown_util_res { SD_UTIL_CPU = 0, SD_UTIL_MEMORY, SD_UTIL_GPU };
 
 /** "cpu", "memory" or "gpu". */
 const char *scaledown_util_res_name(enum scaledown_util_res r);
@@ -81,7 +79,7 @@ struct scaledown_util {
     double cpu, memory, gpu; /* requested / allocatable per resource (gpu 0 on other nodes) */
     double value;            /* the one compared with the threshold */
     enum scaledown_util_res res; /* which resource value is */
-    bool gpu_node;           /* the node has the GPU resource allocatable */
+    bool gpu_node;               /* the node has the GPU resource allocatable */
 };
 
 /**
@@ -105,10 +103,10 @@ int scaledown_utilization(const struct model *m, const struct model_node *n,
  * that nodes removed together never take more than a budget allows.
  */
 struct scaledown_pdbs {
-    const struct model *m;       /* borrowed */
+    const struct model *m; /* borrowed */
     uint32_t n;
     const struct model_pdb **pdb; /* sorted by namespace, then name */
-    int32_t *remaining;          /* status.disruptionsAllowed minus what was consumed */
+    int32_t *remaining;           /* status.disruptionsAllowed minus what was consumed */
     /* Matches per (namespace, labels): replicas of one controller share them, and a
      * cluster may hold hundreds of PDBs per namespace. */
     struct smap memo;
@@ -135,18 +133,18 @@ uint32_t scaledown_pdbs_match(struct scaledown_pdbs *t, const struct model_pod *
  * rules): the first that decides wins, a pod no rule decides moves.
  */
 enum scaledown_rule {
-    SD_RULE_NONE = 0,        /* no rule decided: the pod moves */
-    SD_RULE_MIRROR,          /* mirror (static) pod: stays, does not block */
+    SD_RULE_NONE = 0,         /* no rule decided: the pod moves */
+    SD_RULE_MIRROR,           /* mirror (static) pod: stays, does not block */
     SD_RULE_LONG_TERMINATING, /* deleting for longer than grace + 30 s: ignored */
-    SD_RULE_DAEMONSET,       /* DaemonSet pod: stays (recreated by its DaemonSet), does not block */
-    SD_RULE_SAFE_TO_EVICT,   /* safe-to-evict: "true": moves whatever the later rules say */
-    SD_RULE_TERMINAL,        /* Succeeded or Failed: ignored */
-    SD_RULE_ON_COMPLETION,   /* safe-to-evict: "on-completion": blocks until the pod ends */
-    SD_RULE_REPLICATED,      /* no controller (or a custom one): blocks */
-    SD_RULE_SYSTEM,          /* kube-system pod without a PDB: blocks */
+    SD_RULE_DAEMONSET, /* DaemonSet pod: stays (recreated by its DaemonSet), does not block */
+    SD_RULE_SAFE_TO_EVICT,     /* safe-to-evict: "true": moves whatever the later rules say */
+    SD_RULE_TERMINAL,          /* Succeeded or Failed: ignored */
+    SD_RULE_ON_COMPLETION,     /* safe-to-evict: "on-completion": blocks until the pod ends */
+    SD_RULE_REPLICATED,        /* no controller (or a custom one): blocks */
+    SD_RULE_SYSTEM,            /* kube-system pod without a PDB: blocks */
     SD_RULE_NOT_SAFE_TO_EVICT, /* safe-to-evict: "false": blocks */
-    SD_RULE_LOCAL_STORAGE,   /* emptyDir (not Memory) or hostPath not declared safe: blocks */
-    SD_RULE_PDB,             /* a PDB with no disruption left, or several PDBs: blocks */
+    SD_RULE_LOCAL_STORAGE,     /* emptyDir (not Memory) or hostPath not declared safe: blocks */
+    SD_RULE_PDB,               /* a PDB with no disruption left, or several PDBs: blocks */
     SD_RULE_N
 };
 
@@ -220,23 +218,23 @@ const char *scaledown_node_state_name(enum scaledown_node_state s);
  */
 enum scaledown_reason {
     SD_REASON_NONE = 0,
-    SD_REASON_SCALE_DOWN_DISABLED,  /* --scale-down-enabled=false */
-    SD_REASON_NOT_AUTOSCALED,       /* no node group owns the node's providerID */
-    SD_REASON_BEING_DELETED,        /* deletionTimestamp, ToBeDeleted taint, or instance deleting */
-    SD_REASON_DISABLED_ANNOTATION,  /* scale-down-disabled: "true" */
-    SD_REASON_NOT_READY,            /* unready and --scale-down-unready-enabled=false */
-    SD_REASON_RECENTLY_ADDED,       /* younger than --scale-down-delay-after-add */
-    SD_REASON_GROUP_BACKOFF,        /* the node's group is backing off */
-    SD_REASON_MIN_SIZE,             /* the group would go below its min size */
-    SD_REASON_UNEXPECTED_ERROR,     /* the node's numbers make no sense (no allocatable) */
-    SD_REASON_NOT_UNDERUTILIZED,    /* utilization above the threshold */
-    SD_REASON_BLOCKED_BY_POD,       /* a drain rule blocks (rule and pod in the entry) */
-    SD_REASON_NO_PLACE_TO_MOVE_PODS, /* some pod fits on no remaining node */
+    SD_REASON_SCALE_DOWN_DISABLED, /* --scale-down-enabled=false */
+    SD_REASON_NOT_AUTOSCALED,      /* no node group owns the node's providerID */
+    SD_REASON_BEING_DELETED, /* deletionTimestamp, ToBeDeleted taint, or instance deleting */
+    SD_REASON_DISABLED_ANNOTATION,      /* scale-down-disabled: "true" */
+    SD_REASON_NOT_READY,                /* unready and --scale-down-unready-enabled=false */
+    SD_REASON_RECENTLY_ADDED,           /* younger than --scale-down-delay-after-add */
+    SD_REASON_GROUP_BACKOFF,            /* the node's group is backing off */
+    SD_REASON_MIN_SIZE,                 /* the group would go below its min size */
+    SD_REASON_UNEXPECTED_ERROR,         /* the node's numbers make no sense (no allocatable) */
+    SD_REASON_NOT_UNDERUTILIZED,        /* utilization above the threshold */
+    SD_REASON_BLOCKED_BY_POD,           /* a drain rule blocks (rule and pod in the entry) */
+    SD_REASON_NO_PLACE_TO_MOVE_PODS,    /* some pod fits on no remaining node */
     SD_REASON_NOT_UNNEEDED_LONG_ENOUGH, /* unneeded for less than --scale-down-unneeded-time */
     SD_REASON_NOT_UNREADY_LONG_ENOUGH,  /* unready for less than --scale-down-unready-time */
-    SD_REASON_COOLDOWN,             /* a scale-up, deletion or failure was too recent */
-    SD_REASON_MAX_PARALLELISM,      /* --max-scale-down-parallelism reached in this loop */
-    SD_REASON_MAX_DRAIN_PARALLELISM, /* --max-drain-parallelism reached in this loop */
+    SD_REASON_COOLDOWN,                 /* a scale-up, deletion or failure was too recent */
+    SD_REASON_MAX_PARALLELISM,          /* --max-scale-down-parallelism reached in this loop */
+    SD_REASON_MAX_DRAIN_PARALLELISM,    /* --max-drain-parallelism reached in this loop */
     SD_REASON_N
 };
 
@@ -246,7 +244,7 @@ const char *scaledown_reason_name(enum scaledown_reason r);
 /** One node's entry. Strings are owned by the journal. */
 struct scaledown_node {
     char *name;
-    char *group_id;    /* NULL when no group owns the node */
+    char *group_id; /* NULL when no group owns the node */
     enum scaledown_node_state state;
     enum scaledown_reason reason; /* SD_REASON_NONE exactly when state is removable */
     enum scaledown_rule rule;     /* the drain rule, for BlockedByPod; SD_RULE_NONE otherwise */
@@ -319,18 +317,18 @@ int scaledown_text(const struct scaledown_journal *j, char **out);
 
 /** What the loop knows about a group beyond the backend's record. */
 struct scaledown_group_state {
-    bool backed_off;       /* scale-ups of this group are backing off: leave it alone */
+    bool backed_off; /* scale-ups of this group are backing off: leave it alone */
     int64_t backoff_until_s;
-    uint32_t n_deleting;   /* its instances being deleted now (count against min size) */
+    uint32_t n_deleting; /* its instances being deleted now (count against min size) */
 };
 
 /** What the loop knows beyond the cluster: time, history, deletions in flight. */
 struct scaledown_state {
     int64_t now_s;
-    int64_t last_scale_up_s;  /* 0 = never */
-    int64_t last_delete_s;    /* last successful scale-down deletion, 0 = never */
-    int64_t last_failure_s;   /* last failed scale-down, 0 = never */
-    uint32_t n_deleting;      /* node deletions in flight (all) */
+    int64_t last_scale_up_s;   /* 0 = never */
+    int64_t last_delete_s;     /* last successful scale-down deletion, 0 = never */
+    int64_t last_failure_s;    /* last failed scale-down, 0 = never */
+    uint32_t n_deleting;       /* node deletions in flight (all) */
     uint32_t n_deleting_drain; /* of which draining non-empty nodes */
     const struct scaledown_group_state *groups; /* parallel to the group_set; NULL = none */
 };

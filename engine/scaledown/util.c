@@ -37,9 +37,9 @@ scaledown_utilization(const struct model *m, const struct model_node *n,
                       struct scaledown_util *out, char *err, size_t err_len)
 {
     memset(out, 0, sizeof(*out));
-    uint32_t gpu = o->gpu_resource ? intern_find(&m->strings, o->gpu_resource,
-                                                 strlen(o->gpu_resource))
-                                   : INTERN_NONE;
+    uint32_t gpu = o->gpu_resource
+                       ? intern_find(&m->strings, o->gpu_resource, strlen(o->gpu_resource))
+                       : INTERN_NONE;
     int64_t alloc_gpu = gpu != INTERN_NONE ? res_ext_get(&n->alloc, gpu) : 0;
     out->gpu_node = alloc_gpu > 0;
     if (!out->gpu_node) {

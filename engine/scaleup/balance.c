@@ -16,10 +16,13 @@ static bool
 label_ignored(const struct model *m, uint32_t key, const struct scaleup_options *o)
 {
     const char *k = intern_str(&m->strings, key);
-    static const char *const builtin[] = {
-        "kubernetes.io/hostname", "topology.kubernetes.io/zone", "topology.kubernetes.io/region",
-        "failure-domain.beta.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/region",
-        "beta.kubernetes.io/fluentd-ds-ready", "cluster-autoscaler.kubernetes.io/template-node"};
+    static const char *const builtin[] = {"kubernetes.io/hostname",
+                                          "topology.kubernetes.io/zone",
+                                          "topology.kubernetes.io/region",
+                                          "failure-domain.beta.kubernetes.io/zone",
+                                          "failure-domain.beta.kubernetes.io/region",
+                                          "beta.kubernetes.io/fluentd-ds-ready",
+                                          "cluster-autoscaler.kubernetes.io/template-node"};
     for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++)
         if (strcmp(k, builtin[i]) == 0)
             return true;
@@ -59,7 +62,8 @@ scaleup_similar(const struct model *m, const struct model_node *a, const struct 
                 const struct scaleup_options *o)
 {
     /* Capacity: cpu exact, memory within the memory ratio; extended resources exact. */
-    if (a->cap_cpu_m != b->cap_cpu_m || !within(a->cap_mem, b->cap_mem, o->memory_difference_ratio))
+    if (a->cap_cpu_m != b->cap_cpu_m ||
+        !within(a->cap_mem, b->cap_mem, o->memory_difference_ratio))
         return false;
     if (a->alloc.n_ext != b->alloc.n_ext)
         return false;

@@ -53,8 +53,8 @@ prio_add(struct prio_config *pc, long prio, const char *pat, size_t len, int lin
     }
     char buf[512];
     if (len == 0 || len >= sizeof(buf)) {
-        snprintf(err, err_len, "priority expander configuration, line %d: empty or too long pattern",
-                 line);
+        snprintf(err, err_len,
+                 "priority expander configuration, line %d: empty or too long pattern", line);
         return NSC_ERR_INVALID;
     }
     memcpy(buf, pat, len);
@@ -101,9 +101,10 @@ prio_parse(const char *text, struct prio_config *pc, char *err, size_t err_len)
             continue;
         if (*s == '-') {
             if (!have) {
-                snprintf(err, err_len,
-                         "priority expander configuration, line %d: list item before a priority",
-                         line);
+                snprintf(
+                    err, err_len,
+                    "priority expander configuration, line %d: list item before a priority",
+                    line);
                 goto fail;
             }
             s++;
@@ -187,7 +188,9 @@ keep_best(const struct scaleup_option *opts, size_t *alive, size_t n_alive, int 
     bool first = true;
     for (size_t i = 0; i < n_alive; i++) {
         const struct scaleup_option *o = &opts[alive[i]];
-        double v = which == 0 ? -(double)o->n_pods : which == 1 ? o->node_count : waste_score(o);
+        double v = which == 0   ? -(double)o->n_pods
+                   : which == 1 ? o->node_count
+                                : waste_score(o);
         if (first || v < best - 1e-12) {
             best = v;
             first = false;
@@ -196,7 +199,9 @@ keep_best(const struct scaleup_option *opts, size_t *alive, size_t n_alive, int 
     size_t k = 0;
     for (size_t i = 0; i < n_alive; i++) {
         const struct scaleup_option *o = &opts[alive[i]];
-        double v = which == 0 ? -(double)o->n_pods : which == 1 ? o->node_count : waste_score(o);
+        double v = which == 0   ? -(double)o->n_pods
+                   : which == 1 ? o->node_count
+                                : waste_score(o);
         if (v <= best + 1e-12)
             alive[k++] = alive[i];
     }

@@ -289,10 +289,12 @@ add_upcoming(struct planner *pl)
                 return NSC_ERR_NOMEM;
         }
         pl->total_nodes += up;
-        pl->total_cores_m += (int64_t)up * (gs->t.node.cap_cpu_m ? gs->t.node.cap_cpu_m
-                                                                  : gs->t.node.alloc.fixed[RES_CPU]);
-        pl->total_mem += (int64_t)up * (gs->t.node.cap_mem ? gs->t.node.cap_mem
-                                                           : gs->t.node.alloc.fixed[RES_MEMORY]);
+        pl->total_cores_m +=
+            (int64_t)up *
+            (gs->t.node.cap_cpu_m ? gs->t.node.cap_cpu_m : gs->t.node.alloc.fixed[RES_CPU]);
+        pl->total_mem +=
+            (int64_t)up *
+            (gs->t.node.cap_mem ? gs->t.node.cap_mem : gs->t.node.alloc.fixed[RES_MEMORY]);
     }
     return 0;
 }
@@ -353,10 +355,11 @@ collect_pending(struct planner *pl)
         pl->r->n_pending++;
         if (p->spec->priority < pl->o->expendable_priority_cutoff) {
             char why[160];
-            snprintf(why, sizeof(why),
-                     "priority %d is below the expendable cutoff %d: pods like it never cause a "
-                     "scale-up",
-                     p->spec->priority, pl->o->expendable_priority_cutoff);
+            snprintf(
+                why, sizeof(why),
+                "priority %d is below the expendable cutoff %d: pods like it never cause a "
+                "scale-up",
+                p->spec->priority, pl->o->expendable_priority_cutoff);
             if (none_add(pl, p, why) < 0)
                 goto out;
             continue;
@@ -367,12 +370,13 @@ collect_pending(struct planner *pl)
         char key[96];
         bool groupable = p->owner_uid && !model_pod_is_daemonset(m, p);
         if (groupable) {
-            uint64_t lh = p->labels ? intern_hash(p->labels->l, p->labels->n * sizeof(struct label))
-                                    : 0;
+            uint64_t lh =
+                p->labels ? intern_hash(p->labels->l, p->labels->n * sizeof(struct label)) : 0;
             snprintf(key, sizeof(key), "%u/%p/%llx", p->owner_uid, (const void *)p->spec,
                      (unsigned long long)lh);
             uint32_t found;
-            if (smap_get(&index, key, &found) && labels_equal(pl->eq[found].pods[0]->labels, p->labels))
+            if (smap_get(&index, key, &found) &&
+                labels_equal(pl->eq[found].pods[0]->labels, p->labels))
                 gi = found;
         }
         if (gi == pl->n_eq) {
@@ -496,7 +500,8 @@ group_cap(struct planner *pl, size_t g)
     if (o->max_nodes_total > 0) {
         int64_t left = o->max_nodes_total - pl->total_nodes;
         if (left <= 0) {
-            snprintf(gs->why, sizeof(gs->why), "max-nodes-total reached (%d)", o->max_nodes_total);
+            snprintf(gs->why, sizeof(gs->why), "max-nodes-total reached (%d)",
+                     o->max_nodes_total);
             return 0;
         }
         if (cap > left)
@@ -505,7 +510,8 @@ group_cap(struct planner *pl, size_t g)
     if (o->cores_total_max > 0 && tmpl_cpu(gs) > 0) {
         int64_t left = (o->cores_total_max * 1000 - pl->total_cores_m) / tmpl_cpu(gs);
         if (left <= 0) {
-            snprintf(gs->why, sizeof(gs->why), "max cluster cpu limit reached (--cores-total %lld)",
+            snprintf(gs->why, sizeof(gs->why),
+                     "max cluster cpu limit reached (--cores-total %lld)",
                      (long long)o->cores_total_max);
             return 0;
         }
@@ -668,8 +674,8 @@ similar_groups(struct planner *pl, size_t best, const struct estimate *est, size
     for (size_t g = 0; g < pl->n_groups; g++) {
         if (g == best || !pl->gst[g].has_tmpl)
             continue;
-        if (!scaleup_similar(pl->m, &b->t.node, &pl->gst[g].t.node, b->free_t, pl->gst[g].free_t,
-                             pl->o))
+        if (!scaleup_similar(pl->m, &b->t.node, &pl->gst[g].t.node, b->free_t,
+                             pl->gst[g].free_t, pl->o))
             continue;
         bool covers = true;
         for (size_t e = 0; e < pl->n_eq && covers; e++)
@@ -816,7 +822,8 @@ plan_loop(struct planner *pl)
         }
         if (n_opts == 0)
             break;
-        size_t pick = scaleup_expand(opts, n_opts, pl->o->expander, pl->o->priority_config, &pl->rng);
+        size_t pick =
+            scaleup_expand(opts, n_opts, pl->o->expander, pl->o->priority_config, &pl->rng);
         size_t best = opts[pick].group;
         uint32_t first_pod = pl->s->n_pods;
         size_t before = 0, after = 0;
@@ -866,8 +873,9 @@ report_unplaced(struct planner *pl)
                 if (!why && pl->reason[e * pl->n_groups + g])
                     why = pl->reason[e * pl->n_groups + g];
                 if (!why)
-                    why = pl->gst[g].capped[0] ? pl->gst[g].capped
-                                               : "fits a new node, but no scale-up could place it";
+                    why = pl->gst[g].capped[0]
+                              ? pl->gst[g].capped
+                              : "fits a new node, but no scale-up could place it";
                 nn->reasons[nn->n_reasons].group = g;
                 if (!(nn->reasons[nn->n_reasons].why = strdup(why)))
                     return NSC_ERR_NOMEM;

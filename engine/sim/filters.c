@@ -84,7 +84,8 @@ clog_push(struct sim_ctx *c, uint8_t kind, uint32_t idx, uint32_t key, int32_t d
         c->log = nl;
         c->cap_log = ncap;
     }
-    c->log[c->n_log++] = (struct clog){c->cur_src, c->cur_is_node, kind, (uint16_t)idx, key, delta};
+    c->log[c->n_log++] =
+        (struct clog){c->cur_src, c->cur_is_node, kind, (uint16_t)idx, key, delta};
     return 0;
 }
 
@@ -249,7 +250,8 @@ node_affinity_ok(const struct model *m, const struct pod_spec *ps, const struct 
             if (labels_get(n->labels, ns->l[i].key) != ns->l[i].val)
                 return false;
     }
-    if (ps->node_aff && !node_selector_matches(&m->strings, ps->node_aff, n->name_id, n->labels))
+    if (ps->node_aff &&
+        !node_selector_matches(&m->strings, ps->node_aff, n->name_id, n->labels))
         return false;
     return true;
 }
@@ -434,7 +436,8 @@ ctx_add_pod(struct sim_ctx *c, uint32_t idx)
     if (c->n_spread && q->ns == p->ns && !q->terminating && sp->node < c->cap_elig) {
         uint32_t bits = c->elig[sp->node];
         for (uint32_t i = 0; bits && i < c->n_spread && i < SPREAD_MAX; i++) {
-            if (!(bits & (1u << i)) || !spread_matches(m, c->spread[i].sp, p->labels, q->labels))
+            if (!(bits & (1u << i)) ||
+                !spread_matches(m, c->spread[i].sp, p->labels, q->labels))
                 continue;
             if (spread_bump(c, i, labels_get(n->labels, c->spread[i].sp->topo_key), 1) < 0)
                 return NSC_ERR_NOMEM;
@@ -640,17 +643,18 @@ sim_ctx_pod(const struct sim_ctx *c)
 
 /* ---- filters ---- */
 
-#define WHY(...)                                                                                   \
-    do {                                                                                           \
-        if (why)                                                                                   \
-            snprintf(why, why_len, __VA_ARGS__);                                                   \
+#define WHY(...)                                                                               \
+    do {                                                                                       \
+        if (why)                                                                               \
+            snprintf(why, why_len, __VA_ARGS__);                                               \
     } while (0)
 
 static int
-check_resources(const struct sim_snapshot *s, const struct pod_spec *ps, const struct sim_node *n,
-                char *why, size_t why_len)
+check_resources(const struct sim_snapshot *s, const struct pod_spec *ps,
+                const struct sim_node *n, char *why, size_t why_len)
 {
-    static const char *const names[RES_N_FIXED] = {"cpu", "memory", "ephemeral-storage", "pods"};
+    static const char *const names[RES_N_FIXED] = {"cpu", "memory", "ephemeral-storage",
+                                                   "pods"};
     const struct res *a = &n->src->alloc;
     if (n->used[RES_PODS] + 1 > a->fixed[RES_PODS]) {
         WHY("Too many pods: %" PRId64 " of %" PRId64 " allocatable", n->used[RES_PODS],
@@ -755,12 +759,14 @@ check_volumes(const struct sim_snapshot *s, const struct sim_ctx *c, const struc
 {
     const struct model *m = s->m;
     if (c->missing_claim) {
-        WHY("persistentvolumeclaim \"%s\" not found", intern_str(&m->strings, c->missing_claim));
+        WHY("persistentvolumeclaim \"%s\" not found",
+            intern_str(&m->strings, c->missing_claim));
         return SIM_FAIL_VOLUME;
     }
     for (uint32_t i = 0; i < c->n_pvs; i++) {
         const struct model_pv *pv = c->pvs[i];
-        if (pv->node_aff && !node_selector_matches(&m->strings, pv->node_aff, n->name_id, n->labels)) {
+        if (pv->node_aff &&
+            !node_selector_matches(&m->strings, pv->node_aff, n->name_id, n->labels)) {
             WHY("node(s) had volume node affinity conflict (volume %s)", pv->name);
             return SIM_FAIL_VOLUME;
         }
@@ -792,8 +798,8 @@ check_spread(const struct sim_snapshot *s, const struct sim_ctx *c, const struct
         if (skew > st->sp->max_skew) {
             WHY("node(s) didn't match pod topology spread constraints (%s=%s: skew %" PRId64
                 " > maxSkew %d)",
-                intern_str(&s->m->strings, st->sp->topo_key), intern_str(&s->m->strings, v), skew,
-                st->sp->max_skew);
+                intern_str(&s->m->strings, st->sp->topo_key), intern_str(&s->m->strings, v),
+                skew, st->sp->max_skew);
             return SIM_FAIL_SPREAD;
         }
     }

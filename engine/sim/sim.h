@@ -14,17 +14,17 @@
 /** Why a node was refused, in kube-scheduler's Filter order. */
 enum sim_fail {
     SIM_OK = 0,
-    SIM_FAIL_UNSCHEDULABLE,  /* NodeUnschedulable */
-    SIM_FAIL_TAINT,          /* TaintToleration */
-    SIM_FAIL_NODE_AFFINITY,  /* NodeAffinity (nodeSelector and required affinity) */
-    SIM_FAIL_PORTS,          /* NodePorts */
-    SIM_FAIL_RESOURCES,      /* NodeResourcesFit */
-    SIM_FAIL_VOLUME,         /* VolumeBinding / VolumeZone for bound PVs */
-    SIM_FAIL_SPREAD,         /* PodTopologySpread, DoNotSchedule */
-    SIM_FAIL_AFFINITY,       /* InterPodAffinity: the pod's required affinity */
-    SIM_FAIL_ANTI_AFFINITY,  /* InterPodAffinity: the pod's required anti-affinity */
-    SIM_FAIL_EXISTING_ANTI,  /* InterPodAffinity: existing pods' anti-affinity */
-    SIM_FAIL_DISABLED,       /* node removed from the simulation */
+    SIM_FAIL_UNSCHEDULABLE, /* NodeUnschedulable */
+    SIM_FAIL_TAINT,         /* TaintToleration */
+    SIM_FAIL_NODE_AFFINITY, /* NodeAffinity (nodeSelector and required affinity) */
+    SIM_FAIL_PORTS,         /* NodePorts */
+    SIM_FAIL_RESOURCES,     /* NodeResourcesFit */
+    SIM_FAIL_VOLUME,        /* VolumeBinding / VolumeZone for bound PVs */
+    SIM_FAIL_SPREAD,        /* PodTopologySpread, DoNotSchedule */
+    SIM_FAIL_AFFINITY,      /* InterPodAffinity: the pod's required affinity */
+    SIM_FAIL_ANTI_AFFINITY, /* InterPodAffinity: the pod's required anti-affinity */
+    SIM_FAIL_EXISTING_ANTI, /* InterPodAffinity: existing pods' anti-affinity */
+    SIM_FAIL_DISABLED,      /* node removed from the simulation */
     SIM_FAIL_N
 };
 

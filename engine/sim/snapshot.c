@@ -5,12 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum undo_op {
-    UNDO_ADD_NODE,
-    UNDO_ADD_POD,
-    UNDO_REMOVE_POD,
-    UNDO_DISABLE_NODE
-};
+enum undo_op { UNDO_ADD_NODE, UNDO_ADD_POD, UNDO_REMOVE_POD, UNDO_DISABLE_NODE };
 
 struct sim_undo {
     uint8_t op;

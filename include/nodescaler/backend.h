@@ -404,7 +404,7 @@ struct nsc_backend_ops {
  *       my_create, my_destroy, ...
  *   };
  */
-#define NSC_BACKEND_HEADER(name_, version_)                                              \
+#define NSC_BACKEND_HEADER(name_, version_)                                                    \
     NSC_ABI_MAJOR, NSC_ABI_MINOR, (uint32_t)sizeof(struct nsc_backend_ops), (name_), (version_)
 
 /** Name of the one symbol a backend exports. */

@@ -134,8 +134,10 @@ exo_parse_nodes_spec(const char *text, struct exo_nodes_spec *spec, char *err, s
 
     memset(spec, 0, sizeof(*spec));
     if (c1 == NULL || c2 == NULL || c2[1] == '\0') {
-        snprintf(err, err_len, "nodes=\"%s\": expected MIN:MAX:NAME (as --nodes of the Go "
-                 "cluster-autoscaler)", text);
+        snprintf(err, err_len,
+                 "nodes=\"%s\": expected MIN:MAX:NAME (as --nodes of the Go "
+                 "cluster-autoscaler)",
+                 text);
         return NSC_ERR_INVALID;
     }
     mn = strtol(text, &end, 10);
@@ -264,7 +266,8 @@ exo_backend_create(const struct exo_kind *kind, const struct nsc_host *host,
             goto fail;
         b->n_specs++;
     }
-    if (kind->configure != NULL && (rc = kind->configure(b, opts, n_opts, errbuf, errbuf_len)) < 0)
+    if (kind->configure != NULL &&
+        (rc = kind->configure(b, opts, n_opts, errbuf, errbuf_len)) < 0)
         goto fail;
     *out = b;
     return NSC_OK;
@@ -322,7 +325,8 @@ list_members(struct nsc_backend *b, struct exo_instance **out, size_t *n_out)
     arr = json_object_get(j, "instances");
     if (!json_is_array(arr)) {
         json_decref(j);
-        return exo_fail(b, NSC_ERR_INTERNAL, "list-instances: answer has no \"instances\" array");
+        return exo_fail(b, NSC_ERR_INTERNAL,
+                        "list-instances: answer has no \"instances\" array");
     }
     ins = calloc(json_array_size(arr) + 1, sizeof(*ins));
     if (ins == NULL) {
@@ -341,7 +345,8 @@ list_members(struct nsc_backend *b, struct exo_instance **out, size_t *n_out)
         }
         /* One odd instance must not hide all the others. */
         if (rc < 0) {
-            b->host->log(b->host, NSC_LOG_WARNING, "list-instances: skipping an entry: %s", err);
+            b->host->log(b->host, NSC_LOG_WARNING, "list-instances: skipping an entry: %s",
+                         err);
             continue;
         }
         n++;
@@ -492,8 +497,8 @@ fetch_types(struct nsc_backend *b)
         if (id == NULL || type_find(b, id) != NULL)
             continue;
         if (!exo_is_uuid(id)) {
-            b->host->log(b->host, NSC_LOG_WARNING, "group %s: instance type id '%s' is not a UUID",
-                         b->groups[i].id, id);
+            b->host->log(b->host, NSC_LOG_WARNING,
+                         "group %s: instance type id '%s' is not a UUID", b->groups[i].id, id);
             continue;
         }
         snprintf(path, sizeof(path), "/instance-type/%s", id);
@@ -550,8 +555,7 @@ fetch_quota(struct nsc_backend *b)
         return;
     if (exo_call(&b->client, "GET", "/quota/instance", NULL, NULL, EXO_RETRY_IDEMPOTENT, &j) <
         0) {
-        b->host->log(b->host, NSC_LOG_WARNING, "instance quota unknown (%s); %s",
-                     b->client.err,
+        b->host->log(b->host, NSC_LOG_WARNING, "instance quota unknown (%s); %s", b->client.err,
                      b->have_quota ? "keeping the last value" : "using default-max");
         return;
     }
@@ -593,8 +597,9 @@ set_limits(struct nsc_backend *b, struct exo_group *g)
         mn = target;
     }
     if (target > mx) {
-        b->host->log(b->host, NSC_LOG_WARNING, "group %s: size %d above max %d; reporting max %d",
-                     g->id, target, mx, target);
+        b->host->log(b->host, NSC_LOG_WARNING,
+                     "group %s: size %d above max %d; reporting max %d", g->id, target, mx,
+                     target);
         mx = target;
     }
     if (mn > mx)
@@ -617,9 +622,8 @@ says_quota(const char *a, const char *b2)
     return false;
 }
 
-static void
-op_failed(struct nsc_backend *b, struct exo_group *g, const char *code, const char *fmt, ...)
-    NSC_PRINTF(4, 5);
+static void op_failed(struct nsc_backend *b, struct exo_group *g, const char *code,
+                      const char *fmt, ...) NSC_PRINTF(4, 5);
 
 static void
 op_failed(struct nsc_backend *b, struct exo_group *g, const char *code, const char *fmt, ...)
@@ -637,8 +641,8 @@ op_failed(struct nsc_backend *b, struct exo_group *g, const char *code, const ch
     g->fail_code = strdup(code);
     g->fail_message = strdup(msg);
     g->fail_op_id = g->op_id ? strdup(g->op_id) : NULL;
-    g->fail_class = says_quota(msg, code) ? NSC_ERROR_CLASS_OUT_OF_RESOURCES
-                                          : NSC_ERROR_CLASS_OTHER;
+    g->fail_class =
+        says_quota(msg, code) ? NSC_ERROR_CLASS_OUT_OF_RESOURCES : NSC_ERROR_CLASS_OTHER;
     for (i = 0; i < g->n_members; i++)
         members += g->members[i].state != EXO_ISTATE_DESTROYING;
     g->fail_missing = (!g->op_evict && g->op_target > members) ? g->op_target - members : 0;
@@ -663,8 +667,8 @@ poll_op(struct nsc_backend *b, struct exo_group *g)
     if (rc == NSC_OK && exo_parse_operation(j, &op, err, sizeof(err)) == NSC_OK) {
         json_decref(j);
         if (op.state == EXO_OP_SUCCESS) {
-            b->host->log(b->host, NSC_LOG_INFO, "group %s: %s to %d done (operation %s)",
-                         g->id, what, g->op_target, g->op_id);
+            b->host->log(b->host, NSC_LOG_INFO, "group %s: %s to %d done (operation %s)", g->id,
+                         what, g->op_target, g->op_id);
             group_clear_op(g);
             b->dirty = true;
         } else if (op.state == EXO_OP_PENDING) {
@@ -677,10 +681,11 @@ poll_op(struct nsc_backend *b, struct exo_group *g)
                 b->dirty = true;
             }
         } else {
-            op_failed(b, g, op.state == EXO_OP_TIMEOUT ? "OPERATION_TIMEOUT" : "OPERATION_FAILED",
-                      "%s to %d failed: operation %s %s%s%s%s%s%s", what, g->op_target, g->op_id,
-                      op.state_text, op.reason ? " (" : "", op.reason ? op.reason : "",
-                      op.reason ? ")" : "", op.message ? ": " : "", op.message ? op.message : "");
+            op_failed(
+                b, g, op.state == EXO_OP_TIMEOUT ? "OPERATION_TIMEOUT" : "OPERATION_FAILED",
+                "%s to %d failed: operation %s %s%s%s%s%s%s", what, g->op_target, g->op_id,
+                op.state_text, op.reason ? " (" : "", op.reason ? op.reason : "",
+                op.reason ? ")" : "", op.message ? ": " : "", op.message ? op.message : "");
             if (g->fail_class == NSC_ERROR_CLASS_OUT_OF_RESOURCES) {
                 free(g->fail_code);
                 g->fail_code = strdup("QUOTA_EXCEEDED");
@@ -699,8 +704,10 @@ poll_op(struct nsc_backend *b, struct exo_group *g)
             return;
         }
         if (++g->op_errors >= OP_MAX_POLL_ERRORS) {
-            op_failed(b, g, "OPERATION_UNKNOWN", "%s to %d: operation %s could not be read %d "
-                      "times: %s", what, g->op_target, g->op_id, g->op_errors,
+            op_failed(b, g, "OPERATION_UNKNOWN",
+                      "%s to %d: operation %s could not be read %d "
+                      "times: %s",
+                      what, g->op_target, g->op_id, g->op_errors,
                       rc == NSC_OK ? err : b->client.err);
             group_clear_op(g);
             b->dirty = true;
@@ -903,8 +910,10 @@ start_op(struct nsc_backend *b, struct exo_group *g, json_t *answer, bool evict,
     char err[256];
 
     if (exo_parse_operation(answer, &op, err, sizeof(err)) < 0)
-        return exo_fail(b, NSC_ERR_INTERNAL, "group %s: %s accepted but its answer is not an "
-                        "operation: %s", g->id, evict ? b->kind->evict_op : b->kind->scale_op, err);
+        return exo_fail(b, NSC_ERR_INTERNAL,
+                        "group %s: %s accepted but its answer is not an "
+                        "operation: %s",
+                        g->id, evict ? b->kind->evict_op : b->kind->scale_op, err);
     group_clear_op(g);
     group_clear_fail(g);
     g->op_id = op.id;
@@ -927,7 +936,8 @@ start_op(struct nsc_backend *b, struct exo_group *g, json_t *answer, bool evict,
 static int
 busy(struct nsc_backend *b, const struct exo_group *g)
 {
-    return exo_fail(b, NSC_ERR_TRANSIENT, "group %s: operation %s (%s to %d) is still running; "
+    return exo_fail(b, NSC_ERR_TRANSIENT,
+                    "group %s: operation %s (%s to %d) is still running; "
                     "the next refresh reports its end",
                     g->id, g->op_id, g->op_evict ? b->kind->evict_op : b->kind->scale_op,
                     g->op_target);
@@ -954,7 +964,8 @@ exo_backend_resize(struct nsc_backend *b, const char *group_id, int32_t target)
     /* A smaller :scale lets Exoscale choose which instances die; only evict removes
      * nodes, and only those the core drained. */
     if (target < cur)
-        return exo_fail(b, NSC_ERR_INVALID, "group %s: will not shrink from %d to %d with %s "
+        return exo_fail(b, NSC_ERR_INVALID,
+                        "group %s: will not shrink from %d to %d with %s "
                         "(the cloud would pick the victims); nodes are removed with evict",
                         g->id, cur, target, b->kind->scale_op);
     if (g->op_id != NULL)
@@ -972,8 +983,9 @@ exo_backend_resize(struct nsc_backend *b, const char *group_id, int32_t target)
     rc = start_op(b, g, j, false, target);
     json_decref(j);
     if (rc == NSC_OK)
-        b->host->log(b->host, NSC_LOG_INFO, "group %s: %s from %d to %d accepted (operation %s)",
-                     g->id, b->kind->scale_op, cur, target, g->op_id ? g->op_id : "-");
+        b->host->log(b->host, NSC_LOG_INFO,
+                     "group %s: %s from %d to %d accepted (operation %s)", g->id,
+                     b->kind->scale_op, cur, target, g->op_id ? g->op_id : "-");
     return rc;
 }
 
@@ -1061,8 +1073,9 @@ exo_backend_evict(struct nsc_backend *b, const char *group_id, const char *const
         bool member = false;
 
         if (pid == NULL || strncmp(pid, PROVIDER_PREFIX, strlen(PROVIDER_PREFIX)) != 0) {
-            rc = exo_fail(b, NSC_ERR_INVALID, "group %s: '%s' is not an exoscale:// provider ID",
-                          g->id, pid ? pid : "(null)");
+            rc =
+                exo_fail(b, NSC_ERR_INVALID, "group %s: '%s' is not an exoscale:// provider ID",
+                         g->id, pid ? pid : "(null)");
             goto done;
         }
         ids[i] = pid + strlen(PROVIDER_PREFIX);
@@ -1117,21 +1130,25 @@ exo_backend_evict(struct nsc_backend *b, const char *group_id, const char *const
             goto done;
         }
         if (reread_members(b, g, ids, n_ids, left, &n_left) < 0) {
-            rc = exo_fail(b, NSC_ERR_TRANSIENT, "group %s: %s: %s; and the pool could not be "
+            rc = exo_fail(b, NSC_ERR_TRANSIENT,
+                          "group %s: %s: %s; and the pool could not be "
                           "re-read to see what happened: %s",
                           g->id, b->kind->evict_op, first_err, b->client.err);
             goto done;
         }
         if (n_left == 0) {
-            b->host->log(b->host, NSC_LOG_WARNING, "group %s: %s answered badly (%s) but the "
+            b->host->log(b->host, NSC_LOG_WARNING,
+                         "group %s: %s answered badly (%s) but the "
                          "instances are gone: evicted",
                          g->id, b->kind->evict_op, first_err);
             b->dirty = true;
             rc = NSC_OK;
             goto done;
         }
-        b->host->log(b->host, NSC_LOG_WARNING, "group %s: %s failed (%s); %zu of %zu still "
-                     "members, %s", g->id, b->kind->evict_op, first_err, n_left, n_ids,
+        b->host->log(b->host, NSC_LOG_WARNING,
+                     "group %s: %s failed (%s); %zu of %zu still "
+                     "members, %s",
+                     g->id, b->kind->evict_op, first_err, n_left, n_ids,
                      attempt == 0 ? "sending once more for those" : "giving up");
     }
     if (rc < 0) {
@@ -1152,8 +1169,10 @@ exo_backend_evict(struct nsc_backend *b, const char *group_id, const char *const
             if (g->evicting[i] != NULL)
                 g->n_evicting++;
         }
-        b->host->log(b->host, NSC_LOG_INFO, "group %s: %s of %zu instance(s) accepted "
-                     "(operation %s)", g->id, b->kind->evict_op, n_ids, g->op_id ? g->op_id : "-");
+        b->host->log(b->host, NSC_LOG_INFO,
+                     "group %s: %s of %zu instance(s) accepted "
+                     "(operation %s)",
+                     g->id, b->kind->evict_op, n_ids, g->op_id ? g->op_id : "-");
     }
 done:
     json_decref(j);
@@ -1233,7 +1252,8 @@ exo_backend_group_for_node(struct nsc_backend *b, const char *provider_id,
     int rc;
 
     b->last_error[0] = '\0';
-    if (provider_id == NULL || strncmp(provider_id, PROVIDER_PREFIX, strlen(PROVIDER_PREFIX)) != 0)
+    if (provider_id == NULL ||
+        strncmp(provider_id, PROVIDER_PREFIX, strlen(PROVIDER_PREFIX)) != 0)
         return exo_fail(b, NSC_ERR_NOT_FOUND, "'%s' is not an Exoscale provider ID",
                         provider_id ? provider_id : "(null)");
     id = provider_id + strlen(PROVIDER_PREFIX);

@@ -70,8 +70,7 @@ clean_copy(char *out, size_t out_len, const char *in, size_t in_len)
     out[o] = '\0';
 }
 
-static void
-append(char *out, size_t out_len, const char *fmt, ...) NSC_PRINTF(3, 4);
+static void append(char *out, size_t out_len, const char *fmt, ...) NSC_PRINTF(3, 4);
 
 static void
 append(char *out, size_t out_len, const char *fmt, ...)
@@ -129,9 +128,8 @@ exo_error_text(const char *body, size_t body_len, char *out, size_t out_len)
         {
             const char *e = json_is_string(v) ? json_string_value(v)
                                               : json_string_value(json_object_get(v, "detail"));
-            const char *where = json_is_object(v)
-                                    ? json_string_value(json_object_get(v, "pointer"))
-                                    : NULL;
+            const char *where =
+                json_is_object(v) ? json_string_value(json_object_get(v, "pointer")) : NULL;
 
             if (where == NULL && json_is_object(v))
                 where = json_string_value(json_object_get(v, "location"));
@@ -266,8 +264,7 @@ exo_backoff_ms(const struct exo_client *c, int attempt, const char *retry_after,
     return d < c->retry_cap_ms ? d : c->retry_cap_ms;
 }
 
-static void
-set_cerr(struct exo_client *c, const char *fmt, ...) NSC_PRINTF(2, 3);
+static void set_cerr(struct exo_client *c, const char *fmt, ...) NSC_PRINTF(2, 3);
 
 static void
 set_cerr(struct exo_client *c, const char *fmt, ...)
@@ -330,7 +327,8 @@ exo_call(struct exo_client *c, const char *method, const char *path, const char 
 
         if (c->blocked_until_ms > now_mono) {
             set_cerr(c, "%s %s: not sent: the API asked to wait %lld s more (Retry-After)",
-                     method, sign_path, (long long)((c->blocked_until_ms - now_mono + 999) / 1000));
+                     method, sign_path,
+                     (long long)((c->blocked_until_ms - now_mono + 999) / 1000));
             rc = NSC_ERR_TRANSIENT;
             goto done;
         }
@@ -379,7 +377,8 @@ exo_call(struct exo_client *c, const char *method, const char *path, const char 
                 if (out != NULL) {
                     j = json_loadb(resp.body ? resp.body : "", resp.body_len, 0, &jerr);
                     if (j == NULL)
-                        set_cerr(c, "%s %s: HTTP %ld with a body that is not JSON: %s (line %d)",
+                        set_cerr(c,
+                                 "%s %s: HTTP %ld with a body that is not JSON: %s (line %d)",
                                  method, sign_path, resp.status, jerr.text, jerr.line);
                     *out = j;
                 }

@@ -16,8 +16,7 @@
 /* A mounted Secret holds one short line; anything bigger is the wrong file. */
 #define CRED_FILE_MAX 4096
 
-static void
-set_err(char *err, size_t err_len, const char *fmt, ...) NSC_PRINTF(3, 4);
+static void set_err(char *err, size_t err_len, const char *fmt, ...) NSC_PRINTF(3, 4);
 
 static void
 set_err(char *err, size_t err_len, const char *fmt, ...)
@@ -52,8 +51,8 @@ read_cred_file(const char *path, const char *what, char **out, char *err, size_t
     if (n > CRED_FILE_MAX) {
         OPENSSL_cleanse(buf, n);
         free(buf);
-        set_err(err, err_len, "%s: '%s' is larger than %d bytes; expected one line", what,
-                path, CRED_FILE_MAX);
+        set_err(err, err_len, "%s: '%s' is larger than %d bytes; expected one line", what, path,
+                CRED_FILE_MAX);
         return NSC_ERR_INVALID;
     }
     while (n > 0 && isspace((unsigned char)buf[n - 1]))
@@ -75,7 +74,8 @@ get_cred(const struct nsc_host *host, const char *key, const char *env, const ch
 
     *out = NULL;
     if (direct != NULL && direct[0] != '\0' && file != NULL && file[0] != '\0') {
-        set_err(err, err_len, "both %s (--backend-opt %s) and %s (--backend-opt %s) are set; "
+        set_err(err, err_len,
+                "both %s (--backend-opt %s) and %s (--backend-opt %s) are set; "
                 "set only one",
                 env, key, fenv, fkey);
         return NSC_ERR_INVALID;
@@ -138,16 +138,20 @@ check_endpoint(const struct nsc_host *host, const char *url, struct exo_config *
         https = false;
         hs = url + 7;
     } else {
-        set_err(err, err_len, "EXOSCALE_API_ENDPOINT (--backend-opt api-endpoint): '%s' is "
-                "not an https:// URL", url);
+        set_err(err, err_len,
+                "EXOSCALE_API_ENDPOINT (--backend-opt api-endpoint): '%s' is "
+                "not an https:// URL",
+                url);
         return NSC_ERR_INVALID;
     }
     path = strchr(hs, '/');
     if (path == NULL)
         path = hs + strlen(hs);
     if (strpbrk(url, " \t\r\n?#@") != NULL) {
-        set_err(err, err_len, "EXOSCALE_API_ENDPOINT (--backend-opt api-endpoint): '%s' "
-                "must be a plain base URL (no spaces, query, fragment or user info)", url);
+        set_err(err, err_len,
+                "EXOSCALE_API_ENDPOINT (--backend-opt api-endpoint): '%s' "
+                "must be a plain base URL (no spaces, query, fragment or user info)",
+                url);
         return NSC_ERR_INVALID;
     }
     /* Host end: before ":port", except inside an IPv6 literal. */
@@ -167,15 +171,19 @@ check_endpoint(const struct nsc_host *host, const char *url, struct exo_config *
             he = colon;
     }
     if (he == hs) {
-        set_err(err, err_len, "EXOSCALE_API_ENDPOINT (--backend-opt api-endpoint): '%s' has "
-                "no host", url);
+        set_err(err, err_len,
+                "EXOSCALE_API_ENDPOINT (--backend-opt api-endpoint): '%s' has "
+                "no host",
+                url);
         return NSC_ERR_INVALID;
     }
     if (!https) {
         if (!is_loopback_host(hs, (size_t)(he - hs))) {
-            set_err(err, err_len, "EXOSCALE_API_ENDPOINT (--backend-opt api-endpoint): plain "
+            set_err(err, err_len,
+                    "EXOSCALE_API_ENDPOINT (--backend-opt api-endpoint): plain "
                     "http is allowed only for a loopback address (127.0.0.0/8, ::1, "
-                    "localhost), not '%s'; use https", url);
+                    "localhost), not '%s'; use https",
+                    url);
             return NSC_ERR_INVALID;
         }
         host->log(host, NSC_LOG_WARNING,
@@ -214,7 +222,8 @@ exo_config_load(const struct nsc_host *host, struct exo_config *cfg, char *err, 
     if (rc < 0)
         goto fail;
     if (cfg->key[0] == '\0' || strlen(cfg->key) > 128 || !all_chars(cfg->key, "")) {
-        set_err(err, err_len, "EXOSCALE_API_KEY (--backend-opt api-key): an Exoscale API key "
+        set_err(err, err_len,
+                "EXOSCALE_API_KEY (--backend-opt api-key): an Exoscale API key "
                 "is 1 to 128 letters and digits (\"EXO...\"); the value given is not");
         rc = NSC_ERR_INVALID;
         goto fail;
@@ -235,7 +244,8 @@ exo_config_load(const struct nsc_host *host, struct exo_config *cfg, char *err, 
                 break;
         }
         if (cfg->secret[0] == '\0' || *s != '\0') {
-            set_err(err, err_len, "EXOSCALE_API_SECRET (--backend-opt api-secret): the value "
+            set_err(err, err_len,
+                    "EXOSCALE_API_SECRET (--backend-opt api-secret): the value "
                     "is empty or holds whitespace or non-ASCII bytes (value not shown)");
             rc = NSC_ERR_INVALID;
             goto fail;
@@ -243,14 +253,17 @@ exo_config_load(const struct nsc_host *host, struct exo_config *cfg, char *err, 
     }
     zone = host->option(host, "zone", "EXOSCALE_ZONE");
     if (zone == NULL || zone[0] == '\0') {
-        set_err(err, err_len, "EXOSCALE_ZONE is not set (nor --backend-opt zone): the zone "
+        set_err(err, err_len,
+                "EXOSCALE_ZONE is not set (nor --backend-opt zone): the zone "
                 "of the cluster, e.g. ch-gva-2");
         rc = NSC_ERR_INVALID;
         goto fail;
     }
     if (strlen(zone) > 63 || !all_chars(zone, "-")) {
-        set_err(err, err_len, "EXOSCALE_ZONE (--backend-opt zone): '%s' is not a zone name "
-                "(letters, digits and '-', e.g. ch-gva-2)", zone);
+        set_err(err, err_len,
+                "EXOSCALE_ZONE (--backend-opt zone): '%s' is not a zone name "
+                "(letters, digits and '-', e.g. ch-gva-2)",
+                zone);
         rc = NSC_ERR_INVALID;
         goto fail;
     }
@@ -271,8 +284,10 @@ exo_config_load(const struct nsc_host *host, struct exo_config *cfg, char *err, 
         if (envname == NULL || envname[0] == '\0')
             envname = "api";
         if (strlen(envname) > 63 || !all_chars(envname, "-")) {
-            set_err(err, err_len, "EXOSCALE_API_ENVIRONMENT (--backend-opt api-environment): "
-                    "'%s' is not a host prefix such as 'api' or 'ppapi'", envname);
+            set_err(err, err_len,
+                    "EXOSCALE_API_ENVIRONMENT (--backend-opt api-environment): "
+                    "'%s' is not a host prefix such as 'api' or 'ppapi'",
+                    envname);
             rc = NSC_ERR_INVALID;
             goto fail;
         }
@@ -287,8 +302,10 @@ exo_config_load(const struct nsc_host *host, struct exo_config *cfg, char *err, 
     ca = host->option(host, "ca-file", "EXOSCALE_CA_FILE");
     if (ca != NULL && ca[0] != '\0') {
         if (access(ca, R_OK) != 0) {
-            set_err(err, err_len, "--backend-opt ca-file (EXOSCALE_CA_FILE): cannot read '%s': "
-                    "%s", ca, strerror(errno));
+            set_err(err, err_len,
+                    "--backend-opt ca-file (EXOSCALE_CA_FILE): cannot read '%s': "
+                    "%s",
+                    ca, strerror(errno));
             rc = NSC_ERR_INVALID;
             goto fail;
         }

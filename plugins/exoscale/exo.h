@@ -54,9 +54,8 @@ void exo_config_clear(struct exo_config *cfg);
  * The names of the signed query parameters, ';'-joined and sorted, go to *signed_args
  * (owned, "" when none). Returns NSC_OK, NSC_ERR_NOMEM or NSC_ERR_INVALID (bad escape).
  */
-int exo_sign_message(const char *method, const char *path, const char *query,
-                     const char *body, size_t body_len, int64_t expires_s, char **out,
-                     char **signed_args);
+int exo_sign_message(const char *method, const char *path, const char *query, const char *body,
+                     size_t body_len, int64_t expires_s, char **out, char **signed_args);
 
 /**
  * The full Authorization header value for a request, signed with key/secret and
@@ -116,8 +115,7 @@ struct exo_client {
 };
 
 /** Set defaults (4 retries, 1 s doubling to 30 s, 20 s budget, 30 s timeout). Takes cfg. */
-void exo_client_init(struct exo_client *c, const struct nsc_host *host,
-                     struct exo_config *cfg);
+void exo_client_init(struct exo_client *c, const struct nsc_host *host, struct exo_config *cfg);
 
 /** Free what the client owns. */
 void exo_client_clear(struct exo_client *c);
@@ -256,8 +254,7 @@ int exo_parse_pool(const json_t *j, struct exo_pool *out, char *err, size_t err_
 int exo_parse_nodepool(const json_t *j, struct exo_nodepool *out, char *err, size_t err_len);
 int exo_parse_cluster(const json_t *j, struct exo_cluster *out, char *err, size_t err_len);
 int exo_parse_itype(const json_t *j, struct exo_itype *out, char *err, size_t err_len);
-int exo_parse_operation(const json_t *j, struct exo_operation *out, char *err,
-                        size_t err_len);
+int exo_parse_operation(const json_t *j, struct exo_operation *out, char *err, size_t err_len);
 int exo_parse_quota(const json_t *j, struct exo_quota *out, char *err, size_t err_len);
 
 void exo_instance_clear(struct exo_instance *v);

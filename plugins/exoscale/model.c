@@ -134,10 +134,14 @@ exo_istate_parse(const char *t)
     static const struct {
         const char *name;
         enum exo_istate state;
-    } map[] = {{"starting", EXO_ISTATE_STARTING},     {"running", EXO_ISTATE_RUNNING},
-               {"stopping", EXO_ISTATE_STOPPING},     {"stopped", EXO_ISTATE_STOPPED},
-               {"destroying", EXO_ISTATE_DESTROYING}, {"destroyed", EXO_ISTATE_DESTROYED},
-               {"expunging", EXO_ISTATE_EXPUNGING},   {"migrating", EXO_ISTATE_MIGRATING},
+    } map[] = {{"starting", EXO_ISTATE_STARTING},
+               {"running", EXO_ISTATE_RUNNING},
+               {"stopping", EXO_ISTATE_STOPPING},
+               {"stopped", EXO_ISTATE_STOPPED},
+               {"destroying", EXO_ISTATE_DESTROYING},
+               {"destroyed", EXO_ISTATE_DESTROYED},
+               {"expunging", EXO_ISTATE_EXPUNGING},
+               {"migrating", EXO_ISTATE_MIGRATING},
                {"error", EXO_ISTATE_ERROR}};
     size_t i;
 
@@ -392,7 +396,8 @@ exo_parse_itype(const json_t *j, struct exo_itype *out, char *err, size_t err_le
         goto fail;
     /* A template without cpu or memory would let any pod "fit": refuse it. */
     if (out->cpus <= 0 || out->memory_bytes <= 0 || out->gpus < 0) {
-        snprintf(err, err_len, "instance-type %s: cpus, memory and gpus must be present and "
+        snprintf(err, err_len,
+                 "instance-type %s: cpus, memory and gpus must be present and "
                  "positive (cpus %lld, memory %lld, gpus %lld)",
                  out->id, (long long)out->cpus, (long long)out->memory_bytes,
                  (long long)out->gpus);

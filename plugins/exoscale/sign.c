@@ -250,8 +250,8 @@ exo_sign(const char *key, const char *secret, const char *method, const char *pa
                  "signature=%s",
                  key, names, (long long)expires_s, (char *)sig);
     else
-        snprintf(hdr, hdr_len, "EXO2-HMAC-SHA256 credential=%s,expires=%lld,signature=%s",
-                 key, (long long)expires_s, (char *)sig);
+        snprintf(hdr, hdr_len, "EXO2-HMAC-SHA256 credential=%s,expires=%lld,signature=%s", key,
+                 (long long)expires_s, (char *)sig);
     *out = hdr;
     rc = NSC_OK;
 done:

@@ -24,7 +24,8 @@ resources(const struct nsc_backend *b, const struct exo_group *g, const struct e
     json_object_set_new(r, "memory", json_sprintf("%lld", (long long)t->memory_bytes));
     json_object_set_new(r, "pods", json_sprintf("%d", b->max_pods));
     if (g->disk_gib > 0)
-        json_object_set_new(r, "ephemeral-storage", json_sprintf("%lldGi", (long long)g->disk_gib));
+        json_object_set_new(r, "ephemeral-storage",
+                            json_sprintf("%lldGi", (long long)g->disk_gib));
     if (t->gpus > 0)
         json_object_set_new(r, "nvidia.com/gpu", json_sprintf("%lld", (long long)t->gpus));
     return r;
@@ -53,7 +54,8 @@ exo_template_node(struct nsc_backend *b, const struct exo_group *g, const struct
     json_object_set_new(labels, "kubernetes.io/hostname", json_string(name));
     json_object_set_new(labels, "kubernetes.io/os", json_string("linux"));
     json_object_set_new(labels, "kubernetes.io/arch", json_string("amd64"));
-    json_object_set_new(labels, "topology.kubernetes.io/region", json_string(b->client.cfg.zone));
+    json_object_set_new(labels, "topology.kubernetes.io/region",
+                        json_string(b->client.cfg.zone));
     if (t->family != NULL && t->size != NULL)
         json_object_set_new(labels, "node.kubernetes.io/instance-type",
                             json_sprintf("%s.%s", t->family, t->size));

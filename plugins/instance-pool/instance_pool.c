@@ -85,7 +85,8 @@ pool_discover(struct nsc_backend *b, struct exo_group **out, size_t *n_out)
     arr = json_object_get(j, "instance-pools");
     if (!json_is_array(arr)) {
         json_decref(j);
-        return exo_fail(b, NSC_ERR_INTERNAL, "list-instance-pools: no \"instance-pools\" array");
+        return exo_fail(b, NSC_ERR_INTERNAL,
+                        "list-instance-pools: no \"instance-pools\" array");
     }
     gs = calloc(json_array_size(arr) + 1, sizeof(*gs));
     if (gs == NULL) {
@@ -105,9 +106,10 @@ pool_discover(struct nsc_backend *b, struct exo_group **out, size_t *n_out)
         }
         if (!pool_wanted(b, &p, &named) || p.manager_type != NULL) {
             if (named)
-                b->host->log(b->host, NSC_LOG_WARNING, "instance pool %s is managed by %s %s; "
-                             "use the sks backend for it", p.id, p.manager_type,
-                             p.manager_id ? p.manager_id : "");
+                b->host->log(b->host, NSC_LOG_WARNING,
+                             "instance pool %s is managed by %s %s; "
+                             "use the sks backend for it",
+                             p.id, p.manager_type, p.manager_id ? p.manager_id : "");
             exo_pool_clear(&p);
             continue;
         }
@@ -138,8 +140,10 @@ pool_discover(struct nsc_backend *b, struct exo_group **out, size_t *n_out)
             seen = seen || strcmp(gs[k].id, b->pool_names[i]) == 0 ||
                    (gs[k].name && strcmp(gs[k].name, b->pool_names[i]) == 0);
         if (!seen)
-            b->host->log(b->host, NSC_LOG_WARNING, "pools=%s: no standalone instance pool of "
-                         "that name or ID in zone %s", b->pool_names[i], b->client.cfg.zone);
+            b->host->log(b->host, NSC_LOG_WARNING,
+                         "pools=%s: no standalone instance pool of "
+                         "that name or ID in zone %s",
+                         b->pool_names[i], b->client.cfg.zone);
     }
     *out = gs;
     *n_out = n;
@@ -159,8 +163,9 @@ pool_action_path(struct nsc_backend *b, const struct exo_group *g, const char *v
 }
 
 static const struct exo_kind pool_kind = {
-    "instance-pool", "scale-instance-pool", "evict-instance-pool-members", pool_discover,
-    pool_action_path, NULL, pool_configure,
+    "instance-pool", "scale-instance-pool", "evict-instance-pool-members",
+    pool_discover,   pool_action_path,      NULL,
+    pool_configure,
 };
 
 static int

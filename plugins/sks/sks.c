@@ -47,7 +47,8 @@ sks_groups_of(struct nsc_backend *b, const struct exo_cluster *cl, struct exo_gr
 
         if (np->pool_id == NULL) {
             /* A nodepool still being created has no instance pool yet. */
-            b->host->log(b->host, NSC_LOG_INFO, "nodepool %s (%s) has no instance pool yet "
+            b->host->log(b->host, NSC_LOG_INFO,
+                         "nodepool %s (%s) has no instance pool yet "
                          "(state %s); not a group until it has",
                          np->id, np->name ? np->name : "", np->state);
             continue;
@@ -104,8 +105,10 @@ sks_pick(struct nsc_backend *b, json_t *list, struct exo_cluster *out)
             continue;
         if (n_match++ > 0) {
             exo_cluster_clear(out);
-            return exo_fail(b, NSC_ERR_INVALID, "cluster=%s names more than one SKS cluster in "
-                            "zone %s; give its ID", b->cluster_opt, b->client.cfg.zone);
+            return exo_fail(b, NSC_ERR_INVALID,
+                            "cluster=%s names more than one SKS cluster in "
+                            "zone %s; give its ID",
+                            b->cluster_opt, b->client.cfg.zone);
         }
         rc = exo_parse_cluster(v, out, err, sizeof(err));
         if (rc < 0)
@@ -117,8 +120,7 @@ sks_pick(struct nsc_backend *b, json_t *list, struct exo_cluster *out)
         return exo_fail(b, NSC_ERR_NOT_FOUND, "no SKS cluster '%s' in zone %s (there are: %s)",
                         b->cluster_opt, b->client.cfg.zone, names[0] ? names : "none");
     if (n_all == 0)
-        return exo_fail(b, NSC_ERR_NOT_FOUND, "no SKS cluster in zone %s",
-                        b->client.cfg.zone);
+        return exo_fail(b, NSC_ERR_NOT_FOUND, "no SKS cluster in zone %s", b->client.cfg.zone);
     return NSC_ERR_NOT_FOUND; /* several clusters and none named: decided by the caller */
 }
 
@@ -216,8 +218,9 @@ sks_adopt_pool(struct nsc_backend *b, const char *pool_id)
 }
 
 static const struct exo_kind sks_kind = {
-    "sks", "scale-sks-nodepool", "evict-sks-nodepool-members", sks_discover, sks_action_path,
-    sks_adopt_pool, sks_configure,
+    "sks",         "scale-sks-nodepool", "evict-sks-nodepool-members",
+    sks_discover,  sks_action_path,      sks_adopt_pool,
+    sks_configure,
 };
 
 static int

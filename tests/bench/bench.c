@@ -146,13 +146,13 @@ run_case(const struct bench_case *bc)
     model_free(m2);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("| %-14s | %6u | %7u | %6u | %6.1f | %6.2f / %6.2f | %4.0f | %7.1f / %7.1f | %7.0f / "
-           "%7.0f | %5zu | %5zu | %5zu | %6.0f | %5ld |\n",
-           bc->name, bc->p.nodes, st.n_pods, bc->p.pending, (double)bytes / 1e6, t_ingest,
-           c_ingest, (double)bytes / 1e6 / c_ingest, best * 1e3, best_cpu * 1e3, t_full * 1e3,
-           c_full * 1e3, n_new, n_fit, n_none,
-           (double)ru.ru_maxrss / 1024.0,
-           st.n_pods ? (rss1 - rss0) * 1024 / (long)st.n_pods : 0L);
+    printf(
+        "| %-14s | %6u | %7u | %6u | %6.1f | %6.2f / %6.2f | %4.0f | %7.1f / %7.1f | %7.0f / "
+        "%7.0f | %5zu | %5zu | %5zu | %6.0f | %5ld |\n",
+        bc->name, bc->p.nodes, st.n_pods, bc->p.pending, (double)bytes / 1e6, t_ingest,
+        c_ingest, (double)bytes / 1e6 / c_ingest, best * 1e3, best_cpu * 1e3, t_full * 1e3,
+        c_full * 1e3, n_new, n_fit, n_none, (double)ru.ru_maxrss / 1024.0,
+        st.n_pods ? (rss1 - rss0) * 1024 / (long)st.n_pods : 0L);
     fflush(stdout);
     model_free(m);
     group_set_free(&gs);
@@ -176,14 +176,14 @@ main(int argc, char **argv)
     log_set_level(NSC_LOG_ERROR);
     struct bench_case cases[16];
     size_t n = 0;
-#define CASE(nm, w, runs, ...)                                                                     \
-    do {                                                                                           \
-        struct bench_case *c = &cases[n++];                                                        \
-        c->name = nm;                                                                              \
-        c->what = w;                                                                               \
-        c->plan_runs = runs;                                                                       \
-        gen_defaults(&c->p);                                                                       \
-        __VA_ARGS__;                                                                               \
+#define CASE(nm, w, runs, ...)                                                                 \
+    do {                                                                                       \
+        struct bench_case *c = &cases[n++];                                                    \
+        c->name = nm;                                                                          \
+        c->what = w;                                                                           \
+        c->plan_runs = runs;                                                                   \
+        gen_defaults(&c->p);                                                                   \
+        __VA_ARGS__;                                                                           \
     } while (0)
     CASE("small", "CI smoke", 1, c->p.nodes = 100, c->p.pending = 100, c->p.groups = 4);
     CASE("500", "ratio base", 3, c->p.nodes = 500, c->p.pending = 500, c->p.groups = 10);
@@ -193,16 +193,18 @@ main(int argc, char **argv)
     CASE("5k", "target 250 ms", 3, c->p.nodes = 5000, c->p.pending = 5000, c->p.groups = 20);
     CASE("5k-no-anti", "anti-affinity base", 3, c->p.nodes = 5000, c->p.pending = 5000,
          c->p.groups = 20, c->p.anti_pct = 0);
-    CASE("50k-identical", "target 1 s", 3, c->p.nodes = 10, c->p.groups = 1, c->p.pending = 50000,
-         c->p.identical = 1, c->p.pods_per_node = 1);
+    CASE("50k-identical", "target 1 s", 3, c->p.nodes = 10, c->p.groups = 1,
+         c->p.pending = 50000, c->p.identical = 1, c->p.pods_per_node = 1);
     CASE("15k-memory", "<= 1 KiB/pod, <= 600 MB", 1, c->p.nodes = 15000, c->p.pending = 0,
          c->p.groups = 30);
 #undef CASE
     /* Times are wall / CPU of this process: on a shared machine the CPU figure is the one
      * that does not depend on the neighbours. MB/s is per CPU second. */
-    printf("| case | nodes | pods | pending | MB | ingest s (wall / cpu) | MB/s | plan ms (wall / "
-           "cpu) | full pass ms (wall / cpu) | new nodes | fit | no plan | peak RSS MB | bytes/pod "
-           "|\n");
+    printf(
+        "| case | nodes | pods | pending | MB | ingest s (wall / cpu) | MB/s | plan ms (wall / "
+        "cpu) | full pass ms (wall / cpu) | new nodes | fit | no plan | peak RSS MB | "
+        "bytes/pod "
+        "|\n");
     printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     fflush(stdout);
     int failed = 0, ran = 0;

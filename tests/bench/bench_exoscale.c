@@ -41,12 +41,12 @@ mono_s(void)
 static json_t *
 make_world(int nodes, int sks)
 {
-    json_t *w = json_pack("{s:s,s:[{s:s,s:s,s:s}],s:[{s:s,s:s,s:s,s:i,s:i,s:I}],s:[{s:s,s:i}]}",
-                          "zone", "ch-gva-2", "credentials", "key", KEY, "secret", SECRET,
-                          "operations", "*", "instance-types", "id",
-                          "b6cd1ff5-3a2f-4e9d-a4d1-8988c1191fe8", "family", "standard", "size",
-                          "medium", "cpus", 2, "gpus", 0, "memory", (json_int_t)4294967296LL,
-                          "quotas", "resource", "instance", "limit", -1);
+    json_t *w =
+        json_pack("{s:s,s:[{s:s,s:s,s:s}],s:[{s:s,s:s,s:s,s:i,s:i,s:I}],s:[{s:s,s:i}]}", "zone",
+                  "ch-gva-2", "credentials", "key", KEY, "secret", SECRET, "operations", "*",
+                  "instance-types", "id", "b6cd1ff5-3a2f-4e9d-a4d1-8988c1191fe8", "family",
+                  "standard", "size", "medium", "cpus", 2, "gpus", 0, "memory",
+                  (json_int_t)4294967296LL, "quotas", "resource", "instance", "limit", -1);
     json_t *groups = json_array();
     int g;
 
@@ -55,10 +55,10 @@ make_world(int nodes, int sks)
         char name[32];
 
         snprintf(name, sizeof(name), "group-%d", g);
-        json_array_append_new(groups, json_pack("{s:s,s:i,s:{s:s},s:{s:s}}", "name", name, "size",
-                                                size, "instance-type", "id",
-                                                "b6cd1ff5-3a2f-4e9d-a4d1-8988c1191fe8", "labels",
-                                                "bench", "yes"));
+        json_array_append_new(groups, json_pack("{s:s,s:i,s:{s:s},s:{s:s}}", "name", name,
+                                                "size", size, "instance-type", "id",
+                                                "b6cd1ff5-3a2f-4e9d-a4d1-8988c1191fe8",
+                                                "labels", "bench", "yes"));
     }
     if (sks)
         json_object_set_new(w, "sks-clusters",
@@ -87,8 +87,10 @@ run(const char *backend_name, int nodes)
     const struct nsc_backend_ops *ops;
     struct nsc_host *host = NULL;
     char err[1024], endpoint[64];
-    struct nsc_option opts[] = {{"api-key", KEY},      {"api-secret", SECRET},
-                                {"zone", "ch-gva-2"},  {"api-endpoint", NULL},
+    struct nsc_option opts[] = {{"api-key", KEY},
+                                {"api-secret", SECRET},
+                                {"zone", "ch-gva-2"},
+                                {"api-endpoint", NULL},
                                 {"nodes", "0:2000:group-0"}};
     int64_t clock_ms = wall_ms();
     uint64_t c0, cold, steady, scale;
@@ -137,10 +139,11 @@ run(const char *backend_name, int nodes)
         char gid[64] = "";
         /* The first group's id: read it back from the emulator's world. */
         json_t *snap = exo_emu_snapshot(emu);
-        json_t *arr = strcmp(backend_name, "sks") == 0
-                          ? json_object_get(json_array_get(json_object_get(snap, "sks-clusters"), 0),
-                                            "nodepools")
-                          : json_object_get(snap, "instance-pools");
+        json_t *arr =
+            strcmp(backend_name, "sks") == 0
+                ? json_object_get(json_array_get(json_object_get(snap, "sks-clusters"), 0),
+                                  "nodepools")
+                : json_object_get(snap, "instance-pools");
         size_t k;
         json_t *g;
 

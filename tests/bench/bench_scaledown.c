@@ -15,9 +15,9 @@
 struct bench_case {
     const char *name;
     uint32_t nodes, pods_per_node, groups;
-    int go_shape;      /* the Go autoscaler's BenchmarkRunOnceScaleDown cluster */
+    int go_shape;             /* the Go autoscaler's BenchmarkRunOnceScaleDown cluster */
     int64_t expect_removable; /* -1: not checked */
-    double budget_s;   /* the bound */
+    double budget_s;          /* the bound */
 };
 
 static double
@@ -54,18 +54,18 @@ static json_t *
 pod_json(const char *ns, const char *name, const char *node, const char *owner_kind,
          const char *owner, const char *app, const char *cpu, const char *mem, int safe)
 {
-    json_t *p = json_pack(
-        "{s:s, s:{s:s, s:s, s:s, s:{s:s}, s:[{s:s, s:s, s:s, s:s, s:b}]}, "
-        "s:{s:s, s:[{s:s, s:s, s:{s:{s:s, s:s}}}]}, s:{s:s}}",
-        "kind", "Pod", "metadata", "name", name, "namespace", ns, "creationTimestamp",
-        "2026-01-01T00:00:00Z", "labels", "app", app, "ownerReferences", "apiVersion", "apps/v1",
-        "kind", owner_kind, "name", owner, "uid", owner, "controller", 1, "spec", "nodeName",
-        node, "containers", "name", "c", "image", "app", "resources", "requests", "cpu", cpu,
-        "memory", mem, "status", "phase", "Running");
+    json_t *p = json_pack("{s:s, s:{s:s, s:s, s:s, s:{s:s}, s:[{s:s, s:s, s:s, s:s, s:b}]}, "
+                          "s:{s:s, s:[{s:s, s:s, s:{s:{s:s, s:s}}}]}, s:{s:s}}",
+                          "kind", "Pod", "metadata", "name", name, "namespace", ns,
+                          "creationTimestamp", "2026-01-01T00:00:00Z", "labels", "app", app,
+                          "ownerReferences", "apiVersion", "apps/v1", "kind", owner_kind,
+                          "name", owner, "uid", owner, "controller", 1, "spec", "nodeName",
+                          node, "containers", "name", "c", "image", "app", "resources",
+                          "requests", "cpu", cpu, "memory", mem, "status", "phase", "Running");
     if (p && safe)
-        json_object_set_new(json_object_get(p, "metadata"), "annotations",
-                            json_pack("{s:s}", "cluster-autoscaler.kubernetes.io/safe-to-evict",
-                                      "true"));
+        json_object_set_new(
+            json_object_get(p, "metadata"), "annotations",
+            json_pack("{s:s}", "cluster-autoscaler.kubernetes.io/safe-to-evict", "true"));
     return p;
 }
 
@@ -115,13 +115,14 @@ build(const struct bench_case *bc, struct model *m, struct group_set *gs)
                 p = pod_json("default", pname, name, "ReplicaSet", "rs-go", "go", "100m", "100",
                              1);
             } else if (k == 0) {
-                p = pod_json("kube-system", pname, name, "DaemonSet", "ds-agent", "agent", "100m",
-                             "128Mi", 0);
+                p = pod_json("kube-system", pname, name, "DaemonSet", "ds-agent", "agent",
+                             "100m", "128Mi", 0);
             } else {
                 /* Deployments fill node classes in turn: each is sized for its class. */
                 const char *cpu = cpus[i % 4];
                 snprintf(owner, sizeof(owner), "rs-%u-%u", i % 4, deploy);
-                p = pod_json("default", pname, name, "ReplicaSet", owner, owner, cpu, "256Mi", 0);
+                p = pod_json("default", pname, name, "ReplicaSet", owner, owner, cpu, "256Mi",
+                             0);
                 if (++in_deploy == 50) {
                     in_deploy = 0;
                     deploy++;
@@ -141,9 +142,9 @@ build(const struct bench_case *bc, struct model *m, struct group_set *gs)
                 int rc = upsert(m, json_pack("{s:s, s:{s:s, s:s}, s:{s:i, s:{s:{s:s}}}, "
                                              "s:{s:i}}",
                                              "kind", "PodDisruptionBudget", "metadata", "name",
-                                             pn, "namespace", "default", "spec", "maxUnavailable",
-                                             2, "selector", "matchLabels", "app", app, "status",
-                                             "disruptionsAllowed", 2));
+                                             pn, "namespace", "default", "spec",
+                                             "maxUnavailable", 2, "selector", "matchLabels",
+                                             "app", app, "status", "disruptionsAllowed", 2));
                 if (rc < 0)
                     return rc;
             }
@@ -188,10 +189,10 @@ run_case(const struct bench_case *bc)
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("| %s | %u | %u | %zu | %zu | %zu | %zu | %zu | %.0f / %.0f | %.1f | %s |\n", bc->name,
-           bc->nodes, bc->nodes * bc->pods_per_node, j.n_removable + j.n_unneeded, j.n_removable,
-           n_busy, n_blocked, n_noplace, wall * 1000, cpu * 1000, ru.ru_maxrss / 1024.0,
-           wall <= bc->budget_s ? "ok" : "OVER");
+    printf("| %s | %u | %u | %zu | %zu | %zu | %zu | %zu | %.0f / %.0f | %.1f | %s |\n",
+           bc->name, bc->nodes, bc->nodes * bc->pods_per_node, j.n_removable + j.n_unneeded,
+           j.n_removable, n_busy, n_blocked, n_noplace, wall * 1000, cpu * 1000,
+           ru.ru_maxrss / 1024.0, wall <= bc->budget_s ? "ok" : "OVER");
     fflush(stdout);
     int bad = 0;
     if (bc->expect_removable >= 0 && (int64_t)j.n_removable != bc->expect_removable) {

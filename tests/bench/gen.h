@@ -15,7 +15,7 @@ struct gen_params {
     uint32_t spread_pct;    /* share with a zone spread constraint (DoNotSchedule) */
     uint32_t selector_pct;  /* share with a nodeSelector on their pool */
     uint32_t taint_pct;     /* share of groups tainted dedicated=batch:NoSchedule */
-    int identical;          /* 1: every pending pod 200m/200Mi of one controller, nodes 10 cpu */
+    int identical; /* 1: every pending pod 200m/200Mi of one controller, nodes 10 cpu */
     uint32_t seed;
 };
 

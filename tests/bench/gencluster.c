@@ -42,8 +42,9 @@ main(int argc, char **argv)
         }
     }
     if (!snap || !groups || !p.groups) {
-        fprintf(stderr, "usage: %s --snapshot=FILE --groups-file=FILE [--nodes=N] [--groups=G] "
-                        "[--pods-per-node=N] [--pending=P] [--anti-pct=N] [--identical=1]\n",
+        fprintf(stderr,
+                "usage: %s --snapshot=FILE --groups-file=FILE [--nodes=N] [--groups=G] "
+                "[--pods-per-node=N] [--pending=P] [--anti-pct=N] [--identical=1]\n",
                 argv[0]);
         return 2;
     }

@@ -10,6 +10,6 @@ TESTS += tests/bench/bench-small.sh
 EXTRA_DIST += tests/bench/bench-small.sh
 
 # Every case; build without --enable-sanitizers for meaningful figures.
-bench: tests/bench/nsc-bench
-	./tests/bench/nsc-bench
+bench: tests/bench/nsc-bench$(EXEEXT)
+	./tests/bench/nsc-bench$(EXEEXT)
 .PHONY: bench

@@ -36,7 +36,8 @@ static void
 emu_uuid(struct exo_emu *e, char out[40])
 {
     e->uuid_seq++;
-    snprintf(out, 40, "%08x-%04x-4%03x-8%03x-%012llx", 0xe0000000u | (unsigned)(e->seed & 0xfffffff),
+    snprintf(out, 40, "%08x-%04x-4%03x-8%03x-%012llx",
+             0xe0000000u | (unsigned)(e->seed & 0xfffffff),
              (unsigned)((e->uuid_seq >> 32) & 0xffff), (unsigned)(e->seed >> 28) & 0xfff, 0u,
              (unsigned long long)e->uuid_seq);
 }
@@ -77,8 +78,8 @@ reply_json(struct reply *r, unsigned int status, json_t *j)
     json_decref(j);
 }
 
-static void
-reply_msg(struct reply *r, unsigned int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void reply_msg(struct reply *r, unsigned int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
 reply_msg(struct reply *r, unsigned int status, const char *fmt, ...)
@@ -111,7 +112,8 @@ emu_new_instance(struct exo_emu *e, json_t *pool, const char *state, const char 
     snprintf(ip, sizeof(ip), "198.51.100.%u", (unsigned)(e->uuid_seq % 250) + 1);
     inst = json_pack("{s:s,s:s,s:s,s:{s:s,s:s},s:{s:s},s:s,s:s,s:{}}", "id", id, "name", name,
                      "state", state, "manager", "id", jstr(pool, "id"), "type", "instance-pool",
-                     "instance-type", "id", ref_of(pool, "instance-type") ? ref_of(pool, "instance-type") : "",
+                     "instance-type", "id",
+                     ref_of(pool, "instance-type") ? ref_of(pool, "instance-type") : "",
                      "created-at", ts, "public-ip", ip, "labels");
     json_object_set_new(e->instances, id, inst);
     json_array_append_new(json_object_get(pool, "instances"), json_pack("{s:s}", "id", id));
@@ -185,7 +187,8 @@ emu_quota_usage(struct exo_emu *e)
 }
 
 static void
-emu_set_pool_state(struct exo_emu *e, json_t *pool, const char *pool_state, const char *np_state)
+emu_set_pool_state(struct exo_emu *e, json_t *pool, const char *pool_state,
+                   const char *np_state)
 {
     json_t *np = emu_nodepool_of_pool(e, jstr(pool, "id"), NULL);
 
@@ -216,7 +219,8 @@ load_pool(struct exo_emu *e, json_t *spec, const char *manager_id, json_t **out,
         json_decref(pool);
         return -1;
     }
-    if (json_object_get(e->itypes, ref_of(pool, "instance-type") ? ref_of(pool, "instance-type") : "") == NULL) {
+    if (json_object_get(e->itypes, ref_of(pool, "instance-type") ? ref_of(pool, "instance-type")
+                                                                 : "") == NULL) {
         snprintf(err, err_len, "instance pool %s: unknown instance-type", jstr(pool, "id"));
         json_decref(pool);
         return -1;
@@ -234,9 +238,8 @@ load_pool(struct exo_emu *e, json_t *spec, const char *manager_id, json_t **out,
     json_object_set_new(pool, "instances", json_array());
     json_object_set_new(e->pools, jstr(pool, "id"), pool);
     if (json_is_array(given)) {
-        json_array_foreach(given, i, v)
-            emu_new_instance(e, pool, jstr(v, "state") ? jstr(v, "state") : "running",
-                             jstr(v, "id"));
+        json_array_foreach(given, i, v) emu_new_instance(
+            e, pool, jstr(v, "state") ? jstr(v, "state") : "running", jstr(v, "id"));
         json_object_set_new(pool, "size", json_integer((json_int_t)json_array_size(given)));
     } else {
         for (k = 0; k < size; k++)
@@ -256,7 +259,8 @@ emu_load_world(struct exo_emu *e, const json_t *w, char *err, size_t err_len)
     snprintf(e->zone, sizeof(e->zone), "%s", jstr(w, "zone") ? jstr(w, "zone") : "ch-gva-2");
     e->creds = json_deep_copy(json_object_get(w, "credentials"));
     if (!json_is_array(e->creds) || json_array_size(e->creds) == 0) {
-        snprintf(err, err_len, "world: \"credentials\" must list at least one {key, secret, "
+        snprintf(err, err_len,
+                 "world: \"credentials\" must list at least one {key, secret, "
                  "operations}");
         return -1;
     }
@@ -305,9 +309,8 @@ emu_load_world(struct exo_emu *e, const json_t *w, char *err, size_t err_len)
             if (jstr(np, "state") == NULL)
                 json_object_set_new(np, "state", json_string("running"));
             spec = json_pack("{s:O,s:O*,s:O*,s:s}", "size", json_object_get(np, "size"),
-                             "instance-type", json_object_get(np, "instance-type"),
-                             "instances", json_object_get(np, "instances"), "instance-prefix",
-                             "pool");
+                             "instance-type", json_object_get(np, "instance-type"), "instances",
+                             json_object_get(np, "instances"), "instance-prefix", "pool");
             if (ref_of(np, "instance-pool") != NULL)
                 json_object_set_new(spec, "id", json_string(ref_of(np, "instance-pool")));
             snprintf(id, sizeof(id), "nodepool-%s", jstr(np, "name") ? jstr(np, "name") : "np");
@@ -319,7 +322,8 @@ emu_load_world(struct exo_emu *e, const json_t *w, char *err, size_t err_len)
             }
             json_decref(spec);
             json_object_del(np, "instances");
-            json_object_set_new(np, "instance-pool", json_pack("{s:s}", "id", jstr(pool, "id")));
+            json_object_set_new(np, "instance-pool",
+                                json_pack("{s:s}", "id", jstr(pool, "id")));
             json_object_set(np, "size", json_object_get(pool, "size"));
         }
         json_object_set_new(e->clusters, jstr(c, "id"), c);
@@ -368,8 +372,9 @@ emu_new_op(struct exo_emu *e, int kind, json_t *pool, const char *command, int64
     json_object_set(e->opjson, op->id, j);
     if (kind == EMU_OP_SCALE)
         emu_set_pool_state(e, pool,
-                           size >= json_integer_value(json_object_get(pool, "size")) ? "scaling-up"
-                                                                                   : "scaling-down",
+                           size >= json_integer_value(json_object_get(pool, "size"))
+                               ? "scaling-up"
+                               : "scaling-down",
                            "scaling");
     else
         emu_set_pool_state(e, pool, "scaling-down", "scaling");
@@ -440,8 +445,10 @@ emu_apply_op(struct exo_emu *e, struct emu_op *op)
 
             snprintf(msg, sizeof(msg),
                      "Quota exceeded: instance limit %lld, in use %lld, %lld more requested",
-                     (long long)limit, (long long)emu_quota_usage(e), (long long)(op->size - cur));
-            emu_op_finish(e, op, "failure", "forbidden", op->quota && op->message[0] ? op->message : msg);
+                     (long long)limit, (long long)emu_quota_usage(e),
+                     (long long)(op->size - cur));
+            emu_op_finish(e, op, "failure", "forbidden",
+                          op->quota && op->message[0] ? op->message : msg);
             emu_set_pool_state(e, pool, "running", "running");
             return;
         }
@@ -460,8 +467,9 @@ emu_apply_op(struct exo_emu *e, struct emu_op *op)
     } else {
         json_array_foreach(op->evict_ids, i, v)
             emu_remove_member(e, pool, json_string_value(v));
-        json_object_set_new(pool, "size",
-                            json_integer((json_int_t)json_array_size(json_object_get(pool, "instances"))));
+        json_object_set_new(
+            pool, "size",
+            json_integer((json_int_t)json_array_size(json_object_get(pool, "instances"))));
     }
     emu_set_pool_state(e, pool, "running", "running");
     emu_op_finish(e, op, "success", NULL, NULL);
@@ -618,7 +626,8 @@ emu_verify(struct exo_emu *e, struct MHD_Connection *conn, const char *method, c
         return -1;
     }
     if (!emu_allowed(c, op)) {
-        reply_msg(r, 403, "Forbidden: the IAM role of this key does not allow operation %s", op);
+        reply_msg(r, 403, "Forbidden: the IAM role of this key does not allow operation %s",
+                  op);
         return -1;
     }
     return 0;
@@ -639,7 +648,8 @@ exo_emu_add_fault(struct exo_emu *e, const json_t *rule, char *err, size_t err_l
             break;
     }
     if (op == NULL || kind == NULL || i == sizeof(kinds) / sizeof(kinds[0])) {
-        snprintf(err, err_len, "fault needs \"operation\" and \"kind\" (500, 429, slow, "
+        snprintf(err, err_len,
+                 "fault needs \"operation\" and \"kind\" (500, 429, slow, "
                  "fail-operation, quota)");
         return -1;
     }
@@ -661,10 +671,12 @@ exo_emu_add_fault(struct exo_emu *e, const json_t *rule, char *err, size_t err_l
                          : 1;
     f->delay_ms = (int)json_integer_value(json_object_get(rule, "delay-ms"));
     snprintf(f->reason, sizeof(f->reason), "%s",
-             jstr(rule, "reason") ? jstr(rule, "reason") : (strcmp(kind, "quota") == 0 ? "forbidden" : "unavailable"));
+             jstr(rule, "reason") ? jstr(rule, "reason")
+                                  : (strcmp(kind, "quota") == 0 ? "forbidden" : "unavailable"));
     snprintf(f->message, sizeof(f->message), "%s",
-             jstr(rule, "message") ? jstr(rule, "message")
-                                   : (strcmp(kind, "quota") == 0 ? "" : "operation failed (injected)"));
+             jstr(rule, "message")
+                 ? jstr(rule, "message")
+                 : (strcmp(kind, "quota") == 0 ? "" : "operation failed (injected)"));
     pthread_mutex_unlock(&e->lock);
     return 0;
 }
@@ -677,7 +689,8 @@ emu_take_fault(struct exo_emu *e, const char *op, int for_operation)
 
     for (i = 0; i < e->n_faults; i++) {
         struct emu_fault *f = &e->faults[i];
-        int is_op_kind = strcmp(f->kind, "fail-operation") == 0 || strcmp(f->kind, "quota") == 0;
+        int is_op_kind =
+            strcmp(f->kind, "fail-operation") == 0 || strcmp(f->kind, "quota") == 0;
 
         if (f->count == 0 || is_op_kind != for_operation)
             continue;
@@ -696,7 +709,8 @@ exo_emu_calls(struct exo_emu *e, const char *operation)
     uint64_t n;
 
     pthread_mutex_lock(&e->lock);
-    n = operation ? (uint64_t)json_integer_value(json_object_get(e->calls, operation)) : e->n_calls;
+    n = operation ? (uint64_t)json_integer_value(json_object_get(e->calls, operation))
+                  : e->n_calls;
     pthread_mutex_unlock(&e->lock);
     return n;
 }
@@ -728,20 +742,16 @@ exo_emu_snapshot(struct exo_emu *e)
     pthread_mutex_lock(&e->lock);
     s = json_pack("{s:s}", "zone", e->zone);
     arr = json_array();
-    json_object_foreach(e->pools, k, v)
-        json_array_append(arr, v);
+    json_object_foreach(e->pools, k, v) json_array_append(arr, v);
     json_object_set_new(s, "instance-pools", arr);
     arr = json_array();
-    json_object_foreach(e->instances, k, v)
-        json_array_append(arr, v);
+    json_object_foreach(e->instances, k, v) json_array_append(arr, v);
     json_object_set_new(s, "instances", arr);
     arr = json_array();
-    json_object_foreach(e->clusters, k, v)
-        json_array_append(arr, v);
+    json_object_foreach(e->clusters, k, v) json_array_append(arr, v);
     json_object_set_new(s, "sks-clusters", arr);
     arr = json_array();
-    json_object_foreach(e->opjson, k, v)
-        json_array_append(arr, v);
+    json_object_foreach(e->opjson, k, v) json_array_append(arr, v);
     json_object_set_new(s, "operations", arr);
     v = json_deep_copy(s);
     json_decref(s);
@@ -837,8 +847,7 @@ emu_list(json_t *coll, const char *key, struct reply *r)
     json_t *arr = json_array(), *v;
     const char *k;
 
-    json_object_foreach(coll, k, v)
-        json_array_append(arr, v);
+    json_object_foreach(coll, k, v) json_array_append(arr, v);
     reply_json(r, 200, json_pack("{s:o}", key, arr));
 }
 
@@ -908,8 +917,8 @@ emu_body(const char *body, size_t len, int evict, json_t *pool, int64_t *size, j
 }
 
 static void
-emu_api(struct exo_emu *e, struct MHD_Connection *conn, const struct route *rt, const char *body,
-        size_t body_len, struct emu_fault *opfault, struct reply *r)
+emu_api(struct exo_emu *e, struct MHD_Connection *conn, const struct route *rt,
+        const char *body, size_t body_len, struct emu_fault *opfault, struct reply *r)
 {
     const char *op = rt->op;
     json_t *v, *pool = NULL;
@@ -918,10 +927,13 @@ emu_api(struct exo_emu *e, struct MHD_Connection *conn, const struct route *rt, 
         char url[128];
 
         snprintf(url, sizeof(url), "http://127.0.0.1:%u/v2", (unsigned)e->port);
-        reply_json(r, 200, json_pack("{s:[{s:s,s:s}]}", "zones", "name", e->zone, "api-endpoint", url));
+        reply_json(r, 200,
+                   json_pack("{s:[{s:s,s:s}]}", "zones", "name", e->zone, "api-endpoint", url));
     } else if (strcmp(op, "list-instances") == 0) {
-        const char *mid = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "manager-id");
-        const char *mtype = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "manager-type");
+        const char *mid =
+            MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "manager-id");
+        const char *mtype =
+            MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "manager-type");
         json_t *arr = json_array();
         const char *k;
 
@@ -974,8 +986,7 @@ emu_api(struct exo_emu *e, struct MHD_Connection *conn, const struct route *rt, 
         json_t *arr = json_array();
         const char *k;
 
-        json_object_foreach(e->quotas, k, v)
-            json_array_append_new(arr, emu_quota_json(e, v));
+        json_object_foreach(e->quotas, k, v) json_array_append_new(arr, emu_quota_json(e, v));
         reply_json(r, 200, json_pack("{s:o}", "quotas", arr));
     } else if (strcmp(op, "get-quota") == 0) {
         v = json_object_get(e->quotas, rt->id);
@@ -1012,8 +1023,10 @@ emu_api(struct exo_emu *e, struct MHD_Connection *conn, const struct route *rt, 
                 return;
             }
             if (json_object_get(pool, "manager") != NULL) {
-                reply_msg(r, 403, "Instance Pool %s is managed by SKS Nodepool %s: operate on "
-                          "the Nodepool instead", rt->id, ref_of(pool, "manager"));
+                reply_msg(r, 403,
+                          "Instance Pool %s is managed by SKS Nodepool %s: operate on "
+                          "the Nodepool instead",
+                          rt->id, ref_of(pool, "manager"));
                 return;
             }
         }
@@ -1033,8 +1046,9 @@ emu_admin(struct exo_emu *e, const char *method, const char *url, const char *bo
 
     if (strcmp(url, "/_emu/calls") == 0 && strcmp(method, "GET") == 0) {
         pthread_mutex_lock(&e->lock);
-        reply_json(r, 200, json_pack("{s:I,s:O}", "total", (json_int_t)e->n_calls, "operations",
-                                     e->calls));
+        reply_json(
+            r, 200,
+            json_pack("{s:I,s:O}", "total", (json_int_t)e->n_calls, "operations", e->calls));
         pthread_mutex_unlock(&e->lock);
     } else if (strcmp(url, "/_emu/calls/reset") == 0 && strcmp(method, "POST") == 0) {
         exo_emu_reset_calls(e);

@@ -80,9 +80,11 @@ emu_kube_resources(struct exo_emu *e, const json_t *itype)
     json_int_t gpus = json_integer_value(json_object_get(itype, "gpus"));
 
     (void)e;
-    json_object_set_new(r, "cpu",
-                        json_sprintf("%lld", (long long)json_integer_value(json_object_get(itype, "cpus"))));
-    snprintf(mem, sizeof(mem), "%lld", (long long)json_integer_value(json_object_get(itype, "memory")));
+    json_object_set_new(
+        r, "cpu",
+        json_sprintf("%lld", (long long)json_integer_value(json_object_get(itype, "cpus"))));
+    snprintf(mem, sizeof(mem), "%lld",
+             (long long)json_integer_value(json_object_get(itype, "memory")));
     json_object_set_new(r, "memory", json_string(mem));
     json_object_set_new(r, "pods", json_string("110"));
     if (gpus > 0)
@@ -95,7 +97,8 @@ emu_kube_node_json(struct exo_emu *e, const struct emu_meta *m, const json_t *in
 {
     const json_t *pool = json_object_get(e->pools, m->pool_id);
     const json_t *mgr = json_object_get(pool, "manager");
-    const char *type_id = json_string_value(json_object_get(json_object_get(inst, "instance-type"), "id"));
+    const char *type_id =
+        json_string_value(json_object_get(json_object_get(inst, "instance-type"), "id"));
     const json_t *itype = json_object_get(e->itypes, type_id ? type_id : "");
     json_t *labels = json_object(), *taints = json_array(), *node, *np = NULL, *v;
     char pid[64];
@@ -108,7 +111,8 @@ emu_kube_node_json(struct exo_emu *e, const struct emu_meta *m, const json_t *in
     json_object_set_new(labels, "topology.kubernetes.io/region", json_string(e->zone));
     if (itype != NULL)
         json_object_set_new(labels, "node.kubernetes.io/instance-type",
-                            json_sprintf("%s.%s", json_string_value(json_object_get(itype, "family")),
+                            json_sprintf("%s.%s",
+                                         json_string_value(json_object_get(itype, "family")),
                                          json_string_value(json_object_get(itype, "size"))));
     if (mgr != NULL) {
         const char *cid;
@@ -128,12 +132,10 @@ emu_kube_node_json(struct exo_emu *e, const struct emu_meta *m, const json_t *in
     if (np != NULL) {
         json_object_set_new(labels, "node.exoscale.net/nodepool-id",
                             json_string(json_string_value(json_object_get(np, "id"))));
-        json_object_foreach(json_object_get(np, "labels"), k, v)
-            json_object_set(labels, k, v);
-        json_object_foreach(json_object_get(np, "taints"), k, v)
-            json_array_append_new(taints, json_pack("{s:s,s:O,s:O}", "key", k, "value",
-                                                    json_object_get(v, "value"), "effect",
-                                                    json_object_get(v, "effect")));
+        json_object_foreach(json_object_get(np, "labels"), k, v) json_object_set(labels, k, v);
+        json_object_foreach(json_object_get(np, "taints"), k, v) json_array_append_new(
+            taints, json_pack("{s:s,s:O,s:O}", "key", k, "value", json_object_get(v, "value"),
+                              "effect", json_object_get(v, "effect")));
     }
     snprintf(pid, sizeof(pid), "exoscale://%s", m->id);
     node = json_pack("{s:s,s:s,s:{s:s,s:o},s:{s:s,s:o}}", "apiVersion", "v1", "kind", "Node",

@@ -16,11 +16,10 @@
 static int
 usage(void)
 {
-    fprintf(stderr,
-            "usage: exoscale-emulator --world FILE [--port N] [--port-file FILE]\n"
-            "       [--op-delay-ms N] [--boot-delay-ms N] [--node-ready-delay-ms N]\n"
-            "       [--kube-url URL [--kube-token-file FILE] [--kube-ca-file FILE] "
-            "[--kube-insecure]]\n");
+    fprintf(stderr, "usage: exoscale-emulator --world FILE [--port N] [--port-file FILE]\n"
+                    "       [--op-delay-ms N] [--boot-delay-ms N] [--node-ready-delay-ms N]\n"
+                    "       [--kube-url URL [--kube-token-file FILE] [--kube-ca-file FILE] "
+                    "[--kube-insecure]]\n");
     return 2;
 }
 
@@ -31,7 +30,8 @@ parse_ms(const char *flag, const char *v, int64_t *out)
     long long n = strtoll(v, &end, 10);
 
     if (*v == '\0' || *end != '\0' || n < 0) {
-        fprintf(stderr, "exoscale-emulator: %s: '%s' is not a number of milliseconds\n", flag, v);
+        fprintf(stderr, "exoscale-emulator: %s: '%s' is not a number of milliseconds\n", flag,
+                v);
         return -1;
     }
     *out = n;
@@ -117,7 +117,8 @@ main(int argc, char **argv)
     if (token_file != NULL) {
         token = read_token(token_file);
         if (token == NULL) {
-            fprintf(stderr, "exoscale-emulator: cannot read --kube-token-file %s\n", token_file);
+            fprintf(stderr, "exoscale-emulator: cannot read --kube-token-file %s\n",
+                    token_file);
             json_decref(w);
             return 1;
         }
@@ -138,7 +139,8 @@ main(int argc, char **argv)
         return 1;
     }
     json_decref(w);
-    printf("exoscale-emulator: listening on http://127.0.0.1:%u/v2\n", (unsigned)exo_emu_port(emu));
+    printf("exoscale-emulator: listening on http://127.0.0.1:%u/v2\n",
+           (unsigned)exo_emu_port(emu));
     fflush(stdout);
     if (port_file != NULL) {
         FILE *f = fopen(port_file, "w");

@@ -74,8 +74,7 @@ fh_http(const struct nsc_host *h, const struct nsc_http_request *req,
             if (strcasecmp(req->headers[i].name, "Authorization") == 0)
                 snprintf(r->auth, sizeof(r->auth), "%s", req->headers[i].value);
             if (strcasecmp(req->headers[i].name, "Content-Type") == 0)
-                snprintf(r->content_type, sizeof(r->content_type), "%s",
-                         req->headers[i].value);
+                snprintf(r->content_type, sizeof(r->content_type), "%s", req->headers[i].value);
         }
         r->at_ms = fh->mono_ms;
     }
@@ -97,8 +96,7 @@ fh_http(const struct nsc_host *h, const struct nsc_http_request *req,
 }
 
 static const char *
-fh_http_header(const struct nsc_host *h, const struct nsc_http_response *resp,
-               const char *name)
+fh_http_header(const struct nsc_host *h, const struct nsc_http_response *resp, const char *name)
 {
     const struct fake_reply *rep = (const struct fake_reply *)resp->host_private;
 

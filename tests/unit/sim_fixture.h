@@ -18,11 +18,13 @@ fx_node(json_t *d)
     if (!json_object_get(labels, "kubernetes.io/hostname"))
         json_object_set_new(labels, "kubernetes.io/hostname", json_string(name));
     json_t *alloc = json_object_get(d, "alloc");
-    json_t *n = json_pack("{s:s, s:{s:s, s:o}, s:{}, s:{s:O, s:O, s:[{s:s, s:s}]}}", "kind", "Node",
-                          "metadata", "name", name, "labels", labels, "spec", "status",
-                          "capacity", alloc ? alloc : json_pack("{s:s,s:s,s:s}", "cpu", "4", "memory", "8Gi", "pods", "110"),
-                          "allocatable", alloc ? alloc : json_pack("{s:s,s:s,s:s}", "cpu", "4", "memory", "8Gi", "pods", "110"),
-                          "conditions", "type", "Ready", "status", "True");
+    json_t *n = json_pack(
+        "{s:s, s:{s:s, s:o}, s:{}, s:{s:O, s:O, s:[{s:s, s:s}]}}", "kind", "Node", "metadata",
+        "name", name, "labels", labels, "spec", "status", "capacity",
+        alloc ? alloc : json_pack("{s:s,s:s,s:s}", "cpu", "4", "memory", "8Gi", "pods", "110"),
+        "allocatable",
+        alloc ? alloc : json_pack("{s:s,s:s,s:s}", "cpu", "4", "memory", "8Gi", "pods", "110"),
+        "conditions", "type", "Ready", "status", "True");
     json_t *spec = json_object_get(n, "spec");
     if (json_object_get(d, "taints"))
         json_object_set(spec, "taints", json_object_get(d, "taints"));
@@ -53,8 +55,9 @@ fx_pod(json_t *d)
             json_object_set(req, "cpu", json_object_get(d, "cpu"));
         if (json_object_get(d, "mem"))
             json_object_set(req, "memory", json_object_get(d, "mem"));
-        json_object_set_new(spec, "containers",
-                            json_pack("[{s:s, s:{s:o}}]", "name", "c", "resources", "requests", req));
+        json_object_set_new(
+            spec, "containers",
+            json_pack("[{s:s, s:{s:o}}]", "name", "c", "resources", "requests", req));
     }
     if (json_object_get(d, "node"))
         json_object_set(spec, "nodeName", json_object_get(d, "node"));
@@ -71,7 +74,9 @@ fx_pod(json_t *d)
     }
     const char *phase = json_string_value(json_object_get(d, "phase"));
     json_t *status = json_pack("{s:s}", "phase",
-                               phase ? phase : json_object_get(d, "node") ? "Running" : "Pending");
+                               phase                        ? phase
+                               : json_object_get(d, "node") ? "Running"
+                                                            : "Pending");
     if (!json_object_get(d, "node") && !json_is_false(json_object_get(d, "pending")))
         json_object_set_new(status, "conditions",
                             json_pack("[{s:s, s:s, s:s}]", "type", "PodScheduled", "status",

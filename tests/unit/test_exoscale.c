@@ -54,8 +54,8 @@ START_TEST(test_sign_vectors)
 
     ck_assert_int_eq(json_array_size(vecs), 8);
     ck_assert_int_eq(exo_sign_message(json_string_value(json_object_get(v, "method")),
-                                      json_string_value(json_object_get(v, "path")), query, body,
-                                      body ? strlen(body) : 0, exp, &msg, &names),
+                                      json_string_value(json_object_get(v, "path")), query,
+                                      body, body ? strlen(body) : 0, exp, &msg, &names),
                      NSC_OK);
     ck_assert_str_eq(msg, json_string_value(json_object_get(v, "message")));
     ck_assert_int_eq(exo_sign(json_string_value(json_object_get(v, "key")),
@@ -78,9 +78,9 @@ START_TEST(test_sign_query_edges)
     char *msg = NULL, *names = NULL;
 
     /* Repeated names are left out (egoscale), an empty value counts as "". */
-    ck_assert_int_eq(exo_sign_message("GET", "/v2/x", "c=1&b=&c=2&a=%41%2B+z", NULL, 0, 5, &msg,
-                                      &names),
-                     NSC_OK);
+    ck_assert_int_eq(
+        exo_sign_message("GET", "/v2/x", "c=1&b=&c=2&a=%41%2B+z", NULL, 0, 5, &msg, &names),
+        NSC_OK);
     ck_assert_str_eq(msg, "GET /v2/x\n\nA+ z\n\n5");
     ck_assert_str_eq(names, "a;b");
     free(msg);
@@ -369,7 +369,8 @@ START_TEST(test_parse_objects)
         const char *want = json_string_value(json_object_get(c, "error"));
 
         ck_assert_msg(rc == NSC_ERR_INTERNAL, "%s: expected a parse error, got %d", name, rc);
-        ck_assert_msg(strstr(perr, want) != NULL, "%s: error '%s' lacks '%s'", name, perr, want);
+        ck_assert_msg(strstr(perr, want) != NULL, "%s: error '%s' lacks '%s'", name, perr,
+                      want);
     }
     json_decref(root);
 }
@@ -398,8 +399,9 @@ START_TEST(test_error_bodies)
     exo_error_text(body, strlen(body), text, sizeof(text));
     ck_assert_msg(strcmp(text, json_string_value(json_object_get(c, "text"))) == 0,
                   "%s: got '%s'", json_string_value(json_object_get(c, "name")), text);
-    ck_assert_int_eq(exo_status_map((long)json_integer_value(json_object_get(c, "status")), text),
-                     (int)json_integer_value(json_object_get(c, "map")));
+    ck_assert_int_eq(
+        exo_status_map((long)json_integer_value(json_object_get(c, "status")), text),
+        (int)json_integer_value(json_object_get(c, "map")));
     json_decref(root);
 }
 END_TEST
@@ -434,9 +436,8 @@ START_TEST(test_call_ok_signed)
     char *want = NULL;
 
     fake_host_reply(&fh, 200, "{\"resource\":\"instance\",\"usage\":1,\"limit\":20}", NULL);
-    ck_assert_int_eq(exo_call(&cl, "GET", "/quota/instance", NULL, NULL, EXO_RETRY_IDEMPOTENT,
-                              &j),
-                     NSC_OK);
+    ck_assert_int_eq(
+        exo_call(&cl, "GET", "/quota/instance", NULL, NULL, EXO_RETRY_IDEMPOTENT, &j), NSC_OK);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "limit")), 20);
     json_decref(j);
     ck_assert_str_eq(fh.reqs[0].url, "https://api.example.net/v2/quota/instance");
@@ -461,7 +462,8 @@ START_TEST(test_call_body_and_query)
     ck_assert_int_eq(exo_call(&cl, "GET", "/instance", "manager-type=instance-pool", NULL,
                               EXO_RETRY_IDEMPOTENT, NULL),
                      NSC_OK);
-    ck_assert_str_eq(fh.reqs[1].url, "https://api.example.net/v2/instance?manager-type=instance-pool");
+    ck_assert_str_eq(fh.reqs[1].url,
+                     "https://api.example.net/v2/instance?manager-type=instance-pool");
     ck_assert_ptr_nonnull(strstr(fh.reqs[1].auth, "signed-query-args=manager-type,"));
 }
 END_TEST
@@ -471,9 +473,8 @@ START_TEST(test_call_retry_resigns)
     fake_host_reply(&fh, 500, "{\"message\":\"boom\"}", NULL);
     fake_host_reply(&fh, 502, "bad gateway", NULL);
     fake_host_reply(&fh, 200, "{}", NULL);
-    ck_assert_int_eq(exo_call(&cl, "GET", "/instance-pool", NULL, NULL, EXO_RETRY_IDEMPOTENT,
-                              NULL),
-                     NSC_OK);
+    ck_assert_int_eq(
+        exo_call(&cl, "GET", "/instance-pool", NULL, NULL, EXO_RETRY_IDEMPOTENT, NULL), NSC_OK);
     ck_assert_int_eq(fh.n_reqs, 3);
     /* 1 s then 2 s of back-off, and a fresh signature each time (the clock moved). */
     ck_assert_int_eq(fh.reqs[1].at_ms - fh.reqs[0].at_ms, 1000);
@@ -550,14 +551,15 @@ START_TEST(test_call_no_retry_on_4xx_501)
     fake_host_reply(&fh, 404, "{\"message\":\"no such pool\"}", NULL);
     fake_host_reply(&fh, 501, "{\"message\":\"nope\"}", NULL);
     fake_host_reply(&fh, 403, "{\"message\":\"Forbidden operation get-instance\"}", NULL);
-    ck_assert_int_eq(exo_call(&cl, "GET", "/instance-pool/x", NULL, NULL, EXO_RETRY_IDEMPOTENT,
-                              NULL),
-                     NSC_ERR_NOT_FOUND);
+    ck_assert_int_eq(
+        exo_call(&cl, "GET", "/instance-pool/x", NULL, NULL, EXO_RETRY_IDEMPOTENT, NULL),
+        NSC_ERR_NOT_FOUND);
     ck_assert_str_eq(cl.err, "GET /v2/instance-pool/x: HTTP 404: no such pool");
     ck_assert_int_eq(exo_call(&cl, "GET", "/x", NULL, NULL, EXO_RETRY_IDEMPOTENT, NULL),
                      NSC_ERR_INTERNAL);
-    ck_assert_int_eq(exo_call(&cl, "GET", "/instance/i", NULL, NULL, EXO_RETRY_IDEMPOTENT, NULL),
-                     NSC_ERR_AUTH);
+    ck_assert_int_eq(
+        exo_call(&cl, "GET", "/instance/i", NULL, NULL, EXO_RETRY_IDEMPOTENT, NULL),
+        NSC_ERR_AUTH);
     ck_assert_int_eq(fh.n_reqs, 3);
     ck_assert_ptr_null(strstr(cl.err, "s3cr3t"));
 }

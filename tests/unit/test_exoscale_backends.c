@@ -50,9 +50,10 @@ policy_ops(const char *file)
     pol = json_load_file(path, 0, &je);
     ck_assert_msg(pol != NULL, "%s: %s", path, je.text);
     expr = json_string_value(json_object_get(
-        json_array_get(json_object_get(json_object_get(json_object_get(pol, "services"), "compute"),
-                                       "rules"),
-                       0),
+        json_array_get(
+            json_object_get(json_object_get(json_object_get(pol, "services"), "compute"),
+                            "rules"),
+            0),
         "expression"));
     ck_assert_ptr_nonnull(expr);
     lb = strchr(expr, '[');
@@ -81,7 +82,8 @@ load_world(void)
 
     ck_assert_msg(w != NULL, "world.json: %s", je.text);
     creds = json_object_get(w, "credentials");
-    json_object_set_new(json_array_get(creds, 1), "operations", policy_ops("sks-role-policy.json"));
+    json_object_set_new(json_array_get(creds, 1), "operations",
+                        policy_ops("sks-role-policy.json"));
     json_object_set_new(json_array_get(creds, 2), "operations",
                         policy_ops("instance-pool-role-policy.json"));
     return w;
@@ -117,8 +119,8 @@ emu_teardown(void)
 
 /* Load and create backend `name` with the common options plus extra ones. */
 static int
-open_backend(const char *name, const char *key, const char *secret, const struct nsc_option *extra,
-             size_t n_extra)
+open_backend(const char *name, const char *key, const char *secret,
+             const struct nsc_option *extra, size_t n_extra)
 {
     struct nsc_option opts[24];
     size_t n = 0, i;
@@ -185,7 +187,8 @@ wait_instances(const char *gid, size_t n, enum nsc_instance_state state)
         g = group(gid);
         ck_assert_ptr_nonnull(g);
         for (i = 0; i < g->n_instances; i++)
-            cnt += g->instances[i].state == state && g->instances[i].error_class == NSC_ERROR_CLASS_NONE;
+            cnt += g->instances[i].state == state &&
+                   g->instances[i].error_class == NSC_ERROR_CLASS_NONE;
         if (cnt == n && g->n_instances == n)
             return g;
         usleep(50000);
@@ -222,27 +225,31 @@ START_TEST(test_sks_discovers_every_nodepool)
     ck_assert_ptr_nonnull(gpu->template_node_json);
     tpl = json_loads(gpu->template_node_json, 0, NULL);
     ck_assert_ptr_nonnull(tpl);
-    ck_assert_str_eq(json_string_value(json_object_get(
-                         json_object_get(json_object_get(tpl, "status"), "capacity"), "nvidia.com/gpu")),
-                     "1");
-    ck_assert_str_eq(json_string_value(json_object_get(
-                         json_object_get(json_object_get(tpl, "status"), "allocatable"), "memory")),
-                     "60129542144");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(tpl, "status"), "capacity"), "nvidia.com/gpu")),
+        "1");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(tpl, "status"), "allocatable"), "memory")),
+        "60129542144");
     ck_assert_str_eq(json_string_value(json_object_get(
                          json_object_get(json_object_get(tpl, "metadata"), "labels"),
                          "node.exoscale.net/nodepool-id")),
                      NP_GPU);
-    ck_assert_str_eq(json_string_value(json_object_get(
-                         json_object_get(json_object_get(tpl, "metadata"), "labels"), "accelerator")),
-                     "nvidia");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(tpl, "metadata"), "labels"), "accelerator")),
+        "nvidia");
     ck_assert_str_eq(json_string_value(json_object_get(
                          json_object_get(json_object_get(tpl, "metadata"), "labels"),
                          "node.kubernetes.io/instance-type")),
                      "gpu3.small");
-    ck_assert_str_eq(json_string_value(json_object_get(
-                         json_array_get(json_object_get(json_object_get(tpl, "spec"), "taints"), 0),
-                         "effect")),
-                     "NoSchedule");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(
+            json_array_get(json_object_get(json_object_get(tpl, "spec"), "taints"), 0),
+            "effect")),
+        "NoSchedule");
     json_decref(tpl);
     /* Standalone pools are not nodepools. */
     ck_assert_ptr_null(group(POOL_WORKERS));
@@ -284,7 +291,10 @@ START_TEST(test_sks_scale_from_zero)
     gpu = wait_instances(NP_GPU, 2, NSC_INSTANCE_RUNNING);
     ck_assert_int_eq(gpu->target_size, 2);
     ck_assert_int_eq(exo_emu_calls(emu, "scale-sks-nodepool"), 1);
-    ck_assert_msg(exo_emu_calls(emu, "get-operation") >= 1, "get-operation %d list %d cluster %d", (int)exo_emu_calls(emu, "get-operation"), (int)exo_emu_calls(emu, "list-instances"), (int)exo_emu_calls(emu, "get-sks-cluster"));
+    ck_assert_msg(
+        exo_emu_calls(emu, "get-operation") >= 1, "get-operation %d list %d cluster %d",
+        (int)exo_emu_calls(emu, "get-operation"), (int)exo_emu_calls(emu, "list-instances"),
+        (int)exo_emu_calls(emu, "get-sks-cluster"));
     snap = exo_emu_snapshot(emu);
     ck_assert_int_eq(json_array_size(json_object_get(snap, "instances")), 5);
     json_decref(snap);
@@ -308,9 +318,11 @@ START_TEST(test_sks_evict_named)
     ck_assert_msg(open_backend("sks", SKS_KEY, SKS_SECRET, extra, 1) == NSC_OK, "%s", err);
     ck_assert_msg(refresh_read() == NSC_OK, "%s", err);
     /* Not a member: refused before any call. */
-    ck_assert_int_eq(backend_evict(be, NP_GENERAL, stranger, 1, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert_int_eq(backend_evict(be, NP_GENERAL, stranger, 1, err, sizeof(err)),
+                     NSC_ERR_INVALID);
     ck_assert_int_eq(exo_emu_calls(emu, "evict-sks-nodepool-members"), 0);
-    ck_assert_msg(backend_evict(be, NP_GENERAL, victim, 1, err, sizeof(err)) == NSC_OK, "%s", err);
+    ck_assert_msg(backend_evict(be, NP_GENERAL, victim, 1, err, sizeof(err)) == NSC_OK, "%s",
+                  err);
     ck_assert_msg(refresh_read() == NSC_OK, "%s", err);
     gen = group(NP_GENERAL);
     ck_assert_int_eq(gen->target_size, 1);
@@ -330,17 +342,20 @@ START_TEST(test_sks_evict_named)
     victim[0] = I_GEN1;
     ck_assert_msg(open_backend("sks", SKS_KEY, SKS_SECRET, extra, 1) == NSC_OK, "%s", err);
     ck_assert_msg(refresh_read() == NSC_OK, "%s", err);
-    ck_assert_int_eq(backend_evict(be, NP_GENERAL, victim, 1, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert_int_eq(backend_evict(be, NP_GENERAL, victim, 1, err, sizeof(err)),
+                     NSC_ERR_INVALID);
     ck_assert_ptr_nonnull(strstr(err, "below min"));
 }
 END_TEST
 
 START_TEST(test_sks_survives_bursts)
 {
-    json_t *f500 = json_pack("{s:s,s:s,s:i}", "operation", "list-instances", "kind", "500", "count", 2);
+    json_t *f500 =
+        json_pack("{s:s,s:s,s:i}", "operation", "list-instances", "kind", "500", "count", 2);
     json_t *f429 = json_pack("{s:s,s:s,s:i,s:i}", "operation", "get-sks-cluster", "kind", "429",
                              "count", 1, "retry-after", 1);
-    json_t *fmany = json_pack("{s:s,s:s,s:i}", "operation", "list-instances", "kind", "500", "count", 20);
+    json_t *fmany =
+        json_pack("{s:s,s:s,s:i}", "operation", "list-instances", "kind", "500", "count", 20);
     uint64_t before;
 
     ck_assert_msg(open_backend("sks", SKS_KEY, SKS_SECRET, NULL, 0) == NSC_OK, "%s", err);
@@ -421,8 +436,8 @@ START_TEST(test_sks_auth_and_iam)
     const char *victim[] = {I_GEN2};
     struct nsc_option extra[] = {{"nodes", "0:9:general"}};
 
-    ck_assert_msg(open_backend("sks", SKS_KEY, "wrong-secret-0000000000000000000000000000", NULL, 0) ==
-                      NSC_OK,
+    ck_assert_msg(open_backend("sks", SKS_KEY, "wrong-secret-0000000000000000000000000000",
+                               NULL, 0) == NSC_OK,
                   "%s", err);
     ck_assert_int_eq(backend_refresh(be, err, sizeof(err)), NSC_ERR_AUTH);
     ck_assert_ptr_nonnull(strstr(err, "HTTP 403"));
@@ -431,7 +446,8 @@ START_TEST(test_sks_auth_and_iam)
     backend_destroy(be);
     be = NULL;
     ck_assert_msg(open_backend("sks", "EXOnoevict0000000000000001",
-                               "noevict-secret-0123456789abcdefghijklmnopq", extra, 1) == NSC_OK,
+                               "noevict-secret-0123456789abcdefghijklmnopq", extra,
+                               1) == NSC_OK,
                   "%s", err);
     ck_assert_msg(refresh_read() == NSC_OK, "%s", err);
     ck_assert_int_eq(backend_evict(be, NP_GENERAL, victim, 1, err, sizeof(err)), NSC_ERR_AUTH);
@@ -466,9 +482,11 @@ START_TEST(test_sks_group_for_node)
     ck_assert_str_eq(one.groups[0].id, NP_GENERAL);
     group_set_free(&one);
     /* A standalone pool's instance is not ours; the answer is remembered. */
-    ck_assert_int_eq(backend_group_for_node(be, I_WORKER, &one, err, sizeof(err)), NSC_ERR_NOT_FOUND);
+    ck_assert_int_eq(backend_group_for_node(be, I_WORKER, &one, err, sizeof(err)),
+                     NSC_ERR_NOT_FOUND);
     ck_assert_int_eq(exo_emu_calls(emu, "get-instance"), 1);
-    ck_assert_int_eq(backend_group_for_node(be, I_WORKER, &one, err, sizeof(err)), NSC_ERR_NOT_FOUND);
+    ck_assert_int_eq(backend_group_for_node(be, I_WORKER, &one, err, sizeof(err)),
+                     NSC_ERR_NOT_FOUND);
     ck_assert_int_eq(exo_emu_calls(emu, "get-instance"), 1);
     group_set_free(&one);
 }
@@ -482,7 +500,8 @@ START_TEST(test_pool_discover_scale_evict)
     const char *victim[] = {I_WORKER};
     const struct group_rec *batch;
 
-    ck_assert_msg(open_backend("instance-pool", POOL_KEY, POOL_SECRET, extra, 2) == NSC_OK, "%s", err);
+    ck_assert_msg(open_backend("instance-pool", POOL_KEY, POOL_SECRET, extra, 2) == NSC_OK,
+                  "%s", err);
     ck_assert_msg(refresh_read() == NSC_OK, "%s", err);
     /* Both standalone pools (one empty), none of the SKS-managed ones. */
     ck_assert_int_eq(set.n_groups, 2);
@@ -495,7 +514,8 @@ START_TEST(test_pool_discover_scale_evict)
     ck_assert_msg(backend_resize(be, POOL_BATCH, 1, err, sizeof(err)) == NSC_OK, "%s", err);
     wait_instances(POOL_BATCH, 1, NSC_INSTANCE_RUNNING);
     ck_assert_int_eq(exo_emu_calls(emu, "scale-instance-pool"), 1);
-    ck_assert_msg(backend_evict(be, POOL_WORKERS, victim, 1, err, sizeof(err)) == NSC_OK, "%s", err);
+    ck_assert_msg(backend_evict(be, POOL_WORKERS, victim, 1, err, sizeof(err)) == NSC_OK, "%s",
+                  err);
     wait_instances(POOL_WORKERS, 0, NSC_INSTANCE_RUNNING);
     ck_assert_int_eq(group(POOL_WORKERS)->target_size, 0);
     ck_assert_int_eq(exo_emu_calls(emu, "evict-instance-pool-members"), 1);
@@ -506,7 +526,8 @@ START_TEST(test_pool_named_only)
 {
     struct nsc_option extra[] = {{"pools", "batch"}};
 
-    ck_assert_msg(open_backend("instance-pool", POOL_KEY, POOL_SECRET, extra, 1) == NSC_OK, "%s", err);
+    ck_assert_msg(open_backend("instance-pool", POOL_KEY, POOL_SECRET, extra, 1) == NSC_OK,
+                  "%s", err);
     ck_assert_msg(refresh_read() == NSC_OK, "%s", err);
     ck_assert_int_eq(set.n_groups, 1);
     ck_assert_ptr_nonnull(group(POOL_BATCH));
@@ -527,7 +548,6 @@ START_TEST(test_config_errors_name_variable)
     ck_assert_ptr_null(strstr(err, SKS_SECRET));
 }
 END_TEST
-
 
 /* ---- the emulator itself ---- */
 
@@ -608,18 +628,20 @@ START_TEST(test_emu_verifies_signatures)
     /* Query arguments are signed: changing one breaks the signature. */
     a = signed_auth(POOL_KEY, POOL_SECRET, "GET", "/v2/instance", "manager-type=instance-pool",
                     NULL, later);
-    ck_assert_int_eq(raw("GET", "/v2/instance", "manager-type=instance-pool", NULL, a, out), 200);
-    ck_assert_int_eq(raw("GET", "/v2/instance", "manager-type=sks-nodepool", NULL, a, out), 403);
+    ck_assert_int_eq(raw("GET", "/v2/instance", "manager-type=instance-pool", NULL, a, out),
+                     200);
+    ck_assert_int_eq(raw("GET", "/v2/instance", "manager-type=sks-nodepool", NULL, a, out),
+                     403);
     free(a);
     /* The body is signed too. */
-    a = signed_auth(POOL_KEY, POOL_SECRET, "PUT", "/v2/instance-pool/" POOL_BATCH ":scale", NULL,
-                    "{\"size\":1}", later);
-    ck_assert_int_eq(raw("PUT", "/v2/instance-pool/" POOL_BATCH ":scale", NULL, "{\"size\":2}", a,
-                         out),
-                     403);
-    ck_assert_int_eq(raw("PUT", "/v2/instance-pool/" POOL_BATCH ":scale", NULL, "{\"size\":1}", a,
-                         out),
-                     200);
+    a = signed_auth(POOL_KEY, POOL_SECRET, "PUT", "/v2/instance-pool/" POOL_BATCH ":scale",
+                    NULL, "{\"size\":1}", later);
+    ck_assert_int_eq(
+        raw("PUT", "/v2/instance-pool/" POOL_BATCH ":scale", NULL, "{\"size\":2}", a, out),
+        403);
+    ck_assert_int_eq(
+        raw("PUT", "/v2/instance-pool/" POOL_BATCH ":scale", NULL, "{\"size\":1}", a, out),
+        200);
     ck_assert_ptr_nonnull(strstr(out, "\"pending\""));
     free(a);
     /* IAM: the pool key may not touch SKS. */
@@ -638,18 +660,18 @@ START_TEST(test_emu_refuses_bad_requests)
     int64_t later = (int64_t)time(NULL) + 600;
     char out[4096], *a;
 
-    a = signed_auth(POOL_KEY, POOL_SECRET, "PUT", "/v2/instance-pool/" POOL_WORKERS ":evict", NULL,
-                    "{\"instances\":[\"10000000-0000-4000-8000-000000000001\"]}", later);
+    a = signed_auth(POOL_KEY, POOL_SECRET, "PUT", "/v2/instance-pool/" POOL_WORKERS ":evict",
+                    NULL, "{\"instances\":[\"10000000-0000-4000-8000-000000000001\"]}", later);
     ck_assert_int_eq(raw("PUT", "/v2/instance-pool/" POOL_WORKERS ":evict", NULL,
                          "{\"instances\":[\"10000000-0000-4000-8000-000000000001\"]}", a, out),
                      400);
     ck_assert_ptr_nonnull(strstr(out, "not a member"));
     free(a);
-    a = signed_auth(POOL_KEY, POOL_SECRET, "PUT", "/v2/instance-pool/" POOL_BATCH ":scale", NULL,
-                    "{\"size\":-1}", later);
-    ck_assert_int_eq(raw("PUT", "/v2/instance-pool/" POOL_BATCH ":scale", NULL, "{\"size\":-1}", a,
-                         out),
-                     400);
+    a = signed_auth(POOL_KEY, POOL_SECRET, "PUT", "/v2/instance-pool/" POOL_BATCH ":scale",
+                    NULL, "{\"size\":-1}", later);
+    ck_assert_int_eq(
+        raw("PUT", "/v2/instance-pool/" POOL_BATCH ":scale", NULL, "{\"size\":-1}", a, out),
+        400);
     free(a);
     /* An SKS-managed pool is operated through its nodepool. */
     a = signed_auth("EXOadmin0000000000000000001", "admin-secret-0123456789abcdefghijklmnopqrs",
@@ -662,7 +684,6 @@ START_TEST(test_emu_refuses_bad_requests)
     ck_assert_int_eq(raw("GET", "/v2/nothing-here", NULL, NULL, NULL, out), 404);
 }
 END_TEST
-
 
 /* ---- the kube half: Nodes in a kube-apiserver (the kube emulator) ---- */
 
@@ -779,28 +800,31 @@ START_TEST(test_kube_nodes_follow_instances)
     json_t *node;
 
     /* The world's running instances become Nodes. */
-    kube_wait("/api/v1/nodes/pool-10000000-0002", 200, "exoscale://10000000-0000-4000-8000-000000000002", 1);
+    kube_wait("/api/v1/nodes/pool-10000000-0002", 200,
+              "exoscale://10000000-0000-4000-8000-000000000002", 1);
     ck_assert_msg(open_backend("sks", SKS_KEY, SKS_SECRET, extra, 2) == NSC_OK, "%s", err);
     ck_assert_msg(refresh_read() == NSC_OK, "%s", err);
     ck_assert_msg(backend_resize(be, NP_GPU, 1, err, sizeof(err)) == NSC_OK, "%s", err);
     gpu = wait_instances(NP_GPU, 1, NSC_INSTANCE_RUNNING);
     /* Node name: the instance prefix and the two ends of its id. */
-    snprintf(path, sizeof(path), "/api/v1/nodes/pool-%.8s-%.4s", gpu->instances[0].provider_id + 11,
-             gpu->instances[0].provider_id + 11 + 32);
+    snprintf(path, sizeof(path), "/api/v1/nodes/pool-%.8s-%.4s",
+             gpu->instances[0].provider_id + 11, gpu->instances[0].provider_id + 11 + 32);
     kube_wait(path, 200, "\"nvidia.com/gpu\"", 1);
     ck_assert_int_eq(kube_get(path, out), 200);
     node = json_loads(out, 0, NULL);
     ck_assert_ptr_nonnull(node);
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(node, "spec"), "providerID")),
-                     gpu->instances[0].provider_id);
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(node, "metadata"),
-                                                                       "labels"),
-                                                       "node.exoscale.net/nodepool-id")),
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(node, "spec"), "providerID")),
+        gpu->instances[0].provider_id);
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_object_get(json_object_get(node, "metadata"), "labels"),
+                         "node.exoscale.net/nodepool-id")),
                      NP_GPU);
     json_decref(node);
     kube_wait(path, 200, "\"KubeletReady\"", 1);
     /* Evicting an instance removes its Node. */
-    ck_assert_msg(backend_evict(be, NP_GENERAL, victim, 1, err, sizeof(err)) == NSC_OK, "%s", err);
+    ck_assert_msg(backend_evict(be, NP_GENERAL, victim, 1, err, sizeof(err)) == NSC_OK, "%s",
+                  err);
     kube_wait("/api/v1/nodes/pool-10000000-0002", 404, NULL, 1);
     kube_wait("/api/v1/nodes/pool-10000000-0001", 200, NULL, 1);
 }

@@ -40,7 +40,8 @@ START_TEST(quantity_table)
         int rc = quantity_parse_cstr(in, &milli, &units, err, sizeof(err));
         if (strcmp(a, "ERROR") == 0) {
             ck_assert_msg(rc < 0, "\"%s\" accepted as %lld", in, (long long)milli);
-            ck_assert_msg(strstr(err, b) != NULL, "\"%s\": error \"%s\" lacks \"%s\"", in, err, b);
+            ck_assert_msg(strstr(err, b) != NULL, "\"%s\": error \"%s\" lacks \"%s\"", in, err,
+                          b);
             ck_assert_msg(strstr(err, "invalid quantity") != NULL, "%s", err);
         } else {
             ck_assert_msg(rc == 0, "\"%s\" refused: %s", in, err);
@@ -65,9 +66,9 @@ START_TEST(quantity_views_checked_separately)
     ck_assert_int_lt(quantity_parse_cstr("1E", &units, NULL, err, sizeof(err)), 0);
     ck_assert_int_eq(quantity_parse_cstr("7Ei", NULL, &units, err, sizeof(err)), 0);
     ck_assert_int_eq(units, 7LL << 60);
-    ck_assert_int_eq(quantity_parse_cstr("0.3333333333333333333333333Ki", NULL, &units, err,
-                                         sizeof(err)),
-                     0);
+    ck_assert_int_eq(
+        quantity_parse_cstr("0.3333333333333333333333333Ki", NULL, &units, err, sizeof(err)),
+        0);
     ck_assert_int_eq(units, 342); /* 341.33... rounded up */
 }
 END_TEST
@@ -89,7 +90,8 @@ START_TEST(request_table)
         json_t *want_err = json_object_get(tc, "error");
         if (want_err) {
             ck_assert_msg(rc < 0, "%s: accepted", name);
-            ck_assert_msg(strstr(err, json_string_value(want_err)), "%s: error \"%s\"", name, err);
+            ck_assert_msg(strstr(err, json_string_value(want_err)), "%s: error \"%s\"", name,
+                          err);
             continue;
         }
         ck_assert_msg(rc == 0, "%s: %s", name, err);
@@ -177,10 +179,10 @@ START_TEST(incremental_updates)
 {
     struct model *m = load_list(NULL);
     uint64_t gen = m->generation;
-    json_t *pod = json_pack("{s:s, s:{s:s, s:s}, s:{s:s, s:[{s:s}]}, s:{s:s}}", "kind", "Pod",
-                            "metadata", "name", "web-2", "namespace", "default", "spec",
-                            "nodeName", "n2", "containers", "name", "c", "status", "phase",
-                            "Running");
+    json_t *pod =
+        json_pack("{s:s, s:{s:s, s:s}, s:{s:s, s:[{s:s}]}, s:{s:s}}", "kind", "Pod", "metadata",
+                  "name", "web-2", "namespace", "default", "spec", "nodeName", "n2",
+                  "containers", "name", "c", "status", "phase", "Running");
     ck_assert_int_eq(model_upsert(m, pod, NULL), 0);
     ck_assert_uint_gt(m->generation, gen);
     struct model_pod *w2 = model_find_pod(m, "default", "web-2");
@@ -191,7 +193,8 @@ START_TEST(incremental_updates)
     /* A malformed update leaves the old object in place. */
     json_object_set_new(json_object_get(pod, "spec"), "nodeName", json_integer(3));
     ck_assert_int_eq(model_upsert_pod(m, pod), NSC_ERR_INVALID);
-    ck_assert_str_eq(intern_str(&m->strings, model_find_pod(m, "default", "web-2")->node), "n2");
+    ck_assert_str_eq(intern_str(&m->strings, model_find_pod(m, "default", "web-2")->node),
+                     "n2");
     json_decref(pod);
     ck_assert_int_eq(model_delete_pod(m, "default", "web-2"), 0);
     ck_assert_int_eq(model_delete_pod(m, "default", "web-2"), NSC_ERR_NOT_FOUND);
@@ -236,8 +239,8 @@ END_TEST
 START_TEST(selectors)
 {
     struct model *m = model_new();
-    json_t *node = json_pack("{s:{s:s, s:{s:s, s:s}}}", "metadata", "name", "x", "labels", "gen",
-                             "5", "zone", "a");
+    json_t *node = json_pack("{s:{s:s, s:{s:s, s:s}}}", "metadata", "name", "x", "labels",
+                             "gen", "5", "zone", "a");
     struct model_node *n;
     char err[200];
     ck_assert_int_eq(model_parse_node(m, node, &n, err, sizeof(err)), 0);
@@ -245,13 +248,26 @@ START_TEST(selectors)
         const char *json;
         bool want;
     } cases[] = {
-        {"{\"nodeSelectorTerms\":[{\"matchExpressions\":[{\"key\":\"gen\",\"operator\":\"Gt\",\"values\":[\"4\"]}]}]}", true},
-        {"{\"nodeSelectorTerms\":[{\"matchExpressions\":[{\"key\":\"gen\",\"operator\":\"Lt\",\"values\":[\"5\"]}]}]}", false},
-        {"{\"nodeSelectorTerms\":[{\"matchExpressions\":[{\"key\":\"zone\",\"operator\":\"NotIn\",\"values\":[\"b\"]}]}]}", true},
-        {"{\"nodeSelectorTerms\":[{\"matchExpressions\":[{\"key\":\"nope\",\"operator\":\"NotIn\",\"values\":[\"b\"]}]}]}", true},
-        {"{\"nodeSelectorTerms\":[{\"matchExpressions\":[{\"key\":\"nope\",\"operator\":\"Exists\"}]},"
-         "{\"matchFields\":[{\"key\":\"metadata.name\",\"operator\":\"In\",\"values\":[\"x\"]}]}]}", true},
-        {"{\"nodeSelectorTerms\":[{\"matchExpressions\":[{\"key\":\"zone\",\"operator\":\"DoesNotExist\"}]}]}", false},
+        {"{\"nodeSelectorTerms\":[{\"matchExpressions\":[{\"key\":\"gen\",\"operator\":\"Gt\","
+         "\"values\":[\"4\"]}]}]}",
+         true},
+        {"{\"nodeSelectorTerms\":[{\"matchExpressions\":[{\"key\":\"gen\",\"operator\":\"Lt\","
+         "\"values\":[\"5\"]}]}]}",
+         false},
+        {"{\"nodeSelectorTerms\":[{\"matchExpressions\":[{\"key\":\"zone\",\"operator\":"
+         "\"NotIn\",\"values\":[\"b\"]}]}]}",
+         true},
+        {"{\"nodeSelectorTerms\":[{\"matchExpressions\":[{\"key\":\"nope\",\"operator\":"
+         "\"NotIn\",\"values\":[\"b\"]}]}]}",
+         true},
+        {"{\"nodeSelectorTerms\":[{\"matchExpressions\":[{\"key\":\"nope\",\"operator\":"
+         "\"Exists\"}]},"
+         "{\"matchFields\":[{\"key\":\"metadata.name\",\"operator\":\"In\",\"values\":[\"x\"]}]"
+         "}]}",
+         true},
+        {"{\"nodeSelectorTerms\":[{\"matchExpressions\":[{\"key\":\"zone\",\"operator\":"
+         "\"DoesNotExist\"}]}]}",
+         false},
         {"{\"nodeSelectorTerms\":[]}", false},
         {"{\"nodeSelectorTerms\":[{}]}", false},
     };
@@ -261,10 +277,10 @@ START_TEST(selectors)
         struct pod_spec dummy;
         (void)dummy;
         /* Parse through a pod's required node affinity to use the public path. */
-        json_t *pod = json_pack("{s:{s:s,s:s}, s:{s:[], s:{s:{s:O}}}}", "metadata", "name", "p",
-                                "namespace", "d", "spec", "containers", "affinity",
-                                "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution",
-                                j);
+        json_t *pod =
+            json_pack("{s:{s:s,s:s}, s:{s:[], s:{s:{s:O}}}}", "metadata", "name", "p",
+                      "namespace", "d", "spec", "containers", "affinity", "nodeAffinity",
+                      "requiredDuringSchedulingIgnoredDuringExecution", j);
         ck_assert_int_eq(model_upsert_pod(m, pod), 0);
         struct model_pod *p = model_find_pod(m, "d", "p");
         ck_assert_ptr_nonnull(p->spec->node_aff);
@@ -296,10 +312,12 @@ START_TEST(stream_loading)
     struct model_load_stats st;
     char err[300] = "";
     /* kubectl sorts keys: "items" comes before "kind" in a typed list. */
-    ck_assert_int_eq(load_text(m, "{\"apiVersion\":\"v1\",\"items\":[{\"metadata\":{\"name\":"
-                                  "\"a\\\"}\"}},{\"metadata\":{\"name\":\"b\"}}],\"kind\":\"NodeList\"}",
-                               &st, err, sizeof(err)),
-                     0);
+    ck_assert_int_eq(
+        load_text(m,
+                  "{\"apiVersion\":\"v1\",\"items\":[{\"metadata\":{\"name\":"
+                  "\"a\\\"}\"}},{\"metadata\":{\"name\":\"b\"}}],\"kind\":\"NodeList\"}",
+                  &st, err, sizeof(err)),
+        0);
     ck_assert_uint_eq(st.n_nodes, 2);
     ck_assert_ptr_nonnull(model_find_node(m, "a\"}"));
     /* A single object. */
@@ -309,13 +327,13 @@ START_TEST(stream_loading)
     ck_assert_uint_eq(st.n_nodes, 1);
     ck_assert_uint_eq(m->nodes.n_live, 3);
     /* Truncated and broken documents name the file. */
-    ck_assert_int_eq(load_text(m, "{\"kind\":\"List\",\"items\":[{\"kind\":\"Node\"", &st, err,
-                               sizeof(err)),
-                     NSC_ERR_INVALID);
+    ck_assert_int_eq(
+        load_text(m, "{\"kind\":\"List\",\"items\":[{\"kind\":\"Node\"", &st, err, sizeof(err)),
+        NSC_ERR_INVALID);
     ck_assert(strstr(err, "doc.json: truncated") != NULL);
-    ck_assert_int_eq(load_text(m, "{\"kind\":\"List\",\"items\":[{\"kind\":,}]}", &st, err,
-                               sizeof(err)),
-                     NSC_ERR_INVALID);
+    ck_assert_int_eq(
+        load_text(m, "{\"kind\":\"List\",\"items\":[{\"kind\":,}]}", &st, err, sizeof(err)),
+        NSC_ERR_INVALID);
     ck_assert(strstr(err, "items[0]") != NULL);
     ck_assert_int_eq(load_text(m, "[1,2]", &st, err, sizeof(err)), NSC_ERR_INVALID);
     ck_assert_int_eq(load_text(m, "{\"items\":[]}", &st, err, sizeof(err)), NSC_ERR_INVALID);

@@ -53,8 +53,8 @@ decide(struct model **mp, struct group_set *gs)
     struct model *m = model_new();
     char err[300];
     struct model_load_stats st;
-    ck_assert_msg(model_load_file(m, data_path("snapshot.json"), &st, err, sizeof(err)) == 0, "%s",
-                  err);
+    ck_assert_msg(model_load_file(m, data_path("snapshot.json"), &st, err, sizeof(err)) == 0,
+                  "%s", err);
     ck_assert_uint_eq(st.n_skipped, 0);
     load_groups(gs);
     struct scaleup_options o;

@@ -36,9 +36,10 @@ parse_time(const char *s)
     /* Reuse the planner's own parser through a throw-away node annotation. */
     struct model *m = model_new();
     char buf[512];
-    snprintf(buf, sizeof(buf),
-             "{\"kind\":\"Node\",\"metadata\":{\"name\":\"t\",\"annotations\":{\"%s\":\"%s\"}}}",
-             SCALEDOWN_ANN_UNNEEDED_SINCE, s);
+    snprintf(
+        buf, sizeof(buf),
+        "{\"kind\":\"Node\",\"metadata\":{\"name\":\"t\",\"annotations\":{\"%s\":\"%s\"}}}",
+        SCALEDOWN_ANN_UNNEEDED_SINCE, s);
     json_t *o = json_loads(buf, 0, NULL);
     ck_assert_int_eq(model_upsert_node(m, o), 0);
     json_decref(o);
@@ -48,9 +49,8 @@ parse_time(const char *s)
     scaledown_rules_init(&r, m, &opt, NULL);
     int64_t t = 0;
     char err[200];
-    ck_assert_int_eq(scaledown_node_unneeded_since(&r, model_find_node(m, "t"), &t, err,
-                                                   sizeof(err)),
-                     1);
+    ck_assert_int_eq(
+        scaledown_node_unneeded_since(&r, model_find_node(m, "t"), &t, err, sizeof(err)), 1);
     model_free(m);
     return t;
 }
@@ -111,10 +111,11 @@ START_TEST(rules_table)
         enum scaledown_rule rule = SD_RULE_N;
         char why[512] = "";
         int64_t now = parse_time(json_string_value(json_object_get(tc, "now")));
-        enum scaledown_pod_outcome got = scaledown_pod_check(&r, p, now, &rule, NULL, why, sizeof(why));
+        enum scaledown_pod_outcome got =
+            scaledown_pod_check(&r, p, now, &rule, NULL, why, sizeof(why));
         const char *want = json_string_value(json_object_get(tc, "want"));
-        ck_assert_msg(strcmp(outcome_names[got], want) == 0, "%s: outcome %s, want %s (%s)", name,
-                      outcome_names[got], want, why);
+        ck_assert_msg(strcmp(outcome_names[got], want) == 0, "%s: outcome %s, want %s (%s)",
+                      name, outcome_names[got], want, why);
         ck_assert_msg(strcmp(scaledown_rule_name(rule),
                              json_string_value(json_object_get(tc, "rule"))) == 0,
                       "%s: rule %s", name, scaledown_rule_name(rule));
@@ -264,7 +265,8 @@ START_TEST(node_annotation_scale_down_disabled)
         struct model *m = node_with(SCALEDOWN_ANN_DISABLED, cases[i].val);
         struct scaledown_rules r;
         scaledown_rules_init(&r, m, &opt, NULL);
-        ck_assert_msg(scaledown_node_disabled(&r, model_find_node(m, "n1")) == cases[i].disabled,
+        ck_assert_msg(scaledown_node_disabled(&r, model_find_node(m, "n1")) ==
+                          cases[i].disabled,
                       "value \"%s\"", cases[i].val ? cases[i].val : "(none)");
         model_free(m);
     }
@@ -295,17 +297,20 @@ START_TEST(node_annotation_unneeded_since)
         scaledown_rules_init(&r, m, &opt, NULL);
         int64_t t = -1;
         char err[256] = "";
-        int rc = scaledown_node_unneeded_since(&r, model_find_node(m, "n1"), &t, err, sizeof(err));
+        int rc =
+            scaledown_node_unneeded_since(&r, model_find_node(m, "n1"), &t, err, sizeof(err));
         ck_assert_msg(rc == cases[i].rc, "\"%s\": rc %d", cases[i].val, rc);
         if (rc == 1)
             ck_assert_int_eq(t, cases[i].t);
         if (rc < 0)
-            ck_assert_msg(strstr(err, "node n1: annotation nodescaler.io/unneeded-since") != NULL,
+            ck_assert_msg(strstr(err, "node n1: annotation nodescaler.io/unneeded-since") !=
+                              NULL,
                           "%s", err);
         model_free(m);
     }
     char buf[40];
-    ck_assert_str_eq(scaledown_format_time(1767225600, buf, sizeof(buf)), "2026-01-01T00:00:00Z");
+    ck_assert_str_eq(scaledown_format_time(1767225600, buf, sizeof(buf)),
+                     "2026-01-01T00:00:00Z");
 }
 END_TEST
 
@@ -344,7 +349,6 @@ START_TEST(pdb_match_by_namespace)
     model_free(m);
 }
 END_TEST
-
 
 /* ---- planner ---- */
 
@@ -410,9 +414,8 @@ build_groups(json_t *groups, struct group_set *gs, struct scaledown_group_state 
             r->instances[k].state = NSC_INSTANCE_RUNNING;
             size_t d;
             json_t *dn;
-            json_array_foreach(del, d, dn)
-                if (json_equal(dn, nn))
-                    r->instances[k].state = NSC_INSTANCE_DELETING;
+            json_array_foreach(del, d, dn) if (json_equal(dn, nn)) r->instances[k].state =
+                NSC_INSTANCE_DELETING;
         }
         (*gst)[i].backed_off = json_is_true(json_object_get(g, "backed_off"));
         (*gst)[i].backoff_until_s = opt_time(g, "backoff_until");
@@ -443,11 +446,13 @@ run_case(json_t *tc, struct scaledown_journal *j)
         .last_delete_s = opt_time(sj, "last_delete"),
         .last_failure_s = opt_time(sj, "last_failure"),
         .n_deleting = (uint32_t)json_integer_value(json_object_get(sj, "n_deleting")),
-        .n_deleting_drain = (uint32_t)json_integer_value(json_object_get(sj, "n_deleting_drain")),
+        .n_deleting_drain =
+            (uint32_t)json_integer_value(json_object_get(sj, "n_deleting_drain")),
         .groups = gst,
     };
     char err[256] = "";
-    ck_assert_msg(scaledown_plan(m, &gs, &o, &st, j, err, sizeof(err)) == 0, "%s: %s", name, err);
+    ck_assert_msg(scaledown_plan(m, &gs, &o, &st, j, err, sizeof(err)) == 0, "%s: %s", name,
+                  err);
     ck_assert_int_eq(j->n_nodes, m->nodes.n_live);
     ck_assert_int_eq(j->n_removable + j->n_unneeded + j->n_unremovable, j->n_nodes);
     group_set_free(&gs);
@@ -488,11 +493,12 @@ START_TEST(plan_table)
                 ck_assert_msg(strcmp(scaledown_rule_name(e->rule), v) == 0, "%s: %s: rule %s",
                               name, node, scaledown_rule_name(e->rule));
             if ((v = json_string_value(json_object_get(w, "object"))))
-                ck_assert_msg(e->object && strcmp(e->object, v) == 0, "%s: %s: object %s",
-                              name, node, e->object ? e->object : "(none)");
+                ck_assert_msg(e->object && strcmp(e->object, v) == 0, "%s: %s: object %s", name,
+                              node, e->object ? e->object : "(none)");
             if ((v = json_string_value(json_object_get(w, "message"))))
-                ck_assert_msg(e->message && strstr(e->message, v), "%s: %s: message \"%s\" lacks \"%s\"",
-                              name, node, e->message ? e->message : "", v);
+                ck_assert_msg(e->message && strstr(e->message, v),
+                              "%s: %s: message \"%s\" lacks \"%s\"", name, node,
+                              e->message ? e->message : "", v);
             json_t *b;
             if ((b = json_object_get(w, "empty")))
                 ck_assert_msg(e->empty == json_is_true(b), "%s: %s: empty %d", name, node,
@@ -523,8 +529,9 @@ START_TEST(journal_renderings)
     json_t *sd = scaledown_json_scale_down(&j), *un = scaledown_json_unremovable(&j);
     char *a = json_dumps(sd, JSON_COMPACT), *b = json_dumps(un, JSON_COMPACT);
     ck_assert_str_eq(a, "[{\"node\":\"n1\",\"group\":\"g\"}]");
-    ck_assert_str_eq(b, "[{\"node\":\"n2\",\"reason\":\"NotUnderutilized: cpu utilization 0.750 "
-                        "is above the threshold 0.500\"}]");
+    ck_assert_str_eq(b,
+                     "[{\"node\":\"n2\",\"reason\":\"NotUnderutilized: cpu utilization 0.750 "
+                     "is above the threshold 0.500\"}]");
     free(a);
     free(b);
     json_decref(sd);
@@ -600,8 +607,9 @@ load_static_groups(const char *path, struct group_set *gs)
         json_t *v;
         json_array_foreach(inst, k, v)
         {
-            const char *pid = json_is_string(v) ? json_string_value(v)
-                                                : json_string_value(json_object_get(v, "provider_id"));
+            const char *pid = json_is_string(v)
+                                  ? json_string_value(v)
+                                  : json_string_value(json_object_get(v, "provider_id"));
             const char *st = json_string_value(json_object_get(v, "state"));
             r->instances[k].provider_id = strdup(pid);
             r->instances[k].state = st && strcmp(st, "deleting") == 0 ? NSC_INSTANCE_DELETING
@@ -644,8 +652,8 @@ START_TEST(replay_fixtures)
         plan_options(&o, json_object_get(tc, "options"));
         json_t *d = NULL;
         int64_t now = parse_time(json_string_value(json_object_get(tc, "now")));
-        ck_assert_msg(replay_decide_at(m, &gs, &uo, &o, now, &d, err, sizeof(err)) == 0, "%s: %s",
-                      slug, err);
+        ck_assert_msg(replay_decide_at(m, &gs, &uo, &o, now, &d, err, sizeof(err)) == 0,
+                      "%s: %s", slug, err);
         json_t *got = json_pack("{s:O, s:O}", "scale_down", json_object_get(d, "scale_down"),
                                 "unremovable", json_object_get(d, "unremovable"));
         /* The hand-written expectations: removable nodes in scale_down, the others in
@@ -654,19 +662,21 @@ START_TEST(replay_fixtures)
         json_t *w;
         json_object_foreach(json_object_get(tc, "want"), node, w)
         {
-            bool removable = strcmp(json_string_value(json_object_get(w, "state")), "removable") == 0;
+            bool removable =
+                strcmp(json_string_value(json_object_get(w, "state")), "removable") == 0;
             bool found = false;
             size_t k;
             json_t *e;
-            json_array_foreach(json_object_get(got, removable ? "scale_down" : "unremovable"), k, e)
+            json_array_foreach(json_object_get(got, removable ? "scale_down" : "unremovable"),
+                               k, e)
             {
                 if (strcmp(json_string_value(json_object_get(e, "node")), node) != 0)
                     continue;
                 found = true;
                 const char *reason = json_string_value(json_object_get(w, "reason"));
                 if (!removable && reason)
-                    ck_assert_msg(strncmp(json_string_value(json_object_get(e, "reason")), reason,
-                                          strlen(reason)) == 0,
+                    ck_assert_msg(strncmp(json_string_value(json_object_get(e, "reason")),
+                                          reason, strlen(reason)) == 0,
                                   "%s: %s: %s", slug, node,
                                   json_string_value(json_object_get(e, "reason")));
             }

@@ -97,11 +97,13 @@ START_TEST(plan_table)
         scaleup_options_default(&o);
         json_t *opt = json_object_get(tc, "options");
         if (json_object_get(opt, "max_nodes_total"))
-            o.max_nodes_total = (int32_t)json_integer_value(json_object_get(opt, "max_nodes_total"));
+            o.max_nodes_total =
+                (int32_t)json_integer_value(json_object_get(opt, "max_nodes_total"));
         if (json_object_get(opt, "cores_total_max"))
             o.cores_total_max = json_integer_value(json_object_get(opt, "cores_total_max"));
         if (json_object_get(opt, "memory_total_max_gib"))
-            o.memory_total_max_gib = json_integer_value(json_object_get(opt, "memory_total_max_gib"));
+            o.memory_total_max_gib =
+                json_integer_value(json_object_get(opt, "memory_total_max_gib"));
         if (json_object_get(opt, "max_nodes_per_scaleup"))
             o.max_nodes_per_scaleup =
                 (int32_t)json_integer_value(json_object_get(opt, "max_nodes_per_scaleup"));
@@ -259,7 +261,8 @@ START_TEST(balance_split)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         int32_t out[3];
-        int32_t placed = scaleup_balance_split(cases[i].cur, cases[i].max, 3, cases[i].total, out);
+        int32_t placed =
+            scaleup_balance_split(cases[i].cur, cases[i].max, 3, cases[i].total, out);
         ck_assert_int_eq(placed, cases[i].placed);
         for (int k = 0; k < 3; k++)
             ck_assert_msg(out[k] == cases[i].want[k], "case %zu group %d: %d", i, k, out[k]);
@@ -276,8 +279,10 @@ START_TEST(similarity)
         "{\"name\":\"a\",\"labels\":{\"topology.kubernetes.io/zone\":\"z1\",\"pool\":\"p\"}}",
         "{\"name\":\"b\",\"labels\":{\"topology.kubernetes.io/zone\":\"z2\",\"pool\":\"p\"}}",
         "{\"name\":\"c\",\"labels\":{\"pool\":\"q\"}}",
-        "{\"name\":\"d\",\"labels\":{\"pool\":\"p\"},\"alloc\":{\"cpu\":\"8\",\"memory\":\"8Gi\",\"pods\":\"110\"}}",
-        "{\"name\":\"e\",\"labels\":{\"pool\":\"p\"},\"alloc\":{\"cpu\":\"4\",\"memory\":\"8100Mi\",\"pods\":\"110\"}}",
+        "{\"name\":\"d\",\"labels\":{\"pool\":\"p\"},\"alloc\":{\"cpu\":\"8\",\"memory\":"
+        "\"8Gi\",\"pods\":\"110\"}}",
+        "{\"name\":\"e\",\"labels\":{\"pool\":\"p\"},\"alloc\":{\"cpu\":\"4\",\"memory\":"
+        "\"8100Mi\",\"pods\":\"110\"}}",
     };
     struct model_node *n[5];
     int64_t fr[5][RES_N_FIXED];
@@ -295,7 +300,7 @@ START_TEST(similarity)
     ck_assert(!scaleup_similar(m, n[0], n[2], fr[0], fr[2], &o)); /* label differs */
     ck_assert(!scaleup_similar(m, n[0], n[3], fr[0], fr[3], &o)); /* cpu differs */
     ck_assert(scaleup_similar(m, n[0], n[4], fr[0], fr[4], &o));  /* memory within 1.5% */
-    fr[4][RES_CPU] = 1000;                                         /* mostly used */
+    fr[4][RES_CPU] = 1000;                                        /* mostly used */
     ck_assert(!scaleup_similar(m, n[0], n[4], fr[0], fr[4], &o));
     for (int i = 0; i < 5; i++)
         model_node_free(n[i]);

@@ -65,7 +65,8 @@ check_expect(struct model *m, struct sim_snapshot *s, const char *name, json_t *
         if (strcmp(w, "fits") == 0)
             ck_assert_msg(rc == SIM_OK, "%s: pod %s on %s refused: %s", name, pname, node, why);
         else {
-            ck_assert_msg(rc != SIM_OK, "%s: pod %s fits %s, want \"%s\"", name, pname, node, w);
+            ck_assert_msg(rc != SIM_OK, "%s: pod %s fits %s, want \"%s\"", name, pname, node,
+                          w);
             ck_assert_msg(strstr(why, w) != NULL, "%s: pod %s on %s: \"%s\" lacks \"%s\"", name,
                           pname, node, why, w);
         }
@@ -90,7 +91,8 @@ START_TEST(filter_table)
         ck_assert_int_eq(sim_snapshot_new(m, &s), 0);
         check_expect(m, s, name, json_object_get(tc, "pod"), json_object_get(tc, "expect"));
         if (json_object_get(tc, "pod2"))
-            check_expect(m, s, name, json_object_get(tc, "pod2"), json_object_get(tc, "expect2"));
+            check_expect(m, s, name, json_object_get(tc, "pod2"),
+                         json_object_get(tc, "expect2"));
         sim_snapshot_free(s);
         model_free(m);
     }
@@ -111,12 +113,13 @@ small_cluster(void)
         json_decref(n);
         json_decref(d);
     }
-    json_t *d = json_loads("{\"name\":\"web\",\"labels\":{\"app\":\"web\"},\"cpu\":\"1\","
-                           "\"spec\":{\"affinity\":{\"podAntiAffinity\":{"
-                           "\"requiredDuringSchedulingIgnoredDuringExecution\":[{\"labelSelector\":"
-                           "{\"matchLabels\":{\"app\":\"web\"}},\"topologyKey\":"
-                           "\"kubernetes.io/hostname\"}]}}}}",
-                           0, NULL);
+    json_t *d =
+        json_loads("{\"name\":\"web\",\"labels\":{\"app\":\"web\"},\"cpu\":\"1\","
+                   "\"spec\":{\"affinity\":{\"podAntiAffinity\":{"
+                   "\"requiredDuringSchedulingIgnoredDuringExecution\":[{\"labelSelector\":"
+                   "{\"matchLabels\":{\"app\":\"web\"}},\"topologyKey\":"
+                   "\"kubernetes.io/hostname\"}]}}}}",
+                   0, NULL);
     json_t *p = fx_pod(d);
     ck_assert_int_eq(model_upsert(m, p, NULL), 0);
     json_decref(p);
