@@ -557,10 +557,9 @@ spec_parse(struct pctx *c, json_t *spec, uint32_t ns, struct pod_spec *s)
         return rc;
     if ((rc = parse_tolerations(c, json_object_get(spec, "tolerations"), s)) < 0)
         return rc;
+    /* kube-scheduler's NodePorts reads app containers only, never init containers. */
     if ((rc = parse_ports_of(c, json_object_get(spec, "containers"), "spec.containers[].ports",
-                             s)) < 0 ||
-        (rc = parse_ports_of(c, json_object_get(spec, "initContainers"),
-                             "spec.initContainers[].ports", s)) < 0)
+                             s)) < 0)
         return rc;
     if ((rc = parse_spread(c, json_object_get(spec, "topologySpreadConstraints"), s)) < 0)
         return rc;

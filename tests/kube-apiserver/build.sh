@@ -1,13 +1,21 @@
 #!/bin/sh
-# Builds kube-apiserver v1.20.2 from Debian's "kubernetes" source package and installs
-# etcd from Debian, for the client integration tests. The binary is cached outside the
-# clone (NSC_KUBE_CACHE, default /var/cache/nodescaler) so a machine builds it once.
-# Prints the path of the binary on stdout. Needs root the first time (apt-get).
+# Builds a Kubernetes v1.20.2 component (kube-apiserver by default, or kube-scheduler) from
+# Debian's "kubernetes" source package and installs etcd from Debian, for the integration
+# tests. Usage: build.sh [kube-apiserver|kube-scheduler]. Binaries are cached outside the
+# clone (NSC_KUBE_CACHE, default /var/cache/nodescaler) so a machine builds each once; one
+# source unpack builds every component not yet cached.
+# Prints the path of the requested binary on stdout. Needs root the first time (apt-get).
 set -eu
 
+component=${1:-kube-apiserver}
+components="kube-apiserver kube-scheduler"
+case " $components " in
+*" $component "*) ;;
+*) echo "kube-build: unknown component '$component' (expected one of: $components)" >&2; exit 2 ;;
+esac
 cache=${NSC_KUBE_CACHE:-/var/cache/nodescaler}
-bin="$cache/kube-apiserver-v1.20.2"
-log() { echo "kube-apiserver-build: $*" >&2; }
+bin="$cache/$component-v1.20.2"
+log() { echo "$component-build: $*" >&2; }
 
 need_pkgs="golang-1.19-go etcd-server etcd-client golang-github-modern-go-reflect2-dev rsync openssl"
 
@@ -24,6 +32,11 @@ if [ "$(id -u)" != 0 ]; then
     log "needs root to install:$missing (or a cached $bin)"
     exit 1
 fi
+
+# One build at a time (make -j check may start several tests that need binaries).
+mkdir -p "$cache"
+exec 9>"$cache/.build.lock"
+flock 9
 
 export DEBIAN_FRONTEND=noninteractive
 # Source entries next to the binary ones, same mirror and key.
@@ -52,6 +65,13 @@ if [ -x "$bin" ]; then
     exit 0
 fi
 
+# Every component not cached yet is built from the same unpacked source.
+what=""
+for c in $components; do
+    [ -x "$cache/$c-v1.20.2" ] || what="$what cmd/$c"
+done
+what=${what# }
+
 mkdir -p "$cache"
 work=$(mktemp -d "$cache/build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -76,11 +96,14 @@ done
 log "building (a few minutes on 2 cores)"
 PATH=/usr/lib/go-1.19/bin:$PATH GOFLAGS=-tags=providerless GOPROXY=off GO111MODULE=on \
     GOCACHE="$work/gocache" GOPATH="$work/gopath" \
-    make WHAT=cmd/kube-apiserver KUBE_GIT_VERSION=v1.20.2 \
+    make WHAT="$what" KUBE_GIT_VERSION=v1.20.2 \
     KUBE_BUILD_PLATFORMS=linux/amd64 >&2
-built=$(find _output -type f -name kube-apiserver -perm -u+x | head -n 1)
-[ -n "$built" ] || { log "no kube-apiserver binary was produced"; exit 1; }
-install -m 0755 "$built" "$bin.tmp"
-mv "$bin.tmp" "$bin"
-log "cached $bin"
+for w in $what; do
+    c=${w#cmd/}
+    built=$(find _output -type f -name "$c" -perm -u+x | head -n 1)
+    [ -n "$built" ] || { log "no $c binary was produced"; exit 1; }
+    install -m 0755 "$built" "$cache/$c-v1.20.2.tmp"
+    mv "$cache/$c-v1.20.2.tmp" "$cache/$c-v1.20.2"
+    log "cached $cache/$c-v1.20.2"
+done
 echo "$bin"
