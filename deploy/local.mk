@@ -1,3 +1,4 @@
 # deploy: build rules, included from the top Makefile.am.
 dist_noinst_DATA += deploy/examples/groups.json
 dist_noinst_SCRIPTS += deploy/install-deps.sh
+dist_noinst_SCRIPTS += deploy/demo.sh

@@ -1,15 +1,49 @@
 #!/bin/sh
-# The whole test suite from a fresh clone: install dependencies, build with sanitizers,
-# run every check suite, and print the totals as "N passed, M failed".
+# The whole test suite from a fresh clone, as root on Debian bookworm: install what is
+# needed, build with warnings as errors and ASan + UBSan, run every check suite, check the
+# formatting, prove the release tarball with `make distcheck`, and end with one line
+# "N passed, M failed". Exits non-zero on any failure.
 set -eu
 cd "$(dirname "$0")/.."
+# Backends are refused when group- or world-writable; keep the built ones safe.
+umask 022
 sh deploy/install-deps.sh
 ./autogen.sh >/dev/null 2>&1 || ./autogen.sh
-mkdir -p build-test
+jobs=$(nproc 2>/dev/null || echo 2)
+rm -rf build-test
+mkdir build-test
 cd build-test
-../configure --enable-werror --enable-sanitizers >/dev/null
-make -j"$(nproc)" >/dev/null
+../configure --enable-werror --enable-sanitizers >configure.out 2>&1 || {
+    cat configure.out
+    exit 1
+}
+make -j"$jobs" >make.out 2>&1 || {
+    cat make.out
+    exit 1
+}
 status=0
-make -j"$(nproc)" check || status=$?
-sh ../tests/summary.sh .
+make -j"$jobs" check || status=1
+# Counted before distcheck, whose own build tree would be counted twice.
+line=$(sh ../tests/summary.sh .)
+extra_pass=0
+extra_fail=0
+if make check-format; then
+    extra_pass=$((extra_pass + 1))
+else
+    extra_fail=$((extra_fail + 1))
+    status=1
+fi
+# The tarball must hold everything a build and its tests need. Its build skips the
+# sanitizers (the suite just ran under them) to keep CI short.
+if make -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS="--enable-werror" >distcheck.out 2>&1; then
+    echo "distcheck: passed"
+    extra_pass=$((extra_pass + 1))
+else
+    tail -n 60 distcheck.out
+    echo "distcheck: FAILED (full log in build-test/distcheck.out)"
+    extra_fail=$((extra_fail + 1))
+    status=1
+fi
+set -- $(echo "$line" | sed 's/\([0-9]*\) passed, \([0-9]*\) failed/\1 \2/')
+echo "$(($1 + extra_pass)) passed, $(($2 + extra_fail)) failed"
 exit $status

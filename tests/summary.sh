@@ -1,20 +1,33 @@
 #!/bin/sh
-# Adds up the results of every test log under a build tree: check suites report
-# "Checks: N, Failures: F, Errors: E"; any other test counts as one check.
+# Adds up the results of every test log under a build tree (distcheck's copy excluded):
+# a check suite counts its "Checks: N, Failures: F, Errors: E"; any other test counts as
+# one check. A suite whose program failed after its checks passed (a sanitizer report at
+# exit, a crash) counts one more failure. Extra results may be given as "PASSED FAILED".
 # Prints one line "N passed, M failed".
 set -eu
 dir=${1:-.}
-find "$dir" -name '*.log' ! -name 'test-suite.log' ! -name 'config.log' | while read -r log; do
+extra_pass=${2:-0}
+extra_fail=${3:-0}
+find "$dir" -path '*/_build' -prune -o -path '*/nodescaler-*/*' -prune -o \
+    -name '*.log' ! -name 'test-suite.log' ! -name 'config.log' -print | while read -r log; do
     trs=${log%.log}.trs
     [ -f "$trs" ] || continue
+    res=$(sed -n 's/^:test-result: //p' "$trs" | head -n 1)
     if grep -q '^[0-9]*%: Checks: ' "$log"; then
-        grep '^[0-9]*%: Checks: ' "$log" | sed 's/.*Checks: \([0-9]*\), Failures: \([0-9]*\), Errors: \([0-9]*\).*/\1 \2 \3/'
+        line=$(grep '^[0-9]*%: Checks: ' "$log" | tail -n 1 |
+            sed 's/.*Checks: \([0-9]*\), Failures: \([0-9]*\), Errors: \([0-9]*\).*/\1 \2 \3/')
+        set -- $line
+        if [ "$2" -eq 0 ] && [ "$3" -eq 0 ] && [ "$res" != PASS ]; then
+            echo "$(($1 + 1)) 1 0"
+        else
+            echo "$line"
+        fi
     else
-        res=$(sed -n 's/^:test-result: //p' "$trs" | head -n 1)
         case $res in
-        PASS|XFAIL) echo "1 0 0" ;;
+        PASS | XFAIL) echo "1 0 0" ;;
         SKIP) ;;
         *) echo "1 1 0" ;;
         esac
     fi
-done | awk '{ n += $1; f += $2 + $3 } END { printf "%d passed, %d failed\n", n - f, f }'
+done | awk -v ep="$extra_pass" -v ef="$extra_fail" \
+    '{ n += $1; f += $2 + $3 } END { n += ep + ef; f += ef; printf "%d passed, %d failed\n", n - f, f }'

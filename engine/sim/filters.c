@@ -392,58 +392,144 @@ ctx_add_node(struct sim_ctx *c, uint32_t idx)
     return 0;
 }
 
-static int
-ctx_add_pod(struct sim_ctx *c, uint32_t idx)
+/* The pod at idx, when it sits on a live node; sets it as the source of what follows. */
+static const struct sim_node *
+ctx_src_pod(struct sim_ctx *c, uint32_t idx)
 {
-    struct sim_snapshot *s = c->s;
-    const struct sim_pod *sp = &s->pods[idx];
-    if (sp->node == SIM_NONE || s->nodes[sp->node].disabled)
-        return 0;
-    const struct model *m = s->m;
-    const struct model_pod *p = c->pod, *q = sp->p;
-    const struct sim_node *n = &s->nodes[sp->node];
+    const struct sim_pod *sp = &c->s->pods[idx];
+    if (sp->node == SIM_NONE || c->s->nodes[sp->node].disabled)
+        return NULL;
     c->cur_src = idx;
     c->cur_is_node = false;
-    if (c->n_aff) {
-        bool all = true;
-        for (uint32_t i = 0; i < c->n_aff && all; i++)
-            all = term_matches(m, c->aff[i].t, p->ns, p->labels, q);
-        for (uint32_t i = 0; all && i < c->n_aff; i++) {
-            uint32_t v = labels_get(n->labels, c->aff[i].t->topo_key);
-            if (v) {
-                if (ctx_count(c, &c->aff[i].counts, CLOG_AFF, i, v, 1) < 0 ||
-                    clog_push(c, CLOG_AFF_TOTAL, i, 0, 1) < 0)
-                    return NSC_ERR_NOMEM;
-                c->aff[i].total++;
-            }
-        }
-    }
-    for (uint32_t i = 0; i < c->n_anti; i++) {
-        if (!term_matches(m, c->anti[i].t, p->ns, p->labels, q))
+    return &c->s->nodes[sp->node];
+}
+
+/* Affinity: a pod counts when it matches every term (kube-scheduler's affinityCounts). */
+static int
+ctx_pod_aff(struct sim_ctx *c, uint32_t idx)
+{
+    const struct sim_node *n = ctx_src_pod(c, idx);
+    if (!n)
+        return 0;
+    const struct model *m = c->s->m;
+    const struct model_pod *p = c->pod, *q = c->s->pods[idx].p;
+    for (uint32_t i = 0; i < c->n_aff; i++)
+        if (!term_matches(m, c->aff[i].t, p->ns, p->labels, q))
+            return 0;
+    for (uint32_t i = 0; i < c->n_aff; i++) {
+        uint32_t v = labels_get(n->labels, c->aff[i].t->topo_key);
+        if (!v)
             continue;
-        uint32_t v = labels_get(n->labels, c->anti[i].t->topo_key);
-        if (v && ctx_count(c, &c->anti[i].counts, CLOG_ANTI, i, v, 1) < 0)
+        if (ctx_count(c, &c->aff[i].counts, CLOG_AFF, i, v, 1) < 0 ||
+            clog_push(c, CLOG_AFF_TOTAL, i, 0, 1) < 0)
             return NSC_ERR_NOMEM;
+        c->aff[i].total++;
     }
+    return 0;
+}
+
+static int
+ctx_pod_anti(struct sim_ctx *c, uint32_t idx, uint32_t i)
+{
+    const struct sim_node *n = ctx_src_pod(c, idx);
+    if (!n)
+        return 0;
+    const struct model_pod *p = c->pod, *q = c->s->pods[idx].p;
+    if (!term_matches(c->s->m, c->anti[i].t, p->ns, p->labels, q))
+        return 0;
+    uint32_t v = labels_get(n->labels, c->anti[i].t->topo_key);
+    if (v && ctx_count(c, &c->anti[i].counts, CLOG_ANTI, i, v, 1) < 0)
+        return NSC_ERR_NOMEM;
+    return 0;
+}
+
+/* Existing pods' anti-affinity against the context's pod (symmetry). */
+static int
+ctx_pod_sym(struct sim_ctx *c, uint32_t idx)
+{
+    const struct sim_node *n = ctx_src_pod(c, idx);
+    if (!n)
+        return 0;
+    const struct model_pod *p = c->pod, *q = c->s->pods[idx].p;
     for (uint32_t i = 0; i < q->spec->n_anti; i++) {
         const struct affinity_term *t = &q->spec->anti[i];
-        if (!term_matches(m, t, q->ns, q->labels, p))
+        if (!term_matches(c->s->m, t, q->ns, q->labels, p))
             continue;
         uint32_t v = labels_get(n->labels, t->topo_key);
         if (v && sym_add(c, t->topo_key, v) < 0)
             return NSC_ERR_NOMEM;
     }
-    if (c->n_spread && q->ns == p->ns && !q->terminating && sp->node < c->cap_elig) {
-        uint32_t bits = c->elig[sp->node];
-        for (uint32_t i = 0; bits && i < c->n_spread && i < SPREAD_MAX; i++) {
-            if (!(bits & (1u << i)) ||
-                !spread_matches(m, c->spread[i].sp, p->labels, q->labels))
-                continue;
-            if (spread_bump(c, i, labels_get(n->labels, c->spread[i].sp->topo_key), 1) < 0)
-                return NSC_ERR_NOMEM;
-        }
-    }
     return 0;
+}
+
+static int
+ctx_pod_spread(struct sim_ctx *c, uint32_t idx, uint32_t i)
+{
+    const struct sim_node *n = ctx_src_pod(c, idx);
+    if (!n || i >= SPREAD_MAX)
+        return 0;
+    const struct sim_pod *sp = &c->s->pods[idx];
+    const struct model_pod *p = c->pod, *q = sp->p;
+    if (q->ns != p->ns || q->terminating || sp->node >= c->cap_elig ||
+        !(c->elig[sp->node] & (1u << i)))
+        return 0;
+    if (!spread_matches(c->s->m, c->spread[i].sp, p->labels, q->labels))
+        return 0;
+    return spread_bump(c, i, labels_get(n->labels, c->spread[i].sp->topo_key), 1);
+}
+
+static int
+ctx_add_pod(struct sim_ctx *c, uint32_t idx)
+{
+    if (c->n_aff && ctx_pod_aff(c, idx) < 0)
+        return NSC_ERR_NOMEM;
+    for (uint32_t i = 0; i < c->n_anti; i++)
+        if (ctx_pod_anti(c, idx, i) < 0)
+            return NSC_ERR_NOMEM;
+    if (c->s->pods[idx].p->spec->n_anti && ctx_pod_sym(c, idx) < 0)
+        return NSC_ERR_NOMEM;
+    for (uint32_t i = 0; i < c->n_spread; i++)
+        if (ctx_pod_spread(c, idx, i) < 0)
+            return NSC_ERR_NOMEM;
+    return 0;
+}
+
+/* Pods that may match a selector: those carrying its first single-value In label, or
+ * every pod when it has none. Calls fn(c, idx, arg) for each. */
+static int
+ctx_each_candidate(struct sim_ctx *c, const struct selector *sel, bool sel_null,
+                   int (*fn)(struct sim_ctx *, uint32_t, uint32_t), uint32_t arg)
+{
+    if (sel_null)
+        return 0; /* matches no pod */
+    for (uint32_t i = 0; i < sel->n; i++) {
+        if (sel->reqs[i].op != SEL_IN || sel->reqs[i].n_vals != 1)
+            continue;
+        const struct sim_plist *l = sim_lindex_get(
+            &c->s->by_label, (uint64_t)sel->reqs[i].key << 32 | sel->reqs[i].vals[0]);
+        for (uint32_t k = 0; l && k < l->n; k++)
+            if (fn(c, l->v[k], arg) < 0)
+                return NSC_ERR_NOMEM;
+        return 0;
+    }
+    for (uint32_t k = 0; k < c->s->n_pods; k++)
+        if (fn(c, k, arg) < 0)
+            return NSC_ERR_NOMEM;
+    return 0;
+}
+
+static int
+aff_cb(struct sim_ctx *c, uint32_t idx, uint32_t arg)
+{
+    (void)arg;
+    return ctx_pod_aff(c, idx);
+}
+
+static int
+sym_cb(struct sim_ctx *c, uint32_t idx, uint32_t arg)
+{
+    (void)arg;
+    return ctx_pod_sym(c, idx);
 }
 
 static int
@@ -515,16 +601,28 @@ ctx_prepare(struct sim_ctx *c)
     for (uint32_t i = 0; i < s->n_nodes; i++)
         if (ctx_add_node(c, i) < 0)
             return NSC_ERR_NOMEM;
-    if (c->n_aff || c->n_anti || c->n_spread) {
-        for (uint32_t i = 0; i < s->n_pods; i++)
-            if (ctx_add_pod(c, i) < 0)
-                return NSC_ERR_NOMEM;
-    } else {
-        /* Only the symmetric check needs pods: those with anti-affinity. */
-        for (uint32_t i = 0; i < s->n_anti_pods; i++)
-            if (s->anti_pods[i] < s->n_pods && ctx_add_pod(c, s->anti_pods[i]) < 0)
+    if (c->n_aff &&
+        ctx_each_candidate(c, &c->aff[0].t->sel, c->aff[0].t->sel_null, aff_cb, 0) < 0)
+        return NSC_ERR_NOMEM;
+    for (uint32_t i = 0; i < c->n_anti; i++)
+        if (ctx_each_candidate(c, &c->anti[i].t->sel, c->anti[i].t->sel_null, ctx_pod_anti, i) <
+            0)
+            return NSC_ERR_NOMEM;
+    for (uint32_t i = 0; i < c->n_spread; i++)
+        if (ctx_each_candidate(c, &c->spread[i].sp->sel, c->spread[i].sp->sel_null,
+                               ctx_pod_spread, i) < 0)
+            return NSC_ERR_NOMEM;
+    /* Symmetry: only pods whose anti-affinity term keys on one of this pod's labels. */
+    for (uint32_t i = 0; p->labels && i < p->labels->n; i++) {
+        const struct sim_plist *l = sim_lindex_get(
+            &s->anti_by_label, (uint64_t)p->labels->l[i].key << 32 | p->labels->l[i].val);
+        for (uint32_t k = 0; l && k < l->n; k++)
+            if (sym_cb(c, l->v[k], 0) < 0)
                 return NSC_ERR_NOMEM;
     }
+    for (uint32_t k = 0; k < s->anti_generic.n; k++)
+        if (sym_cb(c, s->anti_generic.v[k], 0) < 0)
+            return NSC_ERR_NOMEM;
     c->nodes_seen = s->n_nodes;
     c->pods_seen = s->n_pods;
     c->epoch = s->epoch;

@@ -53,6 +53,23 @@ struct sim_pod {
 
 struct sim_undo;
 
+/** Pod indices by a 64-bit key (label key id << 32 | value id). */
+struct sim_plist {
+    uint32_t *v;
+    uint32_t n, cap;
+};
+
+struct sim_lindex {
+    uint64_t *keys;
+    uint32_t *slot;
+    uint32_t mask, n;
+    struct sim_plist *lists;
+    uint32_t n_lists, cap_lists;
+};
+
+/** The list for key, or NULL. */
+const struct sim_plist *sim_lindex_get(const struct sim_lindex *x, uint64_t key);
+
 /**
  * The snapshot: every node of the model and every pod bound to one that still holds
  * resources (phase not Succeeded/Failed). It borrows the model, which must not change
@@ -66,6 +83,12 @@ struct sim_snapshot {
     uint32_t n_pods, cap_pods;
     uint32_t *anti_pods; /* pods with required anti-affinity (symmetry check) */
     uint32_t n_anti_pods, cap_anti_pods;
+    /* Indexes that spare the per-pod preparation a scan of every pod: pods by label, and
+     * pods with anti-affinity by the first single-value In requirement of each term
+     * (terms without one are in anti_generic). */
+    struct sim_lindex by_label;
+    struct sim_lindex anti_by_label;
+    struct sim_plist anti_generic;
     struct sim_undo *undo;
     uint32_t n_undo, cap_undo;
     uint64_t epoch; /* bumped by removals and disables: contexts then start over */

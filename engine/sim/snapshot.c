@@ -2,6 +2,7 @@
  * log that makes fork O(1) and revert proportional to the changes undone. */
 #include "sim/sim.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,154 @@ grow(void **arr, uint32_t *cap, uint32_t need, size_t elem)
     *arr = n;
     *cap = ncap;
     return 0;
+}
+
+/* ---- label index ---- */
+
+const struct sim_plist *
+sim_lindex_get(const struct sim_lindex *x, uint64_t key)
+{
+    if (!x->keys)
+        return NULL;
+    uint32_t i = (uint32_t)(intern_hash(&key, sizeof(key))) & x->mask;
+    while (x->keys[i]) {
+        if (x->keys[i] == key)
+            return &x->lists[x->slot[i]];
+        i = (i + 1) & x->mask;
+    }
+    return NULL;
+}
+
+static int
+plist_push(struct sim_plist *l, uint32_t v)
+{
+    if (l->n == l->cap) {
+        uint32_t ncap = l->cap ? l->cap * 2 : 4;
+        uint32_t *nv = realloc(l->v, ncap * sizeof(*nv));
+        if (!nv)
+            return NSC_ERR_NOMEM;
+        l->v = nv;
+        l->cap = ncap;
+    }
+    l->v[l->n++] = v;
+    return 0;
+}
+
+static int
+lindex_push(struct sim_lindex *x, uint64_t key, uint32_t v)
+{
+    if (!x->keys || (uint64_t)(x->n + 1) * 2 > (uint64_t)x->mask + 1) {
+        uint32_t ncap = x->keys ? (x->mask + 1) * 2 : 1024;
+        uint64_t *nk = calloc(ncap, sizeof(*nk));
+        uint32_t *ns = calloc(ncap, sizeof(*ns));
+        if (!nk || !ns) {
+            free(nk);
+            free(ns);
+            return NSC_ERR_NOMEM;
+        }
+        for (uint32_t i = 0; x->keys && i <= x->mask; i++) {
+            if (!x->keys[i])
+                continue;
+            uint32_t j = (uint32_t)(intern_hash(&x->keys[i], sizeof(uint64_t))) & (ncap - 1);
+            while (nk[j])
+                j = (j + 1) & (ncap - 1);
+            nk[j] = x->keys[i];
+            ns[j] = x->slot[i];
+        }
+        free(x->keys);
+        free(x->slot);
+        x->keys = nk;
+        x->slot = ns;
+        x->mask = ncap - 1;
+    }
+    uint32_t i = (uint32_t)(intern_hash(&key, sizeof(key))) & x->mask;
+    while (x->keys[i] && x->keys[i] != key)
+        i = (i + 1) & x->mask;
+    if (!x->keys[i]) {
+        if (x->n_lists == x->cap_lists) {
+            uint32_t ncap = x->cap_lists ? x->cap_lists * 2 : 256;
+            struct sim_plist *nl = realloc(x->lists, ncap * sizeof(*nl));
+            if (!nl)
+                return NSC_ERR_NOMEM;
+            x->lists = nl;
+            x->cap_lists = ncap;
+        }
+        memset(&x->lists[x->n_lists], 0, sizeof(*x->lists));
+        x->keys[i] = key;
+        x->slot[i] = x->n_lists++;
+        x->n++;
+    }
+    return plist_push(&x->lists[x->slot[i]], v);
+}
+
+/* Drop v from the end of key's list (it was the last pushed: undo is LIFO). */
+static void
+lindex_pop(struct sim_lindex *x, uint64_t key, uint32_t v)
+{
+    const struct sim_plist *l = sim_lindex_get(x, key);
+    if (l && l->n && l->v[l->n - 1] == v)
+        ((struct sim_plist *)(uintptr_t)l)->n--;
+}
+
+static void
+lindex_free(struct sim_lindex *x)
+{
+    for (uint32_t i = 0; i < x->n_lists; i++)
+        free(x->lists[i].v);
+    free(x->lists);
+    free(x->keys);
+    free(x->slot);
+    memset(x, 0, sizeof(*x));
+}
+
+/* The key of an anti-affinity term in anti_by_label, 0 when it has none. */
+static uint64_t
+anti_key(const struct affinity_term *t)
+{
+    if (t->sel_null)
+        return 0;
+    for (uint32_t i = 0; i < t->sel.n; i++)
+        if (t->sel.reqs[i].op == SEL_IN && t->sel.reqs[i].n_vals == 1)
+            return (uint64_t)t->sel.reqs[i].key << 32 | t->sel.reqs[i].vals[0];
+    return 0;
+}
+
+static int
+index_pod(struct sim_snapshot *s, const struct model_pod *p, uint32_t idx)
+{
+    for (uint32_t i = 0; p->labels && i < p->labels->n; i++)
+        if (lindex_push(&s->by_label, (uint64_t)p->labels->l[i].key << 32 | p->labels->l[i].val,
+                        idx) < 0)
+            return NSC_ERR_NOMEM;
+    bool generic = false;
+    for (uint32_t i = 0; i < p->spec->n_anti; i++) {
+        uint64_t k = anti_key(&p->spec->anti[i]);
+        if (!k)
+            generic = true;
+        else if (lindex_push(&s->anti_by_label, k, idx) < 0)
+            return NSC_ERR_NOMEM;
+    }
+    if (generic && plist_push(&s->anti_generic, idx) < 0)
+        return NSC_ERR_NOMEM;
+    return 0;
+}
+
+static void
+unindex_pod(struct sim_snapshot *s, const struct model_pod *p, uint32_t idx)
+{
+    bool generic = false;
+    for (uint32_t i = p->spec->n_anti; i-- > 0;) {
+        uint64_t k = anti_key(&p->spec->anti[i]);
+        if (!k)
+            generic = true;
+        else
+            lindex_pop(&s->anti_by_label, k, idx);
+    }
+    if (generic && s->anti_generic.n && s->anti_generic.v[s->anti_generic.n - 1] == idx)
+        s->anti_generic.n--;
+    for (uint32_t i = p->labels ? p->labels->n : 0; i-- > 0;)
+        lindex_pop(&s->by_label, (uint64_t)p->labels->l[i].key << 32 | p->labels->l[i].val,
+                   idx);
 }
 
 static int
@@ -132,9 +281,16 @@ pod_append(struct sim_snapshot *s, const struct model_pod *p, uint32_t node, uin
     s->pods[idx] = (struct sim_pod){p, node};
     s->n_pods++;
     *anti = 0;
+    if (index_pod(s, p, idx) < 0) {
+        unindex_pod(s, p, idx);
+        node_unlink(&s->nodes[node], idx, p);
+        s->n_pods--;
+        return NSC_ERR_NOMEM;
+    }
     if (p->spec->n_anti) {
         if (grow((void **)&s->anti_pods, &s->cap_anti_pods, s->n_anti_pods + 1,
                  sizeof(*s->anti_pods)) < 0) {
+            unindex_pod(s, p, idx);
             node_unlink(&s->nodes[node], idx, p);
             s->n_pods--;
             return NSC_ERR_NOMEM;
@@ -193,6 +349,9 @@ sim_snapshot_free(struct sim_snapshot *s)
     free(s->pods);
     free(s->anti_pods);
     free(s->undo);
+    lindex_free(&s->by_label);
+    lindex_free(&s->anti_by_label);
+    free(s->anti_generic.v);
     free(s->rev_pods);
     free(s->rev_nodes);
     smap_free(&s->node_index);
@@ -254,6 +413,7 @@ sim_add_pod(struct sim_snapshot *s, const struct model_pod *p, uint32_t node)
     if (pod_append(s, p, node, &anti) < 0)
         return NSC_ERR_NOMEM;
     if (undo_push(s, UNDO_ADD_POD, s->n_pods - 1, anti) < 0) {
+        unindex_pod(s, p, s->n_pods - 1);
         s->n_pods--;
         node_unlink(&s->nodes[node], s->n_pods, p);
         s->n_anti_pods -= anti;
@@ -310,6 +470,7 @@ sim_revert(struct sim_snapshot *s, uint32_t mark)
             struct sim_pod *sp = &s->pods[u.a];
             if (sp->node != SIM_NONE)
                 node_unlink(&s->nodes[sp->node], u.a, sp->p);
+            unindex_pod(s, sp->p, u.a);
             s->n_anti_pods -= u.b;
             s->n_pods--;
             break;

@@ -58,3 +58,6 @@ TESTS += tests/unit/test_config
 # The binary end to end: exit codes, --help, --once --dry-run with the static backend.
 TESTS += tests/unit/cli.sh
 dist_noinst_SCRIPTS += tests/unit/cli.sh
+
+# The README's test command and its helpers ship in the tarball too.
+dist_noinst_SCRIPTS += tests/run.sh tests/summary.sh .ci/run
