@@ -557,6 +557,17 @@ kube_informers_synced(const struct kube_informers *s)
     return 1;
 }
 
+struct kube_informer *
+kube_informers_find(struct kube_informers *s, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < s->n_infs; i++)
+        if (strcmp(s->infs[i]->name, name) == 0)
+            return s->infs[i];
+    return NULL;
+}
+
 const struct kube_reflector *
 kube_informer_reflector(const struct kube_informer *inf)
 {

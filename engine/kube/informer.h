@@ -60,6 +60,9 @@ void kube_informers_wake(struct kube_informers *set);
 /** True once every informer has delivered a full list. */
 int kube_informers_synced(const struct kube_informers *set);
 
+/** The informer added with this name (borrowed), or NULL. */
+struct kube_informer *kube_informers_find(struct kube_informers *set, const char *name);
+
 /** The reflector of an informer (borrowed; tests and metrics). */
 const struct kube_reflector *kube_informer_reflector(const struct kube_informer *inf);
 

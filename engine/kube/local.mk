@@ -15,7 +15,7 @@ tests_kube_test_kube_SOURCES = tests/kube/test_kube.c tests/kube/test_kube.h \
 tests_kube_test_kube_CFLAGS = $(NSC_TEST_CFLAGS)
 tests_kube_test_kube_LDADD = $(NSC_TEST_LIBS)
 TESTS += tests/kube/test_kube
-EXTRA_DIST += tests/data/kube
+EXTRA_DIST += tests/data/kube engine/kube/README.md
 
 # The same integration suite against the emulator and against a real kube-apiserver
 # (tests/kube-apiserver/ builds it from Debian's sources and caches it).

@@ -1,0 +1,314 @@
+/* Benchmark of the Kubernetes client against the emulator: the initial paginated list of
+ * a large cluster into the model, watch event throughput, and reconnect + relist after a
+ * 410. Usage: bench_kube EMULATOR [NODES PODS EVENTS]. Prints one line per figure. */
+#include "config.h"
+
+#include <curl/curl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kube/client.h"
+#include "kube/informer.h"
+#include "kube/sync.h"
+#include "log.h"
+#include "model/model.h"
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* CPU seconds of this process (the client; the emulator is another process): on a shared
+ * machine the wall time says more about the neighbours than about the client. */
+static double
+cpu_s(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static long
+rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = 0;
+
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kb = strtol(line + 6, NULL, 10);
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+static int
+count_item(void *ud, json_t *item)
+{
+    (void)item;
+    (*(long *)ud)++;
+    return 0;
+}
+
+static void
+write_cluster(const char *path, int n_nodes, int n_pods)
+{
+    FILE *f = fopen(path, "w");
+    int i;
+
+    if (f == NULL) {
+        perror(path);
+        exit(1);
+    }
+    fputs("{\"kind\":\"List\",\"items\":[", f);
+    for (i = 0; i < n_nodes; i++)
+        fprintf(
+            f,
+            "%s{\"kind\":\"Node\",\"metadata\":{\"name\":\"node-%05d\",\"labels\":{"
+            "\"kubernetes.io/hostname\":\"node-%05d\",\"kubernetes.io/os\":\"linux\","
+            "\"topology.kubernetes.io/zone\":\"zone-%d\",\"node.kubernetes.io/instance-type\":"
+            "\"standard.large\",\"pool\":\"pool-%d\"},\"annotations\":{"
+            "\"node.alpha.kubernetes.io/ttl\":\"0\"}},\"spec\":{\"providerID\":"
+            "\"static://node-%05d\",\"podCIDR\":\"10.%d.%d.0/24\"},\"status\":{\"capacity\":{"
+            "\"cpu\":\"8\",\"memory\":\"32Gi\",\"pods\":\"110\",\"ephemeral-storage\":"
+            "\"100Gi\"},"
+            "\"allocatable\":{\"cpu\":\"7800m\",\"memory\":\"31Gi\",\"pods\":\"110\","
+            "\"ephemeral-storage\":\"95Gi\"},\"conditions\":[{\"type\":\"MemoryPressure\","
+            "\"status\":\"False\",\"reason\":\"KubeletHasSufficientMemory\"},{\"type\":"
+            "\"Ready\",\"status\":\"True\",\"reason\":\"KubeletReady\",\"lastHeartbeatTime\":"
+            "\"2026-11-26T10:00:00Z\",\"lastTransitionTime\":\"2026-11-26T09:00:00Z\"}],"
+            "\"nodeInfo\":{\"kubeletVersion\":\"v1.30.1\",\"osImage\":\"Debian GNU/Linux "
+            "12\"}}}",
+            i ? "," : "", i, i, i % 3, i % 10, i, (i >> 8) & 255, i & 255);
+    for (i = 0; i < n_pods; i++)
+        fprintf(
+            f,
+            ",{\"kind\":\"Pod\",\"metadata\":{\"name\":\"app-%d-%06d\",\"namespace\":\"ns-%"
+            "03d\","
+            "\"uid\":\"6f1c0a52-%08x-4e5b-9c1d-0242ac120002\",\"labels\":{\"app\":\"app-%d\","
+            "\"pod-template-hash\":\"7d9f8c6b5\"},\"ownerReferences\":[{\"apiVersion\":\"apps/"
+            "v1\","
+            "\"kind\":\"ReplicaSet\",\"name\":\"app-%d-7d9f8c6b5\",\"uid\":\"r-%d\","
+            "\"controller\":true,\"blockOwnerDeletion\":true}],\"creationTimestamp\":"
+            "\"2026-11-26T09:10:00Z\"},\"spec\":{\"nodeName\":\"node-%05d\",\"containers\":[{"
+            "\"name\":\"main\",\"image\":\"registry.example/app-%d:1.4.2\",\"ports\":[{"
+            "\"containerPort\":8080,\"protocol\":\"TCP\"}],\"resources\":{\"requests\":{"
+            "\"cpu\":"
+            "\"100m\",\"memory\":\"128Mi\"},\"limits\":{\"memory\":\"256Mi\"}},\"env\":[{"
+            "\"name\":"
+            "\"MODE\",\"value\":\"production\"}]}],\"restartPolicy\":\"Always\","
+            "\"schedulerName\":\"default-scheduler\",\"priority\":0,\"tolerations\":[{\"key\":"
+            "\"node.kubernetes.io/not-ready\",\"operator\":\"Exists\",\"effect\":\"NoExecute\","
+            "\"tolerationSeconds\":300},{\"key\":\"node.kubernetes.io/"
+            "unreachable\",\"operator\":"
+            "\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":300}]},\"status\":{"
+            "\"phase\":\"Running\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"},{"
+            "\"type\":\"PodScheduled\",\"status\":\"True\"}],\"podIP\":\"10.%d.%d.%d\","
+            "\"startTime\":\"2026-11-26T09:10:01Z\"}}",
+            i % 500, i, i % 200, (unsigned)i, i % 500, i % 500, i % 500, i % n_nodes, i % 500,
+            (i >> 16) & 255, (i >> 8) & 255, i & 255);
+    fputs("]}\n", f);
+    fclose(f);
+}
+
+static int
+admin(int port, const char *what, const char *body, json_t **out)
+{
+    CURL *e = curl_easy_init();
+    char url[256];
+    long code = 0;
+    struct {
+        char *d;
+        size_t n;
+    } buf = {NULL, 0};
+    FILE *mem = open_memstream(&buf.d, &buf.n);
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/admin/%s", port, what);
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body ? body : "{}");
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, mem);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT, 600L);
+    curl_easy_perform(e);
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(e);
+    fclose(mem);
+    if (out)
+        *out = json_loadb(buf.d, buf.n, 0, NULL);
+    free(buf.d);
+    return code == 200 ? 0 : -1;
+}
+
+int
+main(int argc, char **argv)
+{
+    int n_nodes = argc > 2 ? atoi(argv[2]) : 5000;
+    int n_pods = argc > 3 ? atoi(argv[3]) : 150000;
+    int n_events = argc > 4 ? atoi(argv[4]) : 100000;
+    char dir[] = "/tmp/nsc-bench-kube-XXXXXX", data[256], portf[256], kc[256], err[512],
+         tbuf[64];
+    struct kube_config *cfg;
+    struct kube_client *c;
+    struct kube_client_opts o = {0};
+    struct kube_sync *sync;
+    struct model *m;
+    const struct kube_reflector *pods_refl;
+    json_t *stats = NULL;
+    double t0, c0, c1, t_list, t_watch, t_relist, mb;
+    long rss0, rss1, base_events, relists;
+    pid_t emu;
+    int port = 0, i;
+    FILE *f;
+
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_kube EMULATOR [NODES PODS EVENTS]\n");
+        return 2;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    log_set_level(NSC_LOG_WARNING);
+    if (mkdtemp(dir) == NULL)
+        return 1;
+    snprintf(data, sizeof(data), "%s/cluster.json", dir);
+    snprintf(portf, sizeof(portf), "%s/port", dir);
+    snprintf(kc, sizeof(kc), "%s/kubeconfig", dir);
+    write_cluster(data, n_nodes, n_pods);
+    emu = fork();
+    if (emu == 0) {
+        char a1[300], a2[300];
+
+        snprintf(a1, sizeof(a1), "--port-file=%s", portf);
+        snprintf(a2, sizeof(a2), "--load=%s", data);
+        execl(argv[1], argv[1], a1, a2, (char *)NULL);
+        _exit(127);
+    }
+    for (i = 0; i < 1200 && port == 0; i++) {
+        usleep(100000);
+        if ((f = fopen(portf, "r")) != NULL) {
+            if (fscanf(f, "%d", &port) != 1)
+                port = 0;
+            fclose(f);
+        }
+    }
+    if (port == 0) {
+        fprintf(stderr, "bench_kube: the emulator did not start\n");
+        kill(emu, SIGTERM);
+        return 1;
+    }
+    f = fopen(kc, "w");
+    fprintf(f,
+            "current-context: b\nclusters:\n- name: e\n  cluster: {server: "
+            "\"http://127.0.0.1:%d\"}\n"
+            "contexts:\n- name: b\n  context: {cluster: e}\n",
+            port);
+    fclose(f);
+    if (kube_config_load_kubeconfig(kc, NULL, &cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    o.qps = -1;
+    o.timeout_ms = 300000;
+    if (kube_client_new(cfg, &o, &c, err, sizeof(err)) != 0)
+        return 1;
+    admin(port, "stats", NULL, &stats);
+    mb = (double)(json_integer_value(json_object_get(json_object_get(stats, "bytes"), "pods")) +
+                  json_integer_value(
+                      json_object_get(json_object_get(stats, "bytes"), "nodes"))) /
+         1e6;
+    json_decref(stats);
+
+    /* 0. the client alone: paginated list, each page parsed, items counted */
+    {
+        struct kube_resp resp;
+        long n = 0;
+        double t, cpu0 = cpu_s(), cpu;
+
+        t0 = now_s();
+        kube_list(c, "/api/v1/pods", NULL, 500, count_item, &n, NULL, 0, &resp);
+        kube_list(c, "/api/v1/nodes", NULL, 500, count_item, &n, NULL, 0, &resp);
+        t = now_s() - t0;
+        cpu = cpu_s() - cpu0;
+        kube_resp_clear(&resp);
+        printf(
+            "bench kube: client alone (HTTP + JSON parse, no model): %ld objects, %.1f MB in "
+            "%.2f s = %.1f MB/s; client CPU %.2f s = %.1f MB per CPU second\n",
+            n, mb, t, mb / t, cpu, mb / cpu);
+    }
+
+    /* 1. initial list through pagination, applied to the model */
+    rss0 = rss_kb();
+    m = model_new();
+    kube_sync_new(c, m, &sync);
+    t0 = now_s();
+    c0 = cpu_s();
+    while (!kube_sync_synced(sync))
+        kube_sync_run(sync, 1000);
+    t_list = now_s() - t0;
+    c1 = cpu_s() - c0;
+    rss1 = rss_kb();
+    printf(
+        "bench kube: initial list of %d nodes + %d pods (%.1f MB of JSON, pages of 500) into "
+        "the model: %.2f s = %.1f MB/s; client CPU %.2f s = %.1f MB per CPU second; RSS +%.0f "
+        "MB (model and informer index)\n",
+        n_nodes, n_pods, mb, t_list, mb / t_list, c1, mb / c1, (double)(rss1 - rss0) / 1024.0);
+
+    /* 2. watch throughput: the emulator queues n_events changes, then we drain them */
+    pods_refl = kube_informer_reflector(kube_informers_find(kube_sync_informers(sync), "pods"));
+    kube_sync_run(sync, 200); /* the watch is open */
+    base_events = pods_refl->n_watch_events;
+    snprintf(tbuf, sizeof(tbuf), "{\"resource\":\"pods\",\"count\":%d}", n_events);
+    admin(port, "touch", tbuf, NULL); /* queued first: the client's rate is measured alone */
+    t0 = now_s();
+    c0 = cpu_s();
+    while (pods_refl->n_watch_events - base_events < n_events && now_s() - t0 < 300)
+        kube_sync_run(sync, 100);
+    t_watch = now_s() - t0;
+    c1 = cpu_s() - c0;
+    printf("bench kube: %ld watch events (MODIFIED pods) applied to the model in %.2f s = %.0f "
+           "events/s; client CPU %.2f s = %.0f events per CPU second\n",
+           pods_refl->n_watch_events - base_events, t_watch,
+           (double)(pods_refl->n_watch_events - base_events) / t_watch, c1,
+           (double)(pods_refl->n_watch_events - base_events) / c1);
+
+    /* 3. 410: every resourceVersion expires, the watches drop; relist and watch again */
+    relists = pods_refl->n_relists;
+    t0 = now_s();
+    c0 = cpu_s();
+    admin(port, "expire", NULL, NULL);
+    while ((pods_refl->n_relists == relists || pods_refl->state != KUBE_REFL_WATCHING) &&
+           now_s() - t0 < 300)
+        kube_sync_run(sync, 50);
+    t_relist = now_s() - t0;
+    printf(
+        "bench kube: reconnect + relist of %d pods after a 410: %.2f s (client CPU %.2f s)\n",
+        n_pods, t_relist, cpu_s() - c0);
+    {
+        struct rusage ru;
+
+        getrusage(RUSAGE_SELF, &ru);
+        printf("bench kube: peak RSS of the client process %.0f MB\n",
+               (double)ru.ru_maxrss / 1024.0);
+    }
+    kube_sync_free(sync);
+    model_free(m);
+    kube_client_free(c);
+    kill(emu, SIGTERM);
+    waitpid(emu, NULL, 0);
+    unlink(data);
+    unlink(portf);
+    unlink(kc);
+    rmdir(dir);
+    curl_global_cleanup();
+    return 0;
+}
