@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define ONCE_ERR_LEN 1024
 
@@ -235,7 +236,9 @@ once_replay(const struct nsc_config *cfg, struct backend *b, const struct group_
              cfg->cluster_snapshot, st.n_nodes, st.n_pods, st.n_pdbs, st.n_skipped,
              st.n_ignored);
     once_scaleup_options(cfg, &o);
-    rc = replay_decide(m, set, &o, &dec, err, err_len);
+    struct scaledown_options sdo;
+    scaledown_options_from_config(cfg, &sdo);
+    rc = replay_decide_at(m, set, &o, &sdo, (int64_t)time(NULL), &dec, err, err_len);
     if (rc < 0)
         goto out;
     size_t i;

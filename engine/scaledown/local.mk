@@ -1,7 +1,7 @@
 # engine/scaledown: build rules, included from the top Makefile.am.
 engine_libnscengine_la_SOURCES += engine/scaledown/scaledown.h \
 	engine/scaledown/rules.c engine/scaledown/pdb.c engine/scaledown/util.c \
-	engine/scaledown/planner.c engine/scaledown/journal.c
+	engine/scaledown/planner.c engine/scaledown/journal.c engine/scaledown/config.c
 
 check_PROGRAMS += tests/unit/test_scaledown
 tests_unit_test_scaledown_SOURCES = tests/unit/test_scaledown.c
@@ -24,3 +24,7 @@ bench-scaledown: tests/bench/nsc-bench-scaledown
 	./tests/bench/nsc-bench-scaledown
 bench: bench-scaledown
 .PHONY: bench bench-scaledown
+
+# The offline fixtures through the nodescaler binary (needs python3, as deploy/install-deps.sh has).
+TESTS += tests/unit/scaledown-replay-cli.sh
+EXTRA_DIST += tests/unit/scaledown-replay-cli.sh

@@ -51,6 +51,17 @@ struct scaledown_options {
 /** Fill o with the Go Cluster Autoscaler's defaults. */
 void scaledown_options_default(struct scaledown_options *o);
 
+struct nsc_config;
+
+/**
+ * Fill o from the daemon's parsed flags (cfg borrowed): the scale-down thresholds, times
+ * (milliseconds rounded up to whole seconds, so that a wait is never shortened),
+ * parallelism and drain-rule switches. Flags the planner does not implement
+ * (--scale-down-delay-type-local, --scale-down-simulation-timeout,
+ * --blocking-system-pod-distruption-timeout, --min-replica-count) are not read.
+ */
+void scaledown_options_from_config(const struct nsc_config *cfg, struct scaledown_options *o);
+
 /** Check ranges (thresholds in [0, 1], times >= 0, parallelism >= 1 unless disabled).
  * Returns 0 or NSC_ERR_INVALID with err naming the flag. */
 int scaledown_options_check(const struct scaledown_options *o, char *err, size_t err_len);

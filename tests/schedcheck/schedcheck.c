@@ -151,8 +151,9 @@ clean_cluster(struct http *h)
         if (n_left == 0)
             return 0;
         if (now_ms() > deadline) {
-            fprintf(stderr, "schedcheck: objects of the previous scenario still present after "
-                            "%d ms\n",
+            fprintf(stderr,
+                    "schedcheck: objects of the previous scenario still present after "
+                    "%d ms\n",
                     WAIT_CLEAN_MS);
             return -1;
         }
@@ -484,8 +485,8 @@ simulate(json_t *list, json_t *pod, struct sim_result *out)
         fprintf(stderr, "schedcheck: the model refused the pod\n");
         goto done;
     }
-    const struct model_pod *mp = model_find_pod(m, jstr(pod, "metadata", "namespace"),
-                                                jstr(pod, "metadata", "name"));
+    const struct model_pod *mp =
+        model_find_pod(m, jstr(pod, "metadata", "namespace"), jstr(pod, "metadata", "name"));
     if (!mp || sim_snapshot_new(m, &s) < 0 || sim_ctx_new(s, mp, &c) < 0)
         goto done;
     out->n_nodes = s->n_nodes;
@@ -544,7 +545,8 @@ submit_and_wait(struct http *h, json_t *pod, char **node, char **msg)
                 if (type && strcmp(type, "PodScheduled") == 0 && status &&
                     strcmp(status, "False") == 0 && reason &&
                     strcmp(reason, "Unschedulable") == 0 && !*node)
-                    *msg = strdup(jstr(cond, "message", NULL) ? jstr(cond, "message", NULL) : "");
+                    *msg =
+                        strdup(jstr(cond, "message", NULL) ? jstr(cond, "message", NULL) : "");
             }
         }
         json_decref(got);
@@ -552,7 +554,8 @@ submit_and_wait(struct http *h, json_t *pod, char **node, char **msg)
             return 0;
         sleep_ms(50);
     }
-    fprintf(stderr, "schedcheck: pod %s was neither bound nor marked unschedulable within %d ms\n",
+    fprintf(stderr,
+            "schedcheck: pod %s was neither bound nor marked unschedulable within %d ms\n",
             path, WAIT_SCHEDULED_MS);
     return -1;
 }
@@ -571,8 +574,9 @@ compare(const char *scen, const char *pref, const struct sim_result *r, const ch
 {
     bool ok = true;
     if (r->untranslatable) {
-        fprintf(stderr, "MISMATCH %s %s: a simulation verdict has no kube-scheduler 1.20 "
-                        "counterpart\n",
+        fprintf(stderr,
+                "MISMATCH %s %s: a simulation verdict has no kube-scheduler 1.20 "
+                "counterpart\n",
                 scen, pref);
         ok = false;
     }
@@ -581,13 +585,15 @@ compare(const char *scen, const char *pref, const struct sim_result *r, const ch
         for (i = 0; i < r->n_nodes && strcmp(r->node_name[i], node) != 0; i++)
             ;
         if (i == r->n_nodes) {
-            fprintf(stderr, "MISMATCH %s %s: scheduler bound it to %s, a node the simulation "
-                            "does not know\n",
+            fprintf(stderr,
+                    "MISMATCH %s %s: scheduler bound it to %s, a node the simulation "
+                    "does not know\n",
                     scen, pref, node);
             ok = false;
         } else if (r->verdict[i] != SIM_OK) {
-            fprintf(stderr, "MISMATCH %s %s node %s: scheduler bound it there; simulation "
-                            "refuses it: %s\n",
+            fprintf(stderr,
+                    "MISMATCH %s %s node %s: scheduler bound it there; simulation "
+                    "refuses it: %s\n",
                     scen, pref, node, r->why[i]);
             ok = false;
         }
@@ -605,8 +611,9 @@ compare(const char *scen, const char *pref, const struct sim_result *r, const ch
                 ok = false;
             }
             if (r->n_feasible) {
-                fprintf(stderr, "MISMATCH %s %s: scheduler: unschedulable; simulation: fits %u "
-                                "node(s):",
+                fprintf(stderr,
+                        "MISMATCH %s %s: scheduler: unschedulable; simulation: fits %u "
+                        "node(s):",
                         scen, pref, r->n_feasible);
                 for (uint32_t i = 0; i < r->n_nodes; i++)
                     if (r->verdict[i] == SIM_OK)
@@ -617,14 +624,16 @@ compare(const char *scen, const char *pref, const struct sim_result *r, const ch
             for (uint32_t i = 0; i < sched.n; i++) {
                 int want = hist_get(&r->hist, sched.reason[i]);
                 if (want != sched.count[i]) {
-                    fprintf(stderr, "MISMATCH %s %s: \"%s\": scheduler %d node(s), simulation %d\n",
+                    fprintf(stderr,
+                            "MISMATCH %s %s: \"%s\": scheduler %d node(s), simulation %d\n",
                             scen, pref, sched.reason[i], sched.count[i], want);
                     ok = false;
                 }
             }
             for (uint32_t i = 0; i < r->hist.n; i++)
                 if (!hist_get(&sched, r->hist.reason[i])) {
-                    fprintf(stderr, "MISMATCH %s %s: \"%s\": scheduler 0 node(s), simulation %d\n",
+                    fprintf(stderr,
+                            "MISMATCH %s %s: \"%s\": scheduler 0 node(s), simulation %d\n",
                             scen, pref, r->hist.reason[i], r->hist.count[i]);
                     ok = false;
                 }
@@ -787,7 +796,8 @@ free_ports(int n)
     if (n < 1 || n > 16)
         return 2;
     for (int i = 0; i < n; i++) {
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         socklen_t l = sizeof(a);
         fds[i] = socket(AF_INET, SOCK_STREAM, 0);
         if (fds[i] < 0 || bind(fds[i], (struct sockaddr *)&a, sizeof(a)) < 0 ||

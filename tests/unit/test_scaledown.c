@@ -8,6 +8,7 @@
 
 #include "loop/replay.h"
 #include "model/model.h"
+#include "nsc_config.h"
 #include "plugin/plugin.h"
 #include "scaledown/scaledown.h"
 
@@ -704,6 +705,46 @@ START_TEST(replay_fixtures)
 }
 END_TEST
 
+START_TEST(options_from_daemon_flags)
+{
+    struct nsc_config cfg;
+    ck_assert_int_eq(config_init(&cfg), 0);
+    struct scaledown_options a, b;
+    scaledown_options_from_config(&cfg, &a);
+    scaledown_options_default(&b);
+    /* The daemon's defaults are the planner's defaults. */
+    ck_assert(a.enabled == b.enabled && a.utilization_threshold == b.utilization_threshold &&
+              a.gpu_utilization_threshold == b.gpu_utilization_threshold);
+    ck_assert_int_eq(a.unneeded_time_s, b.unneeded_time_s);
+    ck_assert_int_eq(a.unready_time_s, b.unready_time_s);
+    ck_assert_int_eq(a.delay_after_add_s, b.delay_after_add_s);
+    ck_assert_int_eq(a.delay_after_delete_s, b.delay_after_delete_s);
+    ck_assert_int_eq(a.delay_after_failure_s, b.delay_after_failure_s);
+    ck_assert_int_eq(a.max_parallelism, b.max_parallelism);
+    ck_assert_int_eq(a.max_drain_parallelism, b.max_drain_parallelism);
+    ck_assert(a.skip_nodes_with_system_pods && a.skip_nodes_with_local_storage &&
+              a.skip_nodes_with_custom_controller_pods && !a.ignore_daemonsets_utilization &&
+              !a.ignore_mirror_pods_utilization && a.unready_enabled);
+    config_free(&cfg);
+
+    ck_assert_int_eq(config_init(&cfg), 0);
+    static char a0[] = "nodescaler", a1[] = "--scale-down-utilization-threshold=0.3",
+                a2[] = "--scale-down-unneeded-time=90s", a3[] = "--scale-down-delay-after-add=1500ms",
+                a4[] = "--max-drain-parallelism=3", a5[] = "--skip-nodes-with-local-storage=false",
+                a6[] = "--ignore-daemonsets-utilization=true", a7[] = "--scale-down-enabled=false";
+    char *const argv[] = {a0, a1, a2, a3, a4, a5, a6, a7, NULL};
+    char err[300] = "";
+    ck_assert_msg(config_parse(&cfg, 8, argv, err, sizeof(err)) == 0, "%s", err);
+    scaledown_options_from_config(&cfg, &a);
+    ck_assert(a.utilization_threshold == 0.3);
+    ck_assert_int_eq(a.unneeded_time_s, 90);
+    ck_assert_int_eq(a.delay_after_add_s, 2); /* rounded up */
+    ck_assert_int_eq(a.max_drain_parallelism, 3);
+    ck_assert(!a.skip_nodes_with_local_storage && a.ignore_daemonsets_utilization && !a.enabled);
+    config_free(&cfg);
+}
+END_TEST
+
 static Suite *
 scaledown_suite(void)
 {
@@ -712,6 +753,7 @@ scaledown_suite(void)
     tcase_add_test(tc, rules_table);
     tcase_add_test(tc, utilization_table);
     tcase_add_test(tc, options_defaults_and_checks);
+    tcase_add_test(tc, options_from_daemon_flags);
     tcase_add_test(tc, node_annotation_scale_down_disabled);
     tcase_add_test(tc, node_annotation_unneeded_since);
     tcase_add_test(tc, pdb_match_by_namespace);
