@@ -1124,6 +1124,7 @@ exo_backend_evict(struct nsc_backend *b, const char *group_id, const char *const
             break;
         if (first_err[0] == '\0')
             snprintf(first_err, sizeof(first_err), "%s", b->client.err);
+        snprintf(b->last_error, sizeof(b->last_error), "%s", b->client.err);
         if (rc != NSC_ERR_TRANSIENT && rc != NSC_ERR_INTERNAL) {
             rc = exo_fail(b, rc, "group %s: %s: %s", g->id, b->kind->evict_op, b->client.err);
             goto done;
@@ -1151,7 +1152,11 @@ exo_backend_evict(struct nsc_backend *b, const char *group_id, const char *const
                      attempt == 0 ? "sending once more for those" : "giving up");
     }
     if (rc < 0) {
-        rc = exo_fail(b, rc, "group %s: %s: %s", g->id, b->kind->evict_op, b->client.err);
+        /* last_error holds the answer to the last send (the re-read came after it). */
+        char last[EXO_ERR_LEN];
+
+        snprintf(last, sizeof(last), "%s", b->last_error);
+        rc = exo_fail(b, rc, "group %s: %s: %s", g->id, b->kind->evict_op, last);
         goto done;
     }
     rc = start_op(b, g, j, true, cur - (int32_t)n_ids);

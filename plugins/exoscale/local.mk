@@ -62,3 +62,7 @@ bench: bench-exoscale
 .PHONY: bench bench-exoscale
 # IAM role policies of the two backends (the backend tests run with exactly these).
 dist_noinst_DATA += deploy/iam/sks-role-policy.json deploy/iam/instance-pool-role-policy.json
+
+# nodescaler --once --dry-run with both backends against the emulator.
+TESTS += tests/e2e/exoscale-once.sh
+EXTRA_DIST += tests/e2e/exoscale-once.sh

@@ -78,9 +78,14 @@ fh_http(const struct nsc_host *h, const struct nsc_http_request *req,
         }
         r->at_ms = fh->mono_ms;
     }
-    if (fh->next_reply >= fh->n_replies)
+    if (fh->route != NULL) {
+        fh->routed = fh->route(fh, req->method, req->url);
+        rep = &fh->routed;
+    } else if (fh->next_reply >= fh->n_replies) {
         return NSC_ERR_TRANSIENT; /* nothing scripted: like a refused connection */
-    rep = &fh->replies[fh->next_reply++];
+    } else {
+        rep = &fh->replies[fh->next_reply++];
+    }
     if (rep->transport_error)
         return rep->transport_error;
     resp->status = rep->status;

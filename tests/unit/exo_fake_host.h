@@ -41,6 +41,9 @@ struct fake_host {
     char redacted[8][256];
     size_t n_redacted;
     char log[16384];
+    /** When set, answers every request instead of the queue (strings borrowed). */
+    struct fake_reply (*route)(struct fake_host *fh, const char *method, const char *url);
+    struct fake_reply routed;
 };
 
 /** Zero fh and fill the host table; the clocks start at now_ms. */

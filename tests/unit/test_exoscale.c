@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend.h"
 #include "exo.h"
 #include "exo_fake_host.h"
 
@@ -618,6 +619,261 @@ START_TEST(test_backoff_schedule)
 }
 END_TEST
 
+
+/* ---- the shared backend on a fake clock: operation polling, eviction re-reads, limits ---- */
+
+#define G_INST1 "10000000-0000-4000-8000-000000000001"
+#define G_INST2 "10000000-0000-4000-8000-000000000002"
+#define G_OP "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+
+static int64_t route_size;
+static const char *route_members;  /* list-instances body */
+static const char *route_pool;     /* get-instance-pool body */
+static const char *route_op_state; /* get-operation state */
+static const char *route_quota;
+static int route_evict_status[4];
+static int n_route_evict;
+static int64_t op_polls_at[64];
+static size_t n_op_polls;
+
+static int
+test_discover(struct nsc_backend *b, struct exo_group **out, size_t *n_out)
+{
+    struct exo_group *g = calloc(1, sizeof(*g));
+
+    (void)b;
+    g->id = strdup("g1");
+    g->name = strdup("g1");
+    g->pool_id = strdup("p1");
+    g->cloud_state = strdup("running");
+    g->size = route_size;
+    *out = g;
+    *n_out = 1;
+    return NSC_OK;
+}
+
+static char *
+test_path(struct nsc_backend *b, const struct exo_group *g, const char *verb)
+{
+    char *p = malloc(64);
+
+    (void)b;
+    snprintf(p, 64, "/instance-pool/%s:%s", g->pool_id, verb);
+    return p;
+}
+
+static const struct exo_kind test_kind = {"test", "scale-instance-pool",
+                                          "evict-instance-pool-members", test_discover,
+                                          test_path, NULL, NULL};
+
+static struct fake_reply
+test_route(struct fake_host *h, const char *method, const char *url)
+{
+    struct fake_reply r = {200, "{}", NULL, 0};
+    static const char op_pending[] = "{\"id\":\"" G_OP "\",\"state\":\"pending\"}";
+    static char op_body[256];
+
+    if (strstr(url, "/instance?") != NULL) {
+        r.body = route_members;
+    } else if (strstr(url, "/quota/instance") != NULL) {
+        r.body = route_quota;
+    } else if (strstr(url, "/operation/") != NULL) {
+        if (n_op_polls < 64)
+            op_polls_at[n_op_polls++] = h->mono_ms;
+        snprintf(op_body, sizeof(op_body), "{\"id\":\"%s\",\"state\":\"%s\",\"reason\":\"busy\"}",
+                 G_OP, route_op_state);
+        r.body = op_body;
+    } else if (strstr(url, ":evict") != NULL) {
+        r.status = route_evict_status[n_route_evict < 4 ? n_route_evict : 3];
+        n_route_evict++;
+        r.body = r.status == 200 ? op_pending : "{\"message\":\"upstream timeout\"}";
+    } else if (strstr(url, ":scale") != NULL) {
+        r.body = op_pending;
+    } else if (strstr(url, "/instance-pool/p1") != NULL && strcmp(method, "GET") == 0) {
+        r.body = route_pool;
+    } else {
+        r.status = 404;
+        r.body = "{\"message\":\"no route\"}";
+    }
+    return r;
+}
+
+static struct nsc_backend *tb;
+
+static void
+ops_setup(void)
+{
+    cfg_setup();
+    good_creds();
+    fake_host_opt(&fh, "api-endpoint", "https://api.example.net/v2");
+    fh.route = test_route;
+    route_size = 2;
+    route_members = "{\"instances\":[{\"id\":\"" G_INST1 "\",\"state\":\"running\",\"manager\":"
+                    "{\"id\":\"p1\",\"type\":\"instance-pool\"}},{\"id\":\"" G_INST2 "\",\"state\":"
+                    "\"starting\",\"manager\":{\"id\":\"p1\",\"type\":\"instance-pool\"}}]}";
+    route_pool = "{\"id\":\"p1\",\"size\":2,\"instances\":[{\"id\":\"" G_INST1 "\"},{\"id\":\"" G_INST2
+                 "\"}]}";
+    route_op_state = "pending";
+    route_quota = "{\"resource\":\"instance\",\"usage\":2,\"limit\":20}";
+    route_evict_status[0] = route_evict_status[1] = route_evict_status[2] = 200;
+    route_evict_status[3] = 200;
+    n_route_evict = 0;
+    n_op_polls = 0;
+    ck_assert_msg(exo_backend_create(&test_kind, &fh.host, NULL, 0, &tb, err, sizeof(err)) ==
+                      NSC_OK,
+                  "%s", err);
+    tb->client.sleep = fake_host_sleep;
+    tb->client.sleep_ctx = &fh;
+    tb->default_min = 0;
+    ck_assert_msg(exo_backend_refresh(tb) == NSC_OK, "%s", tb->last_error);
+}
+
+static void
+ops_teardown(void)
+{
+    exo_backend_destroy(tb);
+}
+
+static size_t
+count_reqs(const char *part)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < fh.n_reqs; i++)
+        n += strstr(fh.reqs[i].url, part) != NULL;
+    return n;
+}
+
+START_TEST(test_ops_poll_schedule)
+{
+    int64_t t;
+    size_t i;
+
+    ck_assert_int_eq(exo_backend_resize(tb, "g1", 5), NSC_OK);
+    ck_assert_str_eq(fh.reqs[fh.n_reqs - 1].body, "{\"size\":5}");
+    /* A control loop every second for 3 minutes: polls at 3 s steps, then wider. */
+    for (t = 0; t < 180; t++) {
+        fake_host_sleep(&fh, 1000);
+        ck_assert_int_eq(exo_backend_refresh(tb), NSC_OK);
+        ck_assert_int_eq(tb->groups[0].op_target, 5);
+    }
+    ck_assert_int_ge(n_op_polls, 12);
+    ck_assert_int_eq(op_polls_at[0] - op_polls_at[0], 0);
+    for (i = 1; i < n_op_polls; i++) {
+        int64_t gap = op_polls_at[i] - op_polls_at[i - 1];
+
+        if (op_polls_at[i] - op_polls_at[0] <= 27000)
+            ck_assert_int_eq(gap, 3000);
+        else
+            ck_assert_int_ge(gap, 3000);
+    }
+    ck_assert_int_gt(op_polls_at[n_op_polls - 1] - op_polls_at[n_op_polls - 2], 3000);
+    ck_assert_int_le(op_polls_at[n_op_polls - 1] - op_polls_at[n_op_polls - 2], 60000);
+    /* Meanwhile another resize is refused as busy, without a call. */
+    ck_assert_int_eq(exo_backend_resize(tb, "g1", 6), NSC_ERR_TRANSIENT);
+    ck_assert_ptr_nonnull(strstr(tb->last_error, "still running"));
+    route_op_state = "success";
+    route_size = 5;
+    fake_host_sleep(&fh, 60000);
+    ck_assert_int_eq(exo_backend_refresh(tb), NSC_OK);
+    ck_assert_ptr_null(tb->groups[0].op_id);
+    ck_assert_int_eq(tb->groups[0].size, 5);
+}
+END_TEST
+
+START_TEST(test_ops_deadline)
+{
+    int t;
+
+    ck_assert_int_eq(exo_backend_resize(tb, "g1", 4), NSC_OK);
+    for (t = 0; t < 17 && tb->groups[0].op_id != NULL; t++) {
+        fake_host_sleep(&fh, 60000);
+        ck_assert_int_eq(exo_backend_refresh(tb), NSC_OK);
+    }
+    ck_assert_ptr_null(tb->groups[0].op_id);
+    ck_assert_str_eq(tb->groups[0].fail_code, "OPERATION_TIMEOUT");
+    ck_assert_int_eq(tb->groups[0].fail_missing, 2);
+}
+END_TEST
+
+START_TEST(test_ops_evict_lost_answer_but_done)
+{
+    const char *ids[] = {"exoscale://" G_INST2};
+
+    route_evict_status[0] = 504;
+    route_pool = "{\"id\":\"p1\",\"size\":1,\"instances\":[{\"id\":\"" G_INST1 "\"}]}";
+    ck_assert_int_eq(exo_backend_evict(tb, "g1", ids, 1), NSC_OK);
+    ck_assert_int_eq(count_reqs(":evict"), 1);
+    ck_assert_int_eq(count_reqs("/instance-pool/p1"), 2);
+}
+END_TEST
+
+START_TEST(test_ops_evict_resends_only_remaining)
+{
+    const char *ids[] = {"exoscale://" G_INST1, "exoscale://" G_INST2};
+
+    route_evict_status[0] = 500;
+    /* INST1 went, INST2 is still there: only INST2 is sent again. */
+    route_pool = "{\"id\":\"p1\",\"size\":1,\"instances\":[{\"id\":\"" G_INST2 "\"}]}";
+    ck_assert_int_eq(exo_backend_evict(tb, "g1", ids, 2), NSC_OK);
+    ck_assert_int_eq(count_reqs(":evict"), 2);
+    ck_assert_str_eq(fh.reqs[fh.n_reqs - 1].body, "{\"instances\":[\"" G_INST2 "\"]}");
+    ck_assert_int_eq(tb->groups[0].op_target, 0);
+    ck_assert_int_eq((int)tb->groups[0].n_evicting, 2);
+}
+END_TEST
+
+START_TEST(test_ops_evict_gives_up)
+{
+    const char *ids[] = {"exoscale://" G_INST1};
+
+    route_evict_status[0] = route_evict_status[1] = route_evict_status[2] = 503;
+    route_evict_status[3] = 503;
+    ck_assert_int_eq(exo_backend_evict(tb, "g1", ids, 1), NSC_ERR_TRANSIENT);
+    ck_assert_int_eq(count_reqs(":evict"), 2);
+    ck_assert_msg(strstr(tb->last_error, "HTTP 503") != NULL, "%s", tb->last_error);
+    /* Refusals before any call: a stranger, a duplicate, a foreign provider ID. */
+    fh.n_reqs = 0;
+    ids[0] = "exoscale://10000000-0000-4000-8000-00000000ffff";
+    ck_assert_int_eq(exo_backend_evict(tb, "g1", ids, 1), NSC_ERR_INVALID);
+    ids[0] = "aws:///eu-west-1a/i-0abc";
+    ck_assert_int_eq(exo_backend_evict(tb, "g1", ids, 1), NSC_ERR_INVALID);
+    ck_assert_int_eq(exo_backend_evict(tb, "nope", ids, 1), NSC_ERR_NOT_FOUND);
+    ck_assert_int_eq(fh.n_reqs, 0);
+}
+END_TEST
+
+START_TEST(test_ops_limits_from_quota)
+{
+    ck_assert_int_eq(tb->groups[0].max_size, 20);
+    ck_assert_int_eq(tb->groups[0].min_size, 0);
+    /* Unlimited (-1) is not a max of -1: the documented default applies. */
+    route_quota = "{\"resource\":\"instance\",\"usage\":2,\"limit\":-1}";
+    fake_host_sleep(&fh, 3600 * 1000);
+    ck_assert_int_eq(exo_backend_refresh(tb), NSC_OK);
+    ck_assert_int_eq(tb->groups[0].max_size, 100);
+    /* A group bigger than its max is reported with max = its size. */
+    route_size = 150;
+    tb->dirty = true;
+    ck_assert_int_eq(exo_backend_refresh(tb), NSC_OK);
+    ck_assert_int_eq(tb->groups[0].max_size, 150);
+}
+END_TEST
+
+START_TEST(test_ops_instance_states)
+{
+    ck_assert_int_eq(tb->groups[0].n_members, 2);
+    ck_assert_int_eq(tb->groups[0].members[0].state, EXO_ISTATE_RUNNING);
+    ck_assert_int_eq(tb->groups[0].members[1].state, EXO_ISTATE_STARTING);
+    /* The cached group list is kept while membership matches: one call per loop. */
+    fh.n_reqs = 0;
+    fake_host_sleep(&fh, 10000);
+    ck_assert_int_eq(exo_backend_refresh(tb), NSC_OK);
+    ck_assert_int_eq(fh.n_reqs, 1);
+    ck_assert_int_eq(tb->last_refresh_calls, 1);
+}
+END_TEST
+
 static Suite *
 exoscale_suite(void)
 {
@@ -666,6 +922,17 @@ exoscale_suite(void)
     tcase_add_test(tc, test_call_budget_stops_backoff);
     tcase_add_test(tc, test_call_bad_json);
     tcase_add_test(tc, test_backoff_schedule);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("backend");
+    tcase_add_checked_fixture(tc, ops_setup, ops_teardown);
+    tcase_add_test(tc, test_ops_poll_schedule);
+    tcase_add_test(tc, test_ops_deadline);
+    tcase_add_test(tc, test_ops_evict_lost_answer_but_done);
+    tcase_add_test(tc, test_ops_evict_resends_only_remaining);
+    tcase_add_test(tc, test_ops_evict_gives_up);
+    tcase_add_test(tc, test_ops_limits_from_quota);
+    tcase_add_test(tc, test_ops_instance_states);
     suite_add_tcase(s, tc);
     return s;
 }
