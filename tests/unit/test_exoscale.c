@@ -619,7 +619,6 @@ START_TEST(test_backoff_schedule)
 }
 END_TEST
 
-
 /* ---- the shared backend on a fake clock: operation polling, eviction re-reads, limits ---- */
 
 #define G_INST1 "10000000-0000-4000-8000-000000000001"
@@ -662,9 +661,13 @@ test_path(struct nsc_backend *b, const struct exo_group *g, const char *verb)
     return p;
 }
 
-static const struct exo_kind test_kind = {"test", "scale-instance-pool",
-                                          "evict-instance-pool-members", test_discover,
-                                          test_path, NULL, NULL};
+static const struct exo_kind test_kind = {"test",
+                                          "scale-instance-pool",
+                                          "evict-instance-pool-members",
+                                          test_discover,
+                                          test_path,
+                                          NULL,
+                                          NULL};
 
 static struct fake_reply
 test_route(struct fake_host *h, const char *method, const char *url)
@@ -680,8 +683,8 @@ test_route(struct fake_host *h, const char *method, const char *url)
     } else if (strstr(url, "/operation/") != NULL) {
         if (n_op_polls < 64)
             op_polls_at[n_op_polls++] = h->mono_ms;
-        snprintf(op_body, sizeof(op_body), "{\"id\":\"%s\",\"state\":\"%s\",\"reason\":\"busy\"}",
-                 G_OP, route_op_state);
+        snprintf(op_body, sizeof(op_body),
+                 "{\"id\":\"%s\",\"state\":\"%s\",\"reason\":\"busy\"}", G_OP, route_op_state);
         r.body = op_body;
     } else if (strstr(url, ":evict") != NULL) {
         r.status = route_evict_status[n_route_evict < 4 ? n_route_evict : 3];
@@ -708,11 +711,12 @@ ops_setup(void)
     fake_host_opt(&fh, "api-endpoint", "https://api.example.net/v2");
     fh.route = test_route;
     route_size = 2;
-    route_members = "{\"instances\":[{\"id\":\"" G_INST1 "\",\"state\":\"running\",\"manager\":"
-                    "{\"id\":\"p1\",\"type\":\"instance-pool\"}},{\"id\":\"" G_INST2 "\",\"state\":"
-                    "\"starting\",\"manager\":{\"id\":\"p1\",\"type\":\"instance-pool\"}}]}";
-    route_pool = "{\"id\":\"p1\",\"size\":2,\"instances\":[{\"id\":\"" G_INST1 "\"},{\"id\":\"" G_INST2
-                 "\"}]}";
+    route_members =
+        "{\"instances\":[{\"id\":\"" G_INST1 "\",\"state\":\"running\",\"manager\":"
+        "{\"id\":\"p1\",\"type\":\"instance-pool\"}},{\"id\":\"" G_INST2 "\",\"state\":"
+        "\"starting\",\"manager\":{\"id\":\"p1\",\"type\":\"instance-pool\"}}]}";
+    route_pool = "{\"id\":\"p1\",\"size\":2,\"instances\":[{\"id\":\"" G_INST1
+                 "\"},{\"id\":\"" G_INST2 "\"}]}";
     route_op_state = "pending";
     route_quota = "{\"resource\":\"instance\",\"usage\":2,\"limit\":20}";
     route_evict_status[0] = route_evict_status[1] = route_evict_status[2] = 200;
