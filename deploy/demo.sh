@@ -18,7 +18,16 @@ make -j"$(nproc 2>/dev/null || echo 2)" >make.out 2>&1 || {
     cat make.out
     exit 1
 }
-echo "+ nodescaler --backend=static --backend-opt=groups=deploy/examples/groups.json --once --dry-run"
 # NSC_BACKEND_PATH finds the backend in this build tree instead of the install directory.
-NSC_BACKEND_PATH="$PWD/plugins" ./nodescaler --backend=static \
-    --backend-opt=groups=../deploy/examples/groups.json --once --dry-run
+export NSC_BACKEND_PATH="$PWD/plugins"
+
+echo "+ nodescaler --backend=static --backend-opt=groups=deploy/examples/groups.json --once --dry-run"
+./nodescaler --backend=static --backend-opt=groups=../deploy/examples/groups.json --once --dry-run
+
+# The offline replay: a recorded cluster (kubectl get nodes,pods,pdb -A -o json) and its
+# node groups, through the same planners the daemon runs.
+echo
+echo "+ nodescaler --backend=static --backend-opt=groups=deploy/examples/cluster-groups.json \\"
+echo "      --cluster-snapshot=deploy/examples/cluster.json --once --dry-run"
+./nodescaler --backend=static --backend-opt=groups=../deploy/examples/cluster-groups.json \
+    --cluster-snapshot=../deploy/examples/cluster.json --once --dry-run
