@@ -5,6 +5,9 @@
 #include "once.h"
 
 #include "log.h"
+#include "kube/config.h"
+#include "kube/client.h"
+#include "kube/sync.h"
 #include "loop/replay.h"
 #include "version.h"
 
@@ -213,6 +216,45 @@ once_scaleup_options(const struct nsc_config *cfg, struct scaleup_options *o)
     o->random_seed = 1;
 }
 
+/* What the cluster was read from, for the log and the text header. */
+static const char *
+once_source(const struct nsc_config *cfg)
+{
+    if (cfg->cluster_snapshot != NULL)
+        return cfg->cluster_snapshot;
+    return cfg->kubeconfig != NULL ? cfg->kubeconfig : "in-cluster";
+}
+
+/*
+ * The cluster for one pass: the kubectl dump of --cluster-snapshot, or one paginated list
+ * of every kind from the API server (--kubeconfig, else in-cluster), so that a live pass
+ * and the replay of a dump of the same cluster decide alike.
+ */
+static int
+once_load_cluster(const struct nsc_config *cfg, struct model *m, struct model_load_stats *st,
+                  char *err, size_t err_len)
+{
+    struct kube_client_opts ko;
+    struct kube_config *kc = NULL;
+    struct kube_client *kube = NULL;
+    int rc;
+
+    if (cfg->cluster_snapshot != NULL)
+        return model_load_file(m, cfg->cluster_snapshot, st, err, err_len);
+    rc = kube_config_auto(cfg->kubeconfig, cfg->kube_context, &kc, err, err_len);
+    if (rc < 0)
+        return rc;
+    memset(&ko, 0, sizeof(ko));
+    ko.qps = cfg->kube_client_qps;
+    ko.burst = (int)cfg->kube_client_burst;
+    rc = kube_client_new(kc, &ko, &kube, err, err_len);
+    if (rc < 0)
+        return rc;
+    rc = kube_load_model(kube, m, st, err, err_len);
+    kube_client_free(kube);
+    return rc;
+}
+
 /*
  * --cluster-snapshot: the cluster comes from a kubectl dump instead of the API; the same
  * planners decide; the decision is applied unless --dry-run and printed whole.
@@ -229,12 +271,12 @@ once_replay(const struct nsc_config *cfg, struct backend *b, const struct group_
 
     if (m == NULL)
         return NSC_ERR_NOMEM;
-    rc = model_load_file(m, cfg->cluster_snapshot, &st, err, err_len);
+    rc = once_load_cluster(cfg, m, &st, err, err_len);
     if (rc < 0)
         goto out;
-    log_info("snapshot %s: %u nodes, %u pods, %u PDBs (%u skipped, %u of other kinds)",
-             cfg->cluster_snapshot, st.n_nodes, st.n_pods, st.n_pdbs, st.n_skipped,
-             st.n_ignored);
+    log_info("%s %s: %u nodes, %u pods, %u PDBs (%u skipped, %u of other kinds)",
+             cfg->cluster_snapshot ? "snapshot" : "cluster", once_source(cfg), st.n_nodes,
+             st.n_pods, st.n_pdbs, st.n_skipped, st.n_ignored);
     once_scaleup_options(cfg, &o);
     struct scaledown_options sdo;
     scaledown_options_from_config(cfg, &sdo);
@@ -266,8 +308,9 @@ once_replay(const struct nsc_config *cfg, struct backend *b, const struct group_
         }
         fputc('\n', out);
     } else {
-        fprintf(out, "nodescaler %s, snapshot %s%s\n", nsc_engine_version(),
-                cfg->cluster_snapshot, cfg->dry_run ? ", dry run" : "");
+        fprintf(out, "nodescaler %s, %s %s%s\n", nsc_engine_version(),
+                cfg->cluster_snapshot ? "snapshot" : "cluster", once_source(cfg),
+                cfg->dry_run ? ", dry run" : "");
         replay_render_text(dec, out);
     }
     fflush(out);
@@ -301,7 +344,7 @@ once_run(const struct nsc_config *cfg, FILE *out, char *err, size_t err_len)
     rc = backend_read_groups(b, &set, err, err_len);
     if (rc < 0)
         goto out;
-    if (cfg->cluster_snapshot != NULL) {
+    if (cfg->cluster_snapshot != NULL || cfg->kubeconfig != NULL) {
         rc = once_replay(cfg, b, &set, out, err, err_len);
         goto out;
     }
