@@ -10,6 +10,7 @@
 #include "model/parse_util.h"
 
 void model_specs_free(struct model *m);
+void model_scan_free(struct model *m);
 
 /* ---- tables ---- */
 
@@ -100,7 +101,7 @@ model_node_free(struct model_node *n)
     free(n);
 }
 
-static void
+void
 pod_free(struct model *m, struct model_pod *p)
 {
     if (!p)
@@ -162,6 +163,7 @@ model_new(void)
         free(m);
         return NULL;
     }
+    smap_init(&m->raw_specs);
     struct intern *in = &m->strings;
     m->s_hostname = intern_cstr(in, "kubernetes.io/hostname");
     m->s_zone = intern_cstr(in, "topology.kubernetes.io/zone");
@@ -203,6 +205,7 @@ model_free(struct model *m)
     table_free(&m->pvcs);
     table_free(&m->nss);
     model_specs_free(m);
+    model_scan_free(m);
     intern_free(&m->strings);
     free(m);
 }
@@ -372,7 +375,7 @@ int
 model_parse_node(struct model *m, json_t *obj, struct model_node **out, char *err,
                  size_t err_len)
 {
-    struct pctx c = {m, err, err_len};
+    struct pctx c = {.m = m, .err = err, .err_len = err_len};
     if (!json_is_object(obj))
         return pfail(&c, "(node)", "not a JSON object");
     return parse_node(&c, obj, out);
@@ -382,7 +385,7 @@ int
 model_upsert_node(struct model *m, json_t *obj)
 {
     char err[512] = "";
-    struct pctx c = {m, err, sizeof(err)};
+    struct pctx c = {.m = m, .err = err, .err_len = sizeof(err)};
     struct model_node *n = NULL;
     int rc =
         json_is_object(obj) ? parse_node(&c, obj, &n) : pfail(&c, "(node)", "not an object");
@@ -479,7 +482,7 @@ parse_pod(struct pctx *c, json_t *obj, struct model_pod **out)
         p->owner_uid = intern_cstr(in, uid ? uid : "");
         break;
     }
-    if ((rc = pod_spec_build(c, obj, p->ns, &p->spec)) < 0)
+    if ((rc = pod_spec_build(c, obj, p->ns, &p->spec)) != 0)
         goto fail;
     json_t *spec = json_object_get(obj, "spec");
     const char *nn;
@@ -532,27 +535,61 @@ fail:
     return rc;
 }
 
-int
-model_upsert_pod(struct model *m, json_t *obj)
+/* Store p under key, freeing the pod it replaces. 0, or NOMEM with p freed. */
+static int
+pod_store(struct model *m, struct model_pod *p, const char *key)
 {
-    char err[512] = "", key[600];
-    struct pctx c = {m, err, sizeof(err)};
-    struct model_pod *p = NULL;
-    int rc = json_is_object(obj) ? parse_pod(&c, obj, &p) : pfail(&c, "(pod)", "not an object");
-    if (rc < 0)
-        return warn_skip("pod", obj, err, rc);
-    if (ns_key(key, sizeof(key), intern_str(&m->strings, p->ns), p->name) < 0) {
-        pod_free(m, p);
-        return warn_skip("pod", obj, "name too long", NSC_ERR_INVALID);
-    }
     void *old;
-    if ((rc = table_put(&m->pods, key, p, &old)) < 0) {
+    int rc = table_put(&m->pods, key, p, &old);
+    if (rc < 0) {
         pod_free(m, p);
         return rc;
     }
     pod_free(m, old);
     m->generation++;
     return 0;
+}
+
+int
+model_upsert_pod_ctx(struct model *m, json_t *obj, const char *raw_spec, size_t raw_spec_len,
+                     bool raw_only)
+{
+    char err[512] = "", key[600];
+    struct pctx c = {m, err, sizeof(err), raw_spec, raw_spec_len, raw_only};
+    struct model_pod *p = NULL;
+    int rc = json_is_object(obj) ? parse_pod(&c, obj, &p) : pfail(&c, "(pod)", "not an object");
+    if (rc == POD_SPEC_MISS)
+        return rc;
+    if (rc < 0)
+        return warn_skip("pod", obj, err, rc);
+    if (ns_key(key, sizeof(key), intern_str(&m->strings, p->ns), p->name) < 0) {
+        pod_free(m, p);
+        return warn_skip("pod", obj, "name too long", NSC_ERR_INVALID);
+    }
+    return pod_store(m, p, key);
+}
+
+int
+model_upsert_pod(struct model *m, json_t *obj)
+{
+    return model_upsert_pod_ctx(m, obj, NULL, 0, false);
+}
+
+int
+model_upsert_pod_fast(struct model *m, const char *doc, size_t len, const char *raw_spec,
+                      size_t raw_spec_len)
+{
+    char key[600];
+    struct model_pod *p;
+    int rc = pod_from_text(m, doc, len, raw_spec, raw_spec_len, &p);
+    if (rc != 0)
+        return rc;
+    if (ns_key(key, sizeof(key), intern_str(&m->strings, p->ns), p->name) < 0) {
+        /* The tree way words the warning. */
+        pod_free(m, p);
+        return POD_SPEC_MISS;
+    }
+    return pod_store(m, p, key);
 }
 
 int
@@ -766,7 +803,7 @@ parse_ns(struct pctx *c, json_t *obj, struct model_ns **out)
     int model_upsert_##kind(struct model *m, json_t *obj)                                      \
     {                                                                                          \
         char err[512] = "", key[600];                                                          \
-        struct pctx c = {m, err, sizeof(err)};                                                 \
+        struct pctx c = {.m = m, .err = err, .err_len = sizeof(err)};                                                 \
         type *p = NULL;                                                                        \
         int rc = json_is_object(obj) ? parse(&c, obj, &p)                                      \
                                      : pfail(&c, "(" label ")", "not an object");              \
@@ -872,29 +909,12 @@ model_upsert(struct model *m, json_t *obj, const char *kind_hint)
     return NSC_ERR_NOT_IMPLEMENTED;
 }
 
-static void
-count_kind(struct model_load_stats *st, const char *kind)
-{
-    if (strcmp(kind, "Node") == 0)
-        st->n_nodes++;
-    else if (strcmp(kind, "Pod") == 0)
-        st->n_pods++;
-    else if (strcmp(kind, "PodDisruptionBudget") == 0)
-        st->n_pdbs++;
-    else if (strcmp(kind, "PersistentVolume") == 0)
-        st->n_pvs++;
-    else if (strcmp(kind, "PersistentVolumeClaim") == 0)
-        st->n_pvcs++;
-    else if (strcmp(kind, "Namespace") == 0)
-        st->n_namespaces++;
-}
-
 int
 model_load_json(struct model *m, json_t *root, struct model_load_stats *stats, char *err,
                 size_t err_len)
 {
     struct model_load_stats st = {0};
-    struct pctx c = {m, err, err_len};
+    struct pctx c = {.m = m, .err = err, .err_len = err_len};
     if (!json_is_object(root))
         return pfail(&c, "(document)", "not a JSON object");
     const char *kind = json_string_value(json_object_get(root, "kind"));
@@ -929,7 +949,7 @@ model_load_json(struct model *m, json_t *root, struct model_load_stats *stats, c
             else if (rc < 0)
                 st.n_skipped++;
             else
-                count_kind(&st, ik);
+                model_count_kind(&st, ik);
         }
     } else {
         int rc = model_upsert(m, root, NULL);
@@ -940,7 +960,7 @@ model_load_json(struct model *m, json_t *root, struct model_load_stats *stats, c
         else if (rc < 0)
             st.n_skipped++;
         else
-            count_kind(&st, kind);
+            model_count_kind(&st, kind);
     }
     if (stats)
         *stats = st;

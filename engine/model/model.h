@@ -15,6 +15,8 @@
 
 #include "model/intern.h"
 
+struct scan_result;
+
 /* ---- resources ---- */
 
 /** Fixed resources; everything else (hugepages-*, nvidia.com/gpu, any domain/name) is
@@ -173,6 +175,8 @@ struct pod_spec {
     bool gated; /* spec.schedulingGates non-empty */
     bool host_network;
     char *key; /* the canonical dedup key (owned) */
+    char *raw; /* namespace and raw text of the spec members that found this spec in
+                  raw_specs (podspec.c), NULL when none (owned) */
 };
 
 /* ---- objects ---- */
@@ -281,6 +285,11 @@ struct model {
     struct model_table pvcs;  /* key: namespace/name */
     struct model_table nss;   /* key: name */
     struct model_table specs; /* shared pod_spec, key: canonical spec text */
+    /* Hash of a namespace and the raw text of a pod's spec members -> slot in specs, the
+     * spec's raw holding the text: pods read from text find their spec without building
+     * it (a cache in front of the canonical key, which decides). */
+    struct smap raw_specs;
+    struct scan_result *scan; /* scratch of model_upsert_text (owned) */
     uint64_t generation;
     /* Interned well-known strings. */
     uint32_t s_hostname, s_zone, s_region, s_zone_legacy, s_region_legacy, s_metadata_name,
@@ -318,6 +327,26 @@ int model_load_json(struct model *m, json_t *root, struct model_load_stats *stat
  * List or object (err says where), or NSC_ERR_NOMEM.
  */
 int model_load_stream(struct model *m, FILE *f, const char *name,
+                      struct model_load_stats *stats, char *err, size_t err_len);
+
+/**
+ * Load a List (or a single object) held in memory, e.g. one page of a paginated list:
+ * model_load_stream over buf[0..len) (borrowed). Same rules and statuses.
+ */
+int model_load_buffer(struct model *m, const char *buf, size_t len, const char *name,
+                      struct model_load_stats *stats, char *err, size_t err_len);
+
+/**
+ * Upsert one object from its JSON text (a list item, or a watch event's "object"), the
+ * fast way: the text is checked as strictly as jansson would, but only the members the
+ * model reads are built, and a pod whose scheduling-spec text was seen before reuses that
+ * spec. Same result as model_upsert on the parsed text. text is borrowed. kind_hint as for
+ * model_upsert. The outcome is counted in stats when not NULL (n_skipped for a malformed
+ * object, which is also warned about; n_ignored for a kind the model does not use).
+ * Returns 0 (upserted, ignored or skipped), NSC_ERR_INVALID when text is not well-formed
+ * JSON (err says what and at which byte; the model is unchanged), or NSC_ERR_NOMEM.
+ */
+int model_upsert_text(struct model *m, const char *text, size_t len, const char *kind_hint,
                       struct model_load_stats *stats, char *err, size_t err_len);
 
 /** Read and load a JSON file with model_load_stream; err names the file on failure. */

@@ -48,20 +48,17 @@ days_from_civil(int64_t y, unsigned mo, unsigned d)
 }
 
 int
-get_time(struct pctx *c, json_t *obj, const char *key, const char *field, int64_t *out)
+time_parse(const char *s, int64_t *out)
 {
-    const char *s;
-    *out = 0;
-    int rc = get_str(c, obj, key, field, &s);
-    if (rc < 0 || !s)
-        return rc;
     int y, mo, d, h, mi, se;
     if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &se) != 6 || mo < 1 ||
         mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
-        return pfail(c, field, "not an RFC 3339 time: \"%.40s\"", s);
+        return -1;
     int64_t t = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se;
-    /* Offsets other than Z: apply them. */
-    const char *p = s + 19;
+    /* Offsets other than Z: apply them. sscanf accepts short fields ("1-1-1T1:1:1"), so
+     * the text may end before byte 19. */
+    size_t n = strlen(s);
+    const char *p = s + (n < 19 ? n : 19);
     while (*p == '.' || (*p >= '0' && *p <= '9'))
         p++;
     if (*p == '+' || *p == '-') {
@@ -70,6 +67,19 @@ get_time(struct pctx *c, json_t *obj, const char *key, const char *field, int64_
             t += (*p == '+' ? -1 : 1) * (oh * 3600 + om * 60);
     }
     *out = t;
+    return 0;
+}
+
+int
+get_time(struct pctx *c, json_t *obj, const char *key, const char *field, int64_t *out)
+{
+    const char *s;
+    *out = 0;
+    int rc = get_str(c, obj, key, field, &s);
+    if (rc < 0 || !s)
+        return rc;
+    if (time_parse(s, out) < 0)
+        return pfail(c, field, "not an RFC 3339 time: \"%.40s\"", s);
     return 0;
 }
 

@@ -11,7 +11,16 @@ struct pctx {
     struct model *m;
     char *err;
     size_t err_len;
+    /* The raw text of a pod's scheduling-spec members (scan.c), when the pod came from
+     * text: a cache key in front of the canonical spec key. raw_only: on a cache miss,
+     * give up with POD_SPEC_MISS instead of reading spec (the JSON lacks those members). */
+    const char *raw_spec;
+    size_t raw_spec_len;
+    bool raw_only;
 };
+
+/** pod_spec_build with raw_only set found no spec for raw_spec (not an error). */
+#define POD_SPEC_MISS 1
 
 int pfail(struct pctx *c, const char *field, const char *fmt, ...) NSC_PRINTF(3, 4);
 
@@ -27,9 +36,27 @@ void selector_free(struct selector *s);
 void node_selector_free(struct node_selector *ns);
 /** Optional string member: NULL when absent or null; error when another type. */
 int get_str(struct pctx *c, json_t *obj, const char *key, const char *field, const char **out);
+/** RFC 3339 text (NUL-terminated) to Unix seconds: 0, or -1 when it is not one. */
+int time_parse(const char *s, int64_t *out);
 /** RFC 3339 timestamp to Unix seconds; 0 when absent. */
 int get_time(struct pctx *c, json_t *obj, const char *key, const char *field, int64_t *out);
+/** The pod's shared scheduling spec, found or built; POD_SPEC_MISS as said in pctx. */
 int pod_spec_build(struct pctx *c, json_t *pod, uint32_t ns, struct pod_spec **out);
+/**
+ * Upsert a pod from the scanner's compact copy doc (spec members split off into raw_spec)
+ * without building a tree. Handles the plain case only: returns POD_SPEC_MISS, with the
+ * model untouched, for anything else (unseen spec text, wrong types, duplicates, escapes,
+ * errors) so the caller takes the jansson way, which words the warnings. 0 or NOMEM else.
+ */
+int model_upsert_pod_fast(struct model *m, const char *doc, size_t len, const char *raw_spec,
+                          size_t raw_spec_len);
+/** The pod model_upsert_pod_fast stores (owned: pod_free), or POD_SPEC_MISS / NOMEM. */
+int pod_from_text(struct model *m, const char *doc, size_t len, const char *raw_spec,
+                  size_t raw_spec_len, struct model_pod **out);
+void pod_free(struct model *m, struct model_pod *p);
+/** model_upsert_pod with c's raw_spec fields; returns POD_SPEC_MISS without a warning. */
+int model_upsert_pod_ctx(struct model *m, json_t *obj, const char *raw_spec,
+                         size_t raw_spec_len, bool raw_only);
 void pod_spec_release(struct model *m, struct pod_spec *s);
 /** Table helpers: get by key (NULL when absent); put stores obj under key (replacing the
  * pointer, returning the old one in *old when not NULL); del removes and returns obj. */
@@ -37,6 +64,17 @@ void *table_get(const struct model_table *t, const char *key);
 int table_put(struct model_table *t, const char *key, void *obj, void **old);
 void *table_del(struct model_table *t, const char *key);
 void table_free(struct model_table *t);
+/**
+ * One object's JSON text into the model (model_upsert_text), counting into st (may be
+ * NULL). With deferred not NULL, the List loader's rules apply: kind_hint (the typed
+ * list's item kind) only for an object without a kind member, and such an object, when
+ * kind_hint is NULL, is not upserted: its pruned tree goes to *deferred (owned).
+ */
+int model_ingest_text(struct model *m, const char *text, size_t len, const char *kind_hint,
+                      json_t **deferred, struct model_load_stats *st, char *err,
+                      size_t err_len);
+/** Count one upserted object of kind in st (NULL accepted). */
+void model_count_kind(struct model_load_stats *st, const char *kind);
 int model_parse_taints(struct pctx *c, json_t *arr, struct taint **out, uint32_t *n_out);
 int res_add(struct res *dst, const struct res *src);
 int res_max(struct res *dst, const struct res *src);

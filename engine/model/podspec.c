@@ -41,6 +41,7 @@ pod_spec_free(struct pod_spec *s)
     free(s->claims);
     free(s->local_vols);
     free(s->key);
+    free(s->raw);
     free(s);
 }
 
@@ -199,7 +200,7 @@ out:
 int
 model_pod_request(struct model *m, json_t *spec, struct res *out, char *err, size_t err_len)
 {
-    struct pctx c = {m, err, err_len};
+    struct pctx c = {.m = m, .err = err, .err_len = err_len};
     if (!json_is_object(spec))
         return pfail(&c, "spec", "expected an object");
     return compute_request(&c, spec, out);
@@ -641,40 +642,114 @@ done:
     return out;
 }
 
+/* "<length of ns>:<ns><raw members>": the length keeps namespace and text apart. */
+static char *
+raw_key(const struct pctx *c, const char *ns, char *small, size_t small_len)
+{
+    size_t ns_len = strlen(ns), n = 24 + ns_len + c->raw_spec_len;
+    char *k = n <= small_len ? small : malloc(n);
+    if (!k)
+        return NULL;
+    int h = snprintf(k, n, "%zu:%s", ns_len, ns);
+    memcpy(k + h, c->raw_spec, c->raw_spec_len);
+    k[(size_t)h + c->raw_spec_len] = 0;
+    return k;
+}
+
+/* The raw_specs key of a raw key: its hash and length. The map holds only this short
+ * name; the spec holds the text, compared on every hit, so a collision is a miss. */
+static void
+raw_name(const char *rk, char out[40])
+{
+    size_t n = strlen(rk);
+    snprintf(out, 40, "%016llx:%zx", (unsigned long long)intern_hash(rk, n), n);
+}
+
+/* Remember that raw text rk names s; without memory the cache simply misses later. */
+static void
+raw_remember(struct model *m, struct pod_spec *s, const char *rk)
+{
+    uint32_t slot, other;
+    char name[40];
+    raw_name(rk, name);
+    if (s->raw || !smap_get(&m->specs.index, s->key, &slot) ||
+        smap_get(&m->raw_specs, name, &other))
+        return;
+    if (!(s->raw = strdup(rk)))
+        return;
+    if (smap_put(&m->raw_specs, name, slot) < 0) {
+        free(s->raw);
+        s->raw = NULL;
+    }
+}
+
 int
 pod_spec_build(struct pctx *c, json_t *pod, uint32_t ns, struct pod_spec **out)
 {
     struct model *m = c->m;
-    json_t *spec = json_object_get(pod, "spec");
+    char small[4096], *rk = NULL;
+    int rc = 0;
     *out = NULL;
-    if (!json_is_object(spec))
-        return pfail(c, "spec", "missing or not an object");
+    if (c->raw_spec) {
+        uint32_t slot;
+        char name[40];
+        if (!(rk = raw_key(c, intern_str(&m->strings, ns), small, sizeof(small))))
+            return NSC_ERR_NOMEM;
+        raw_name(rk, name);
+        struct pod_spec *hit = smap_get(&m->raw_specs, name, &slot) && slot < m->specs.n_slots
+                                   ? m->specs.slots[slot]
+                                   : NULL;
+        if (hit && hit->raw && strcmp(hit->raw, rk) == 0) {
+            hit->refs++;
+            *out = hit;
+            goto done;
+        }
+        if (c->raw_only) {
+            rc = POD_SPEC_MISS;
+            goto done;
+        }
+    }
+    json_t *spec = json_object_get(pod, "spec");
+    if (!json_is_object(spec)) {
+        rc = pfail(c, "spec", "missing or not an object");
+        goto done;
+    }
     char *key = spec_key(spec, intern_str(&m->strings, ns));
-    if (!key)
-        return NSC_ERR_NOMEM;
+    if (!key) {
+        rc = NSC_ERR_NOMEM;
+        goto done;
+    }
     struct pod_spec *found = table_get(&m->specs, key);
     if (found) {
         free(key);
         found->refs++;
         *out = found;
-        return 0;
+        if (rk)
+            raw_remember(m, found, rk);
+        goto done;
     }
     struct pod_spec *s = calloc(1, sizeof(*s));
     if (!s) {
         free(key);
-        return NSC_ERR_NOMEM;
+        rc = NSC_ERR_NOMEM;
+        goto done;
     }
     s->key = key;
-    int rc = spec_parse(c, spec, ns, s);
+    rc = spec_parse(c, spec, ns, s);
     if (rc == 0)
         rc = table_put(&m->specs, key, s, NULL);
     if (rc < 0) {
         pod_spec_free(s);
-        return rc;
+        goto done;
     }
     s->refs = 1;
     *out = s;
-    return 0;
+    if (rk)
+        raw_remember(m, s, rk);
+done:
+    if (rk != small)
+        free(rk);
+    return rc;
 }
 
 void
@@ -682,6 +757,11 @@ pod_spec_release(struct model *m, struct pod_spec *s)
 {
     if (!s || --s->refs > 0)
         return;
+    if (s->raw) {
+        char name[40];
+        raw_name(s->raw, name);
+        smap_del(&m->raw_specs, name);
+    }
     table_del(&m->specs, s->key);
     pod_spec_free(s);
 }
@@ -694,4 +774,5 @@ model_specs_free(struct model *m)
     for (uint32_t i = 0; i < m->specs.n_slots; i++)
         pod_spec_free(m->specs.slots[i]);
     table_free(&m->specs);
+    smap_free(&m->raw_specs);
 }

@@ -6,6 +6,7 @@
 
 #include "log.h"
 #include "model/model.h"
+#include "model/parse_util.h"
 
 struct splitter {
     int depth;
@@ -25,6 +26,10 @@ struct splitter {
     bool collecting;
     size_t item_start_depth;
 };
+
+/* Bytes the splitter acts on outside strings. */
+static const bool tok_stop[256] = {['"'] = true, ['{'] = true, ['}'] = true, ['['] = true,
+                                   [']'] = true, [','] = true, [':'] = true};
 
 struct pending_item {
     json_t **v;
@@ -49,23 +54,6 @@ append(struct splitter *sp, const char *b, size_t n)
     return 0;
 }
 
-static void
-count_kind(struct model_load_stats *st, const char *kind)
-{
-    if (strcmp(kind, "Node") == 0)
-        st->n_nodes++;
-    else if (strcmp(kind, "Pod") == 0)
-        st->n_pods++;
-    else if (strcmp(kind, "PodDisruptionBudget") == 0)
-        st->n_pdbs++;
-    else if (strcmp(kind, "PersistentVolume") == 0)
-        st->n_pvs++;
-    else if (strcmp(kind, "PersistentVolumeClaim") == 0)
-        st->n_pvcs++;
-    else if (strcmp(kind, "Namespace") == 0)
-        st->n_namespaces++;
-}
-
 static int
 upsert_counted(struct model *m, json_t *it, const char *kind, struct model_load_stats *st)
 {
@@ -77,45 +65,46 @@ upsert_counted(struct model *m, json_t *it, const char *kind, struct model_load_
     else if (rc < 0)
         st->n_skipped++;
     else
-        count_kind(st, kind ? kind : json_string_value(json_object_get(it, "kind")));
+        model_count_kind(st, kind ? kind : json_string_value(json_object_get(it, "kind")));
     return 0;
 }
 
-/* One complete item: parse and upsert it, or keep it until the List's kind is known. */
+/* One complete item: upsert it from its text, or keep its (pruned) tree until the List's
+ * kind is known. */
 static int
 item_done(struct model *m, struct splitter *sp, struct pending_item *pend,
           struct model_load_stats *st, size_t index, char *err, size_t err_len)
 {
-    json_error_t jerr;
-    json_t *it = json_loadb(sp->item, sp->item_len, 0, &jerr);
-    sp->item_len = 0;
-    if (!it) {
-        snprintf(err, err_len, "items[%zu]: %s", index, jerr.text);
-        return NSC_ERR_INVALID;
-    }
-    int rc = 0;
-    if (json_object_get(it, "kind")) {
-        rc = upsert_counted(m, it, NULL, st);
-    } else if (sp->kind_len > 4 && strcmp(sp->kind + sp->kind_len - 4, "List") == 0) {
-        char hint[128];
+    char hint[128], why[300] = "";
+    json_t *it = NULL;
+    bool typed = sp->kind_len > 4 && strcmp(sp->kind + sp->kind_len - 4, "List") == 0;
+    if (typed)
         snprintf(hint, sizeof(hint), "%.*s", (int)(sp->kind_len - 4), sp->kind);
-        rc = hint[0] ? upsert_counted(m, it, hint, st) : (st->n_skipped++, 0);
-    } else {
-        if (pend->n == pend->cap) {
-            size_t ncap = pend->cap ? pend->cap * 2 : 64;
-            json_t **nv = realloc(pend->v, ncap * sizeof(*nv));
-            if (!nv) {
-                json_decref(it);
-                return NSC_ERR_NOMEM;
-            }
-            pend->v = nv;
-            pend->cap = ncap;
-        }
-        pend->v[pend->n++] = it;
-        return 0;
+    int rc = model_ingest_text(m, sp->item, sp->item_len, typed ? hint : NULL, &it, st, why,
+                               sizeof(why));
+    sp->item_len = 0;
+    if (rc == NSC_ERR_INVALID) {
+        snprintf(err, err_len, "items[%zu]: %s", index, why);
+        return rc;
     }
-    json_decref(it);
-    return rc;
+    if (rc < 0) {
+        snprintf(err, err_len, "items[%zu]: %s", index, why[0] ? why : "out of memory");
+        return rc;
+    }
+    if (!it)
+        return 0;
+    if (pend->n == pend->cap) {
+        size_t ncap = pend->cap ? pend->cap * 2 : 64;
+        json_t **nv = realloc(pend->v, ncap * sizeof(*nv));
+        if (!nv) {
+            json_decref(it);
+            return NSC_ERR_NOMEM;
+        }
+        pend->v = nv;
+        pend->cap = ncap;
+    }
+    pend->v[pend->n++] = it;
+    return 0;
 }
 
 int
@@ -141,6 +130,19 @@ model_load_stream(struct model *m, FILE *f, const char *name, struct model_load_
     while ((got = fread(buf, 1, 1 << 20, f)) > 0) {
         size_t run_start = 0; /* start of the bytes of this chunk that belong to the item */
         for (size_t i = 0; i < got; i++) {
+            /* Outside the top level only brackets and strings matter: skip to them. */
+            if (sp.collecting || sp.depth != 1) {
+                const unsigned char *u = (const unsigned char *)buf;
+                if (!sp.in_str) {
+                    while (i < got && !tok_stop[u[i]])
+                        i++;
+                } else if (!sp.esc) {
+                    while (i < got && u[i] != '"' && u[i] != '\\')
+                        i++;
+                }
+                if (i == got)
+                    break;
+            }
             char c = buf[i];
             if (sp.in_str) {
                 if (sp.esc)

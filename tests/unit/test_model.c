@@ -1,5 +1,6 @@
 /* Check suite for engine/model: Quantity grammar, effective requests, List loading and
- * incremental updates, from the fixtures in tests/data/model. */
+ * incremental updates, the text scanner (checked against jansson), from the fixtures in
+ * tests/data/model. */
 #include <check.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 
 #include "model/model.h"
 #include "model/quantity.h"
+#include "model/scan.h"
 
 static char *
 data_path(const char *name)
@@ -342,6 +344,543 @@ START_TEST(stream_loading)
 }
 END_TEST
 
+/* ---- the text scanner and text ingest ---- */
+
+static char *
+read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "%s", path);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    ck_assert_int_ge(n, 0);
+    rewind(f);
+    char *buf = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = 0;
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+/* jansson's verdict on a text, the reference the scanner must agree with. */
+static bool
+jansson_accepts(const char *text, size_t len)
+{
+    json_error_t jerr;
+    json_t *j = json_loadb(text, len, 0, &jerr);
+    json_decref(j);
+    return j != NULL;
+}
+
+static bool
+scanner_accepts(const char *text, size_t len, char *err, size_t err_len)
+{
+    struct scan_result r = {0};
+    int rc = scan_item(text, len, true, &r, err, err_len);
+    scan_result_free(&r);
+    ck_assert(rc == 0 || rc == NSC_ERR_INVALID);
+    return rc == 0;
+}
+
+static const struct {
+    const char *text;
+    bool ok;
+} scan_cases[] = {
+    {"{}", true},
+    {" [ ] ", true},
+    {"{\"a\":1}x", false},
+    {"\"str\"", false},
+    {"1", false},
+    {"", false},
+    {"{\"a\":1,}", false},
+    {"[1,]", false},
+    {"{\"a\" 1}", false},
+    {"{\"a\":1 \"b\":2}", false},
+    {"{1:2}", false},
+    {"{\"a\":1,\"a\":2}", true},
+    {"{\"kind\":\"Pod\",\"kind\":\"Node\"}", true},
+    {"{\"a\":tru}", false},
+    {"{\"a\":nulll}", false},
+    {"{\"a\":[true,false,null]}", true},
+    {"{\"a\":-0}", true},
+    {"{\"a\":01}", false},
+    {"{\"a\":1.}", false},
+    {"{\"a\":.5}", false},
+    {"{\"a\":-}", false},
+    {"{\"a\":1e}", false},
+    {"{\"a\":1e+}", false},
+    {"{\"a\":1E-2}", true},
+    {"{\"a\":9223372036854775807}", true},
+    {"{\"a\":9223372036854775808}", false},
+    {"{\"a\":-9223372036854775808}", true},
+    {"{\"a\":-9223372036854775809}", false},
+    {"{\"a\":1e400}", false},
+    {"{\"a\":-1e400}", false},
+    {"{\"a\":1e-400}", true},
+    {"{\"a\":123456789012345678901234567890.5}", true},
+    {"{\"a\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"}", true},
+    {"{\"a\":\"\\x\"}", false},
+    {"{\"a\":\"\\u00e9\\u20AC\"}", true},
+    {"{\"a\":\"\\u00g9\"}", false},
+    {"{\"a\":\"\\u00e\"}", false},
+    {"{\"a\":\"\\u0000\"}", false},
+    {"{\"\\u0000\":1}", false},
+    {"{\"a\":\"\\ud83d\\ude00\"}", true},
+    {"{\"a\":\"\\ud83d\"}", false},
+    {"{\"a\":\"\\ud83dx\"}", false},
+    {"{\"a\":\"\\ud83d\\u0041\"}", false},
+    {"{\"a\":\"\\ude00\"}", false},
+    {"{\"\\u006bind\":\"Pod\"}", true},
+    {"{\"a\":\"tab\there\"}", false},
+    {"{\"a\":\"nl\nhere\"}", false},
+    {"{\"a\":\"h\xc3\xa9\"}", true},
+    {"{\"a\":\"\xe2\x82\xac \xf0\x9f\x98\x80\"}", true},
+    {"{\"a\":\"\xc3\"}", false},
+    {"{\"a\":\"\xc0\x80\"}", false},
+    {"{\"a\":\"\xe0\x80\x80\"}", false},
+    {"{\"a\":\"\xed\xa0\x80\"}", false},
+    {"{\"a\":\"\xf4\x90\x80\x80\"}", false},
+    {"{\"a\":\"\xf5\x80\x80\x80\"}", false},
+    {"{\"a\":\"\x80\"}", false},
+    {"{\"a\":\xc3\xa9}", false},
+    {"{\"a\":\"x", false},
+    {"{\"a\":\"x\\", false},
+    {"{\"a\":[1,2", false},
+    {"{\"a\"", false},
+    {"{\"a\":", false},
+    {"{", false},
+    {"{\"metadata\":{\"labels\":{\"a\":\"b\",}}}", false},
+    {"{\"metadata\":{\"annotations\":{\"nodescaler.io/x\":[}}}", false},
+    {"{\"spec\":{\"containers\":[{\"resources\":{\"requests\":{\"cpu\":1e999}}}]}}", false},
+    {"{\"status\":{\"images\":[{\"sizeBytes\":99999999999999999999}]}}", false},
+};
+
+START_TEST(scan_verdicts)
+{
+    for (size_t i = 0; i < sizeof(scan_cases) / sizeof(scan_cases[0]); i++) {
+        const char *t = scan_cases[i].text;
+        char err[200] = "";
+        bool got = scanner_accepts(t, strlen(t), err, sizeof(err));
+        ck_assert_msg(jansson_accepts(t, strlen(t)) == scan_cases[i].ok,
+                      "case %zu (%s): jansson disagrees with the table", i, t);
+        ck_assert_msg(got == scan_cases[i].ok, "case %zu (%s): scanner says %s (%s)", i, t,
+                      got ? "ok" : "refused", err);
+        if (!got)
+            ck_assert_msg(strstr(err, "at byte") != NULL, "case %zu: error lacks a place: %s",
+                          i, err);
+    }
+    /* A NUL byte inside a string and outside one. */
+    ck_assert(!scanner_accepts("{\"a\":\"x\0y\"}", 11, NULL, 0));
+    ck_assert(!scanner_accepts("{\"a\":1\0}", 8, NULL, 0));
+}
+END_TEST
+
+/* Nesting right at jansson's limit and past it, in a skipped subtree and in a kept one. */
+START_TEST(scan_deep_nesting)
+{
+    static const char *const prefixes[] = {
+        "{\"status\":{\"x\":", "{\"metadata\":{\"labels\":", "{\"spec\":{\"affinity\":"};
+    for (size_t pi = 0; pi < 3; pi++) {
+        for (size_t depth = 2040; depth <= 2052; depth++) {
+            size_t cap = depth * 2 + 64, n = 0;
+            char *t = malloc(cap);
+            ck_assert_ptr_nonnull(t);
+            n += (size_t)snprintf(t, cap, "%s", prefixes[pi]);
+            for (size_t d = 0; d < depth; d++)
+                t[n++] = '[';
+            for (size_t d = 0; d < depth; d++)
+                t[n++] = ']';
+            t[n++] = '}';
+            t[n++] = '}';
+            bool j = jansson_accepts(t, n);
+            ck_assert_msg(scanner_accepts(t, n, NULL, 0) == j, "prefix %zu depth %zu", pi,
+                          depth);
+            /* Through the model too: never a crash, refused exactly when jansson refuses. */
+            struct model *m = model_new();
+            char err[200];
+            int rc = model_upsert_text(m, t, n, "Pod", NULL, err, sizeof(err));
+            ck_assert_int_eq(rc == 0, j);
+            model_free(m);
+            free(t);
+        }
+    }
+}
+END_TEST
+
+/* needle in a scan buffer (not NUL-terminated); NULL when absent. */
+static const char *
+buf_has(const struct scan_buf *b, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (size_t i = 0; i + n <= b->len; i++)
+        if (memcmp(b->p + i, needle, n) == 0)
+            return b->p + i;
+    return NULL;
+}
+
+START_TEST(scan_keeps_only_read_members)
+{
+    size_t len;
+    char *text = read_all(data_path("scan-list.json"), &len);
+    /* The first item: from its opening brace to the one that closes it. */
+    const char *s = strstr(text, "\"items\": [") + 10;
+    while (*s != '{')
+        s++;
+    json_error_t jerr;
+    json_t *first = json_loadb(s, len - (size_t)(s - text), JSON_DISABLE_EOF_CHECK, &jerr);
+    ck_assert_msg(first != NULL, "%s", jerr.text);
+    size_t n = jerr.position;
+    struct scan_result r = {0};
+    char err[200] = "";
+    ck_assert_int_eq(scan_item(s, n, true, &r, err, sizeof(err)), 0);
+    ck_assert(r.has_kind);
+    ck_assert_str_eq(r.kind, "Pod");
+    ck_assert_uint_eq(r.n_spec, 1);
+    ck_assert(r.spec_is_obj);
+    json_t *doc = json_loadb(r.doc.p, r.doc.len, 0, &jerr);
+    ck_assert_msg(doc != NULL, "%s", jerr.text);
+    /* Kept, decoded as jansson decodes the original. */
+    json_t *labels = json_object_get(json_object_get(doc, "metadata"), "labels");
+    json_t *labels0 = json_object_get(json_object_get(first, "metadata"), "labels");
+    ck_assert(json_equal(labels, labels0));
+    ck_assert_str_eq(json_string_value(json_object_get(labels, "emoji")), "\xf0\x9f\x98\x80");
+    ck_assert_str_eq(json_string_value(json_object_get(labels, "app")), "web");
+    json_t *ann = json_object_get(json_object_get(doc, "metadata"), "annotations");
+    ck_assert_uint_eq(json_object_size(ann), 2);
+    ck_assert_ptr_nonnull(json_object_get(ann, "nodescaler.io/x"));
+    ck_assert_ptr_null(
+        json_object_get(ann, "kubectl.kubernetes.io/last-applied-configuration"));
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(doc, "metadata"), "name")),
+        "esc-\"q\"-1");
+    /* Dropped: never copied. */
+    ck_assert_ptr_null(buf_has(&r.doc, "managedFields"));
+    ck_assert_ptr_null(buf_has(&r.doc, "containerStatuses"));
+    ck_assert_ptr_null(buf_has(&r.doc, "podIP"));
+    ck_assert_ptr_null(buf_has(&r.spec_key, "livenessProbe"));
+    ck_assert_ptr_null(buf_has(&r.spec_key, "image"));
+    /* The spec's key members went to spec_key, the rest stayed. */
+    ck_assert_ptr_nonnull(buf_has(&r.spec_key, "\"containers\":"));
+    ck_assert_ptr_null(buf_has(&r.doc, "containers"));
+    ck_assert_ptr_nonnull(buf_has(&r.doc, "\"nodeName\":\"n1\""));
+    /* Without split, the spec is whole in doc and spec_key is left alone. */
+    size_t key_len = r.spec_key.len;
+    ck_assert_int_eq(scan_item(s, n, false, &r, err, sizeof(err)), 0);
+    ck_assert_uint_eq(r.spec_key.len, key_len);
+    ck_assert_ptr_nonnull(buf_has(&r.doc, "\"containers\":"));
+    scan_result_free(&r);
+    json_decref(doc);
+    json_decref(first);
+    free(text);
+}
+END_TEST
+
+static const char *
+istr(const struct model *m, uint32_t id)
+{
+    return id == INTERN_NONE ? "(none)" : intern_str(&m->strings, id);
+}
+
+static void
+same_labels(const struct model *a, const struct labelset *la, const struct model *b,
+            const struct labelset *lb, const char *what)
+{
+    ck_assert_msg((la ? la->n : 0) == (lb ? lb->n : 0), "%s: label counts differ", what);
+    for (uint32_t i = 0; la && i < la->n; i++) {
+        uint32_t k =
+            intern_find(&b->strings, istr(a, la->l[i].key), strlen(istr(a, la->l[i].key)));
+        ck_assert_msg(k != INTERN_NONE, "%s: label %s missing", what, istr(a, la->l[i].key));
+        ck_assert_str_eq(istr(a, la->l[i].val), istr(b, labels_get(lb, k)));
+    }
+}
+
+static void
+same_res(const struct model *a, const struct res *ra, const struct model *b,
+         const struct res *rb)
+{
+    for (int i = 0; i < RES_N_FIXED; i++)
+        ck_assert_int_eq(ra->fixed[i], rb->fixed[i]);
+    ck_assert_uint_eq(ra->n_ext, rb->n_ext);
+    for (uint32_t i = 0; i < ra->n_ext; i++) {
+        const char *name = istr(a, ra->ext[i].name);
+        ck_assert_int_eq(ra->ext[i].val,
+                         res_ext_get(rb, intern_find(&b->strings, name, strlen(name))));
+    }
+}
+
+/* Every object of a is in b with the same fields (a and b have their own interners). */
+static void
+same_model(const struct model *a, const struct model *b)
+{
+    ck_assert_uint_eq(a->pods.n_live, b->pods.n_live);
+    ck_assert_uint_eq(a->nodes.n_live, b->nodes.n_live);
+    ck_assert_uint_eq(a->pdbs.n_live, b->pdbs.n_live);
+    ck_assert_uint_eq(a->pvs.n_live, b->pvs.n_live);
+    ck_assert_uint_eq(a->pvcs.n_live, b->pvcs.n_live);
+    ck_assert_uint_eq(a->nss.n_live, b->nss.n_live);
+    ck_assert_uint_eq(a->specs.n_live, b->specs.n_live);
+    for (uint32_t i = 0; i < a->pods.n_slots; i++) {
+        const struct model_pod *p = a->pods.slots[i];
+        if (!p)
+            continue;
+        const struct model_pod *q = model_find_pod(b, istr(a, p->ns), p->name);
+        ck_assert_msg(q != NULL, "pod %s missing", p->name);
+        ck_assert_str_eq(istr(a, p->node), istr(b, q->node));
+        ck_assert_str_eq(istr(a, p->nominated), istr(b, q->nominated));
+        ck_assert_str_eq(istr(a, p->owner_kind), istr(b, q->owner_kind));
+        ck_assert_str_eq(istr(a, p->owner_name), istr(b, q->owner_name));
+        ck_assert_str_eq(istr(a, p->owner_uid), istr(b, q->owner_uid));
+        ck_assert_int_eq(p->phase, q->phase);
+        ck_assert_int_eq(p->terminating, q->terminating);
+        ck_assert_int_eq(p->unschedulable, q->unschedulable);
+        ck_assert_int_eq(p->created_s, q->created_s);
+        ck_assert_int_eq(p->deletion_s, q->deletion_s);
+        ck_assert_int_eq(p->grace_s, q->grace_s);
+        same_labels(a, p->labels, b, q->labels, p->name);
+        same_labels(a, p->annotations, b, q->annotations, p->name);
+        ck_assert_str_eq(p->spec->key, q->spec->key);
+        ck_assert_uint_eq(p->spec->refs, q->spec->refs);
+        same_res(a, &p->spec->req, b, &q->spec->req);
+        ck_assert_uint_eq(p->spec->n_ports, q->spec->n_ports);
+        ck_assert_uint_eq(p->spec->n_claims, q->spec->n_claims);
+        ck_assert_uint_eq(p->spec->n_local_vols, q->spec->n_local_vols);
+        ck_assert_uint_eq(p->spec->n_tolerations, q->spec->n_tolerations);
+        ck_assert_uint_eq(p->spec->n_anti, q->spec->n_anti);
+        ck_assert_uint_eq(p->spec->n_spread, q->spec->n_spread);
+        ck_assert_int_eq(p->spec->priority, q->spec->priority);
+        ck_assert_int_eq(p->spec->preempt_never, q->spec->preempt_never);
+    }
+    for (uint32_t i = 0; i < a->nodes.n_slots; i++) {
+        const struct model_node *n = a->nodes.slots[i];
+        if (!n)
+            continue;
+        const struct model_node *o = model_find_node(b, n->name);
+        ck_assert_msg(o != NULL, "node %s missing", n->name);
+        ck_assert_str_eq(n->provider_id ? n->provider_id : "-",
+                         o->provider_id ? o->provider_id : "-");
+        same_labels(a, n->labels, b, o->labels, n->name);
+        same_labels(a, n->annotations, b, o->annotations, n->name);
+        ck_assert_uint_eq(n->n_taints, o->n_taints);
+        for (uint32_t t = 0; t < n->n_taints; t++) {
+            ck_assert_str_eq(istr(a, n->taints[t].key), istr(b, o->taints[t].key));
+            ck_assert_str_eq(istr(a, n->taints[t].val), istr(b, o->taints[t].val));
+            ck_assert_int_eq(n->taints[t].effect, o->taints[t].effect);
+        }
+        same_res(a, &n->alloc, b, &o->alloc);
+        ck_assert_int_eq(n->cap_cpu_m, o->cap_cpu_m);
+        ck_assert_int_eq(n->cap_mem, o->cap_mem);
+        ck_assert_int_eq(n->unschedulable, o->unschedulable);
+        ck_assert_int_eq(n->ready, o->ready);
+        ck_assert_int_eq(n->deleting, o->deleting);
+        ck_assert_int_eq(n->ready_since_s, o->ready_since_s);
+        ck_assert_int_eq(n->created_s, o->created_s);
+    }
+}
+
+static void
+same_stats(const struct model_load_stats *a, const struct model_load_stats *b)
+{
+    ck_assert_uint_eq(a->n_nodes, b->n_nodes);
+    ck_assert_uint_eq(a->n_pods, b->n_pods);
+    ck_assert_uint_eq(a->n_pdbs, b->n_pdbs);
+    ck_assert_uint_eq(a->n_pvs, b->n_pvs);
+    ck_assert_uint_eq(a->n_pvcs, b->n_pvcs);
+    ck_assert_uint_eq(a->n_namespaces, b->n_namespaces);
+    ck_assert_uint_eq(a->n_skipped, b->n_skipped);
+    ck_assert_uint_eq(a->n_ignored, b->n_ignored);
+}
+
+/* The text path (scanner, pruned trees, spec cache) builds what the tree path builds. */
+START_TEST(text_ingest_matches_tree)
+{
+    static const char *const files[] = {"scan-list.json", "list.json"};
+    for (size_t fi = 0; fi < 2; fi++) {
+        size_t len;
+        char *text = read_all(data_path(files[fi]), &len);
+        json_error_t jerr;
+        json_t *root = json_loadb(text, len, 0, &jerr);
+        ck_assert_msg(root != NULL, "%s", jerr.text);
+        struct model *a = model_new(), *b = model_new();
+        struct model_load_stats sa, sb;
+        char err[300] = "";
+        ck_assert_int_eq(model_load_buffer(a, text, len, files[fi], &sa, err, sizeof(err)), 0);
+        ck_assert_int_eq(model_load_json(b, root, &sb, err, sizeof(err)), 0);
+        same_stats(&sa, &sb);
+        same_model(a, b);
+        same_model(b, a);
+        /* Again into the same models: now every spec text is known, so plain pods are read
+         * straight from the bytes. */
+        ck_assert_int_eq(model_load_buffer(a, text, len, files[fi], &sa, err, sizeof(err)), 0);
+        ck_assert_int_eq(model_load_json(b, root, &sb, err, sizeof(err)), 0);
+        same_stats(&sa, &sb);
+        same_model(a, b);
+        same_model(b, a);
+        /* Item by item through the public text entry, as a watch would deliver them. */
+        struct model *c = model_new();
+        struct model_load_stats sc = {0};
+        size_t i;
+        json_t *it;
+        json_array_foreach(json_object_get(root, "items"), i, it)
+        {
+            char *one = json_dumps(it, JSON_INDENT(2));
+            ck_assert_int_eq(
+                model_upsert_text(c, one, strlen(one), NULL, &sc, err, sizeof(err)), 0);
+            free(one);
+        }
+        same_stats(&sc, &sb);
+        same_model(c, b);
+        if (fi == 0) {
+            /* Shared specs: the same text in one namespace, the same canonical spec in a
+             * different order, and not across namespaces. */
+            struct model_pod *p1 = model_find_pod(a, "ns-a", "esc-\"q\"-1");
+            struct model_pod *p2 = model_find_pod(a, "ns-a", "esc-\"q\"-2");
+            struct model_pod *p3 = model_find_pod(a, "ns-a", "same-spec-other-order");
+            ck_assert_ptr_nonnull(p1);
+            ck_assert_ptr_eq(p1->spec, p2->spec);
+            ck_assert_ptr_eq(p1->spec, p3->spec);
+            ck_assert_ptr_ne(model_find_pod(a, "ns-b", "same-spec-other-ns")->spec,
+                             model_find_pod(a, "ns-a", "same-spec-ns-a")->spec);
+            /* Duplicate keys: the last one wins, as in jansson. */
+            struct model_pod *d = model_find_pod(a, "ns-a", "dup-spec");
+            ck_assert_int_eq(d->spec->req.fixed[RES_CPU], 2000);
+            ck_assert_uint_eq(d->node, INTERN_NONE);
+            ck_assert_int_eq(model_find_pod(a, "ns-a", "dup-member")->spec->req.fixed[RES_CPU],
+                             3000);
+            ck_assert_ptr_nonnull(model_find_pod(a, "ns-a", "dup-kind"));
+            ck_assert_ptr_null(model_find_node(a, "dup-kind"));
+            ck_assert_ptr_null(model_find_pod(a, "ns-a", "bad-quantity-2"));
+            ck_assert_ptr_nonnull(model_find_node(a, "n1"));
+        }
+        model_free(a);
+        model_free(b);
+        model_free(c);
+        json_decref(root);
+        free(text);
+    }
+}
+END_TEST
+
+/* The raw-spec cache follows the specs it names: freed with them, rebuilt after. */
+START_TEST(text_spec_cache_lifetime)
+{
+    static const char *const pod_fmt =
+        "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\",\"namespace\":\"ns\"},"
+        "\"spec\":{\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"%s\"}}}]}}";
+    struct model *m = model_new();
+    char text[400], err[200];
+    for (int round = 0; round < 3; round++) {
+        snprintf(text, sizeof(text), pod_fmt, "a", "1");
+        ck_assert_int_eq(model_upsert_text(m, text, strlen(text), NULL, NULL, err, sizeof(err)),
+                         0);
+        snprintf(text, sizeof(text), pod_fmt, "b", "1");
+        ck_assert_int_eq(model_upsert_text(m, text, strlen(text), NULL, NULL, err, sizeof(err)),
+                         0);
+        struct model_pod *a = model_find_pod(m, "ns", "a");
+        ck_assert_ptr_eq(a->spec, model_find_pod(m, "ns", "b")->spec);
+        ck_assert_uint_eq(a->spec->refs, 2);
+        ck_assert_uint_eq(m->raw_specs.n, 1);
+        /* b changes spec: the old one keeps one user, the new one has its own entry. */
+        snprintf(text, sizeof(text), pod_fmt, "b", "2");
+        ck_assert_int_eq(model_upsert_text(m, text, strlen(text), NULL, NULL, err, sizeof(err)),
+                         0);
+        ck_assert_int_eq(model_find_pod(m, "ns", "b")->spec->req.fixed[RES_CPU], 2000);
+        ck_assert_uint_eq(m->raw_specs.n, 2);
+        ck_assert_int_eq(model_delete_pod(m, "ns", "a"), 0);
+        ck_assert_int_eq(model_delete_pod(m, "ns", "b"), 0);
+        ck_assert_uint_eq(m->raw_specs.n, 0);
+        ck_assert_uint_eq(m->specs.n_live, 0);
+    }
+    /* Malformed JSON leaves the model alone and says where. */
+    ck_assert_int_eq(
+        model_upsert_text(m, "{\"kind\":\"Pod\",", 14, NULL, NULL, err, sizeof(err)),
+        NSC_ERR_INVALID);
+    ck_assert(strstr(err, "at byte") != NULL);
+    ck_assert_uint_eq(m->pods.n_live, 0);
+    model_free(m);
+}
+END_TEST
+
+/* Fuzz-style: every truncation of a fixture, and random byte changes to it. The scanner's
+ * verdict must be jansson's; when both accept, text and tree ingest agree. */
+START_TEST(text_truncation_and_mutation)
+{
+    size_t len;
+    char *text = read_all(data_path("scan-list.json"), &len);
+    while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
+        len--;
+    char err[300];
+    /* Every cut in the first items, then every 13th byte (the rest repeats their shapes). */
+    for (size_t n = 0; n < len; n += n < 3000 ? 1 : 13) {
+        struct model *m = model_new();
+        ck_assert_int_eq(model_load_buffer(m, text, n, "cut.json", NULL, err, sizeof(err)),
+                         NSC_ERR_INVALID);
+        model_free(m);
+    }
+    /* Single objects: a pod with escapes and a plain one, every prefix and random changes.
+     * Both models first hold the unchanged pod, so the changed one meets a known spec
+     * text and the plain pod is read straight from the bytes when it stays plain. */
+    static const char *const starts[] = {
+        "\"items\": [", "{\"kind\": \"Pod\", \"metadata\": {\"name\": \"plain-1\""};
+    int both_ok = 0;
+    unsigned seed = 12345;
+    for (size_t si = 0; si < 2; si++) {
+        const char *s = strstr(text, starts[si]);
+        ck_assert_ptr_nonnull(s);
+        if (si == 0)
+            s += strlen(starts[0]);
+        while (*s != '{')
+            s++;
+        json_error_t jerr;
+        json_t *orig = json_loadb(s, len - (size_t)(s - text), JSON_DISABLE_EOF_CHECK, &jerr);
+        ck_assert_ptr_nonnull(orig);
+        size_t n1 = jerr.position;
+        char *buf = malloc(n1);
+        ck_assert_ptr_nonnull(buf);
+        for (size_t n = 0; n <= n1; n++)
+            ck_assert_int_eq(scanner_accepts(s, n, NULL, 0), jansson_accepts(s, n));
+        static const char bytes[] = "\"\\{}[],:u0e-. \x80\xc3\xed\xf0\x01";
+        for (int iter = 0; iter < 2000; iter++) {
+            memcpy(buf, s, n1);
+            int changes = 1 + (int)(rand_r(&seed) % 3);
+            for (int k = 0; k < changes; k++)
+                buf[rand_r(&seed) % n1] = bytes[rand_r(&seed) % (sizeof(bytes) - 1)];
+            size_t n = rand_r(&seed) % 8 ? n1 : rand_r(&seed) % n1;
+            bool j = jansson_accepts(buf, n);
+            ck_assert_msg(scanner_accepts(buf, n, err, sizeof(err)) == j,
+                          "item %zu iteration %d: jansson %s, scanner %s", si, iter,
+                          j ? "accepts" : "refuses", j ? err : "accepts");
+            if (!j)
+                continue;
+            both_ok++;
+            struct model *a = model_new(), *b = model_new();
+            ck_assert_int_eq(model_upsert_text(a, s, n1, "Pod", NULL, err, sizeof(err)), 0);
+            model_upsert(b, orig, "Pod");
+            json_t *tree = json_loadb(buf, n, 0, &jerr);
+            struct model_load_stats sa = {0}, sb = {0};
+            ck_assert_int_eq(model_upsert_text(a, buf, n, "Pod", &sa, err, sizeof(err)), 0);
+            int rc = model_upsert(b, tree, "Pod");
+            if (rc == NSC_ERR_NOT_IMPLEMENTED)
+                sb.n_ignored++;
+            else if (rc < 0)
+                sb.n_skipped++;
+            ck_assert_uint_eq(sa.n_skipped, sb.n_skipped);
+            ck_assert_uint_eq(sa.n_ignored, sb.n_ignored);
+            same_model(a, b);
+            same_model(b, a);
+            json_decref(tree);
+            model_free(a);
+            model_free(b);
+        }
+        free(buf);
+        json_decref(orig);
+    }
+    ck_assert_int_gt(both_ok, 200);
+    free(text);
+}
+END_TEST
+
 static Suite *
 model_suite(void)
 {
@@ -356,6 +895,15 @@ model_suite(void)
     tcase_add_test(tc, selectors);
     tcase_add_test(tc, stream_loading);
     suite_add_tcase(s, tc);
+    TCase *ts = tcase_create("text");
+    tcase_set_timeout(ts, 120);
+    tcase_add_test(ts, scan_verdicts);
+    tcase_add_test(ts, scan_deep_nesting);
+    tcase_add_test(ts, scan_keeps_only_read_members);
+    tcase_add_test(ts, text_ingest_matches_tree);
+    tcase_add_test(ts, text_spec_cache_lifetime);
+    tcase_add_test(ts, text_truncation_and_mutation);
+    suite_add_tcase(s, ts);
     return s;
 }
 
