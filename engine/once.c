@@ -338,6 +338,55 @@ out:
     return rc;
 }
 
+/* The NAME of a nodes=MIN:MAX:NAME value, or NULL when it has no two colons. */
+static const char *
+once_nodes_name(const char *value)
+{
+    const char *c = value ? strchr(value, ':') : NULL;
+
+    c = c ? strchr(c + 1, ':') : NULL;
+    return c ? c + 1 : NULL;
+}
+
+/*
+ * Two bounds for one group (--nodes twice, or --nodes and --backend-opt nodes=) would leave
+ * the backend to pick one of them: refuse, naming both.
+ */
+static int
+once_nodes_unique(const struct nsc_config *cfg, char *err, size_t err_len)
+{
+    size_t i, j;
+
+    for (i = 0; i < cfg->n_nodes; i++) {
+        const struct config_node_group_spec *s = &cfg->nodes[i];
+
+        for (j = 0; j < i; j++) {
+            if (strcmp(cfg->nodes[j].name, s->name) == 0) {
+                snprintf(err, err_len,
+                         "--nodes=%lld:%lld:%s: group %s already has --nodes=%lld:%lld:%s",
+                         (long long)s->min_size, (long long)s->max_size, s->name, s->name,
+                         (long long)cfg->nodes[j].min_size, (long long)cfg->nodes[j].max_size,
+                         s->name);
+                return NSC_ERR_INVALID;
+            }
+        }
+        for (j = 0; j < cfg->n_backend_opts; j++) {
+            const struct nsc_option *o = &cfg->backend_opts[j];
+            const char *name =
+                o->key && strcmp(o->key, "nodes") == 0 ? once_nodes_name(o->value) : NULL;
+
+            if (name != NULL && strcmp(name, s->name) == 0) {
+                snprintf(err, err_len,
+                         "--nodes=%lld:%lld:%s: group %s already has --backend-opt nodes=%s",
+                         (long long)s->min_size, (long long)s->max_size, s->name, s->name,
+                         o->value);
+                return NSC_ERR_INVALID;
+            }
+        }
+    }
+    return 0;
+}
+
 /*
  * The backend's options: every --backend-opt, then each --nodes=MIN:MAX:NAME as the option
  * nodes=MIN:MAX:NAME, the form the backends take group bounds in. *opts_out is owned by the
@@ -455,6 +504,9 @@ once_run(const struct nsc_config *cfg, FILE *out, char *err, size_t err_len)
     int rc;
 
     memset(&d, 0, sizeof(d));
+    rc = once_nodes_unique(cfg, err, err_len);
+    if (rc < 0)
+        goto out;
     rc = once_backend_opts(cfg, &opts, &n_opts);
     if (rc < 0) {
         snprintf(err, err_len, "out of memory");
