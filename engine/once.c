@@ -62,10 +62,11 @@ once_decide(const struct nsc_config *cfg, const struct group_set *groups,
     (void)err;
     (void)err_len;
     memset(out, 0, sizeof(*out));
-    /* No planner is wired into this pass yet and the cluster is not read, so no pod is
-     * known to be pending and no node to be idle: the only honest decision is none. */
-    out->summary = strdup("no change: no pending pods or unneeded nodes are known (this pass "
-                          "reads the backend only; the cluster is not read yet)");
+    /* Reached only when there is no cluster to read (once_has_cluster): no pod is known
+     * to be pending and no node to be idle, so the only honest decision is none. */
+    out->summary = strdup("no change: the cluster was not read (no --cluster-snapshot, no "
+                          "--kubeconfig, not in a pod), so no pending pods or unneeded nodes "
+                          "are known");
     return out->summary ? 0 : NSC_ERR_NOMEM;
 }
 
