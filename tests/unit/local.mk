@@ -59,5 +59,12 @@ TESTS += tests/unit/test_config
 TESTS += tests/unit/cli.sh
 dist_noinst_SCRIPTS += tests/unit/cli.sh
 
+# The priority expander end to end: the offline replay with --expander-priority-config,
+# and a live run (the kube emulator) reading the ConfigMap.
+TESTS += tests/unit/priority-replay-cli.sh tests/unit/priority-configmap.sh
+dist_noinst_SCRIPTS += tests/unit/priority-replay-cli.sh tests/unit/priority-configmap.sh \
+	tests/unit/priority-common.sh
+EXTRA_DIST += tests/data/replay/priority
+
 # The README's test command and its helpers ship in the tarball too.
 dist_noinst_SCRIPTS += tests/run.sh tests/summary.sh .ci/run
