@@ -103,9 +103,14 @@ static void
 once_print_groups(FILE *out, const struct group_set *set)
 {
     size_t i, j;
+    int w = 24;
 
+    /* Wide enough for the longest id (an Exoscale UUID is 36) so the columns line up. */
+    for (i = 0; i < set->n_groups; i++)
+        if (strlen(set->groups[i].id) > (size_t)w && strlen(set->groups[i].id) < 128)
+            w = (int)strlen(set->groups[i].id);
     fprintf(out, "node groups (%zu):\n", set->n_groups);
-    fprintf(out, "  %-24s %5s %5s %7s  %-40s %s\n", "GROUP", "MIN", "MAX", "TARGET",
+    fprintf(out, "  %-*s %5s %5s %7s  %-40s %s\n", w, "GROUP", "MIN", "MAX", "TARGET",
             "INSTANCES", "TEMPLATE");
     for (i = 0; i < set->n_groups; i++) {
         const struct group_rec *g = &set->groups[i];
@@ -117,7 +122,7 @@ once_print_groups(FILE *out, const struct group_set *set)
         snprintf(inst, sizeof(inst), "%zu (%zu running, %zu creating, %zu deleting)",
                  g->n_instances, n_state[NSC_INSTANCE_RUNNING], n_state[NSC_INSTANCE_CREATING],
                  n_state[NSC_INSTANCE_DELETING]);
-        fprintf(out, "  %-24s %5d %5d %7d  %-40s %s\n", g->id, (int)g->min_size,
+        fprintf(out, "  %-*s %5d %5d %7d  %-40s %s\n", w, g->id, (int)g->min_size,
                 (int)g->max_size, (int)g->target_size, g->n_instances ? inst : "0",
                 g->template_node_json ? "yes" : "no (cannot scale from zero)");
     }
