@@ -415,6 +415,8 @@ once_replay(const struct nsc_config *cfg, struct backend *b, const struct group_
 
     if (m == NULL)
         return NSC_ERR_NOMEM;
+    /* kube_load_model adds to the counts it is given. */
+    memset(&st, 0, sizeof(st));
     rc = once_load_cluster(cfg, m, &st, &priority_config, err, err_len);
     if (rc < 0)
         goto out;
