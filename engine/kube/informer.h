@@ -9,12 +9,14 @@
 #include <jansson.h>
 
 #include "kube/client.h"
+#include "kube/jscan.h"
 #include "kube/watch.h"
 
 enum kube_event_type { KUBE_EVENT_ADDED = 0, KUBE_EVENT_MODIFIED, KUBE_EVENT_DELETED };
 
 /** An object changed. obj is borrowed (valid during the call); for a delete found by a
- * relist it holds only kind and metadata (name, namespace). */
+ * relist it holds only kind and metadata (name, namespace). A relist reports objects
+ * whose resourceVersion is the one last seen as nothing: they did not change. */
 typedef void kube_event_fn(void *ud, enum kube_event_type type, json_t *obj);
 
 /** Returns 1 when obj is in a state that should wake the control loop (checked on each
@@ -68,6 +70,19 @@ const struct kube_reflector *kube_informer_reflector(const struct kube_informer 
 
 /** Number of objects the informer knows. */
 size_t kube_informer_size(const struct kube_informer *inf);
+
+/** Items of relists skipped because their resourceVersion was the one known (no event,
+ * no decoding: the object has not changed). */
+long kube_informer_n_unchanged(const struct kube_informer *inf);
+
+/**
+ * kube_list, with each item handed on as its raw JSON text (kube_raw_item_fn: borrowed,
+ * valid during the call) as the page streams in; no page is held whole. A body that is
+ * not a list gives NSC_ERR_INTERNAL with resp reason "BadResponse" and the place.
+ */
+int kube_list_raw(struct kube_client *c, const char *path, const char *query, int limit,
+                  kube_raw_item_fn *cb, void *ud, char *rv, size_t rv_len,
+                  struct kube_resp *resp);
 
 /** Called for each item of a list (borrowed); non-zero stops the list. */
 typedef int kube_item_fn(void *ud, json_t *item);
