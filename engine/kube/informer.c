@@ -38,6 +38,7 @@ struct kube_informer {
     char *name, *path, *kind, *query; /* query: escaped selectors, or "" */
     int page_limit;
     kube_event_fn *on_event;
+    kube_raw_event_fn *on_raw_event;
     void *ud;
     kube_wake_fn *wake_if;
     struct kube_reflector refl;
@@ -235,48 +236,115 @@ object_key(const json_t *obj, char *key, size_t len)
                     json_string_value(name), json_string_length(name));
 }
 
+/* Record an add/update/delete of key in the index with the object's resourceVersion
+ * (rv_len bytes) and wake state. Returns the type to report: an add of a known object is
+ * an update (a relist re-delivers it), an update of an unknown one an add. */
+static enum kube_event_type
+index_apply(struct kube_informer *inf, enum kube_event_type type, const char *key, size_t n,
+            const char *rv, size_t rv_len, int is_wake, int *was_wake)
+{
+    struct idx_ent *e = idx_find(&inf->index, key, n);
+
+    *was_wake = e ? e->wake : 0;
+    if (type == KUBE_EVENT_DELETED) {
+        idx_del(&inf->index, key, n);
+        return type;
+    }
+    if (type == KUBE_EVENT_ADDED && e)
+        type = KUBE_EVENT_MODIFIED;
+    else if (type == KUBE_EVENT_MODIFIED && e == NULL)
+        type = KUBE_EVENT_ADDED;
+    if (e == NULL && (e = idx_upsert(&inf->index, key, n)) == NULL) {
+        log_msg(NSC_LOG_ERROR, "kube", "%s: out of memory indexing %s", inf->name, key);
+        return type;
+    }
+    e->generation = inf->generation;
+    e->wake = is_wake;
+    if (rv && rv_len < RV_MAX) {
+        memcpy(e->rv, rv, rv_len);
+        e->rv[rv_len] = '\0';
+    } else {
+        e->rv[0] = '\0';
+    }
+    return type;
+}
+
 /* Apply an add/update/delete to the index, wake the loop if wanted, call the handler. */
 static void
 deliver(struct kube_informer *inf, enum kube_event_type type, json_t *obj)
 {
     char key[512];
-    struct idx_ent *e;
     int was_wake = 0, is_wake = 0, n = object_key(obj, key, sizeof(key));
+    json_t *rv = json_object_get(json_object_get(obj, "metadata"), "resourceVersion");
 
     if (n < 0) {
         log_msg(NSC_LOG_WARNING, "kube", "%s: ignoring an object without metadata.name",
                 inf->name);
         return;
     }
-    e = idx_find(&inf->index, key, (size_t)n);
-    if (e)
-        was_wake = e->wake;
-    if (type == KUBE_EVENT_DELETED) {
-        idx_del(&inf->index, key, (size_t)n);
-    } else {
-        const char *rv = json_string_value(
-            json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
-
-        if (type == KUBE_EVENT_ADDED && e)
-            type = KUBE_EVENT_MODIFIED; /* a relist re-delivers known objects as updates */
-        else if (type == KUBE_EVENT_MODIFIED && e == NULL)
-            type = KUBE_EVENT_ADDED;
-        is_wake = inf->wake_if ? inf->wake_if(obj) != 0 : 0;
-        if (e == NULL && (e = idx_upsert(&inf->index, key, (size_t)n)) == NULL) {
-            log_msg(NSC_LOG_ERROR, "kube", "%s: out of memory indexing %s", inf->name, key);
-        } else {
-            e->generation = inf->generation;
-            e->wake = is_wake;
-            if (rv && strlen(rv) < RV_MAX)
-                memcpy(e->rv, rv, strlen(rv) + 1);
-            else
-                e->rv[0] = '\0';
-        }
-    }
+    if (type != KUBE_EVENT_DELETED && inf->wake_if)
+        is_wake = inf->wake_if(obj) != 0;
+    type = index_apply(inf, type, key, (size_t)n, json_string_value(rv), json_string_length(rv),
+                       is_wake, &was_wake);
     if (inf->on_event)
         inf->on_event(inf->ud, type, obj);
     if (is_wake && !was_wake)
         inf->set->woken = 1;
+}
+
+/* The same for an informer that hands on raw text: nothing is decoded. meta must hold
+ * the name (callers fall back to decoding when the text does not give it plainly). */
+static void
+deliver_raw(struct kube_informer *inf, enum kube_event_type type, const char *json, size_t len,
+            const struct kube_raw_meta *meta)
+{
+    char key[512];
+    int was_wake,
+        n = make_key(key, sizeof(key), meta->ns.p, meta->ns.len, meta->name.p, meta->name.len);
+
+    if (n < 0) {
+        log_msg(NSC_LOG_WARNING, "kube", "%s: ignoring an object without metadata.name",
+                inf->name);
+        return;
+    }
+    type = index_apply(inf, type, key, (size_t)n, meta->rv.p, meta->rv.len, 0, &was_wake);
+    inf->on_raw_event(inf->ud, type, json, len, meta);
+}
+
+/* Raw delivery of an object's text: its metadata read from the text, or, when the text
+ * does not give it plainly (escapes), from a decoded copy. Returns 0 or NSC_ERR_INTERNAL
+ * (the text is not JSON; err says why). */
+static int
+deliver_text(struct kube_informer *inf, enum kube_event_type type, const char *json, size_t len,
+             char *err, size_t err_len)
+{
+    struct kube_raw_meta meta;
+    json_error_t jerr;
+    json_t *obj, *md;
+
+    if (kube_raw_meta(json, len, &meta) == 0 && meta.name.len > 0) {
+        deliver_raw(inf, type, json, len, &meta);
+        return 0;
+    }
+    if ((obj = json_loadb(json, len, 0, &jerr)) == NULL) {
+        snprintf(err, err_len, "an object is not JSON: %.120s", jerr.text);
+        return NSC_ERR_INTERNAL;
+    }
+    md = json_object_get(obj, "metadata");
+    memset(&meta, 0, sizeof(meta));
+    meta.name.p = json_string_value(json_object_get(md, "name"));
+    meta.name.len = json_string_length(json_object_get(md, "name"));
+    meta.ns.p = json_string_value(json_object_get(md, "namespace"));
+    meta.ns.len = json_string_length(json_object_get(md, "namespace"));
+    meta.rv.p = json_string_value(json_object_get(md, "resourceVersion"));
+    meta.rv.len = json_string_length(json_object_get(md, "resourceVersion"));
+    if (meta.name.p == NULL)
+        meta.name.len = 0;
+    if (meta.ns.p == NULL)
+        meta.ns.p = "";
+    deliver_raw(inf, type, json, len, &meta);
+    json_decref(obj);
+    return 0;
 }
 
 /* After a full list: everything not seen in it was deleted while we were not watching. */
@@ -309,8 +377,17 @@ deliver_vanished(struct kube_informer *inf)
             continue; /* out of memory: stays known, reported by the next relist */
         if (slash == key)
             json_object_del(json_object_get(obj, "metadata"), "namespace");
-        if (inf->on_event)
+        if (inf->on_raw_event) {
+            char *text = json_dumps(obj, JSON_COMPACT);
+            struct kube_raw_meta meta = {
+                {slash + 1, strlen(slash + 1)}, {key, (size_t)(slash - key)}, {"", 0}};
+
+            if (text)
+                inf->on_raw_event(inf->ud, KUBE_EVENT_DELETED, text, strlen(text), &meta);
+            free(text);
+        } else if (inf->on_event) {
             inf->on_event(inf->ud, KUBE_EVENT_DELETED, obj);
+        }
         json_decref(obj);
         idx_del(&inf->index, key, gone[i]->key_len); /* frees gone[i] */
     }
@@ -476,6 +553,9 @@ list_item(void *ud, const char *json, size_t len)
             return 0;
         }
     }
+    if (inf->on_raw_event)
+        return deliver_text(inf, KUBE_EVENT_ADDED, json, len, inf->item_err,
+                            sizeof(inf->item_err));
     obj = json_loadb(json, len, 0, &jerr);
     if (obj == NULL) {
         snprintf(inf->item_err, sizeof(inf->item_err), "a list item is not JSON: %.120s",
@@ -561,6 +641,25 @@ watch_line(void *ud, const char *line, size_t len)
             memcpy(rvbuf, meta.rv.p, meta.rv.len);
             rvbuf[meta.rv.len] = '\0';
             rv = rvbuf;
+        }
+    } else if (inf->on_raw_event && !span_is(&type, "ERROR") &&
+               (span_is(&type, "ADDED") || span_is(&type, "MODIFIED") ||
+                span_is(&type, "DELETED"))) {
+        char err[160];
+
+        if (kube_raw_meta(ospan.p, ospan.len, &meta) == 0 && meta.rv.len < sizeof(rvbuf)) {
+            memcpy(rvbuf, meta.rv.p, meta.rv.len);
+            rvbuf[meta.rv.len] = '\0';
+            rv = rvbuf;
+        }
+        if (deliver_text(inf,
+                         span_is(&type, "ADDED")      ? KUBE_EVENT_ADDED
+                         : span_is(&type, "MODIFIED") ? KUBE_EVENT_MODIFIED
+                                                      : KUBE_EVENT_DELETED,
+                         ospan.p, ospan.len, err, sizeof(err)) != 0) {
+            log_msg(NSC_LOG_WARNING, "kube", "%s: watch sent %s; restarting", inf->name, err);
+            inf->bad_stream = 1;
+            return 1;
         }
     } else if (span_is(&type, "ADDED") || span_is(&type, "MODIFIED") ||
                span_is(&type, "DELETED") || span_is(&type, "ERROR")) {
@@ -821,6 +920,7 @@ kube_informers_add(struct kube_informers *s, const struct kube_informer_opts *o,
     s->infs = grown;
     inf->page_limit = o->page_limit > 0 ? o->page_limit : 500;
     inf->on_event = o->on_event;
+    inf->on_raw_event = o->on_raw_event;
     inf->ud = o->ud;
     inf->wake_if = o->wake_if;
     kube_reflector_init(&inf->refl, &o->reflector, clk->now_ms(clk->ctx),

@@ -19,6 +19,12 @@ enum kube_event_type { KUBE_EVENT_ADDED = 0, KUBE_EVENT_MODIFIED, KUBE_EVENT_DEL
  * whose resourceVersion is the one last seen as nothing: they did not change. */
 typedef void kube_event_fn(void *ud, enum kube_event_type type, json_t *obj);
 
+/** The same, for an informer that does not decode: the object as its JSON text (borrowed,
+ * not NUL-terminated, valid during the call) and its metadata fields as read from it. For
+ * a delete found by a relist the text holds only kind and metadata. */
+typedef void kube_raw_event_fn(void *ud, enum kube_event_type type, const char *json,
+                               size_t len, const struct kube_raw_meta *meta);
+
 /** Returns 1 when obj is in a state that should wake the control loop (checked on each
  * add and update; the loop is woken when an object enters that state). */
 typedef int kube_wake_fn(const json_t *obj);
@@ -31,6 +37,8 @@ struct kube_informer_opts {
     const char *label_selector; /* optional, unescaped */
     int page_limit;             /* [500] */
     kube_event_fn *on_event;
+    kube_raw_event_fn *on_raw_event; /* instead of on_event: nothing is decoded, and
+                                        wake_if is not used */
     void *ud;
     kube_wake_fn *wake_if; /* optional */
     struct kube_reflector_opts reflector;

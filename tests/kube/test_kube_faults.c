@@ -1,7 +1,8 @@
 /* The client under the faults the kube-apiserver emulator injects through its admin
  * endpoint: a dropped watch is reconnected after a backoff without a relist, a 410 (as a
  * watch answer or an ERROR event) relists, a 500 or a 429 is retried when the server says
- * when and otherwise reported with its status and reason, a slow answer times out.
+ * when and otherwise reported with its status and reason, a slow answer times out; and a
+ * relist reports only what changed while the watch was down.
  * Needs NSC_IT_KUBECONFIG and NSC_IT_ADMIN_URL (faults-emulator.sh sets them). */
 #include "config.h"
 
@@ -382,6 +383,111 @@ START_TEST(test_fault_list_500)
 }
 END_TEST
 
+struct raw_seen {
+    int added, modified, deleted;
+    char last_modified[64], last_deleted[64];
+    int text_ok; /* every text starts with '{' and holds its name */
+};
+
+static int
+holds(const char *text, size_t len, const char *s)
+{
+    size_t n = strlen(s), i;
+
+    for (i = 0; i + n <= len; i++)
+        if (memcmp(text + i, s, n) == 0)
+            return 1;
+    return 0;
+}
+
+static void
+raw_event(void *ud, enum kube_event_type type, const char *json, size_t len,
+          const struct kube_raw_meta *meta)
+{
+    struct raw_seen *r = ud;
+    char name[64];
+
+    snprintf(name, sizeof(name), "%.*s", (int)meta->name.len, meta->name.p);
+    if (len == 0 || json[0] != '{' || meta->name.len == 0 || !holds(json, len, name))
+        r->text_ok = 0;
+    if (type == KUBE_EVENT_ADDED) {
+        r->added++;
+    } else if (type == KUBE_EVENT_MODIFIED) {
+        r->modified++;
+        snprintf(r->last_modified, sizeof(r->last_modified), "%s", name);
+    } else {
+        r->deleted++;
+        snprintf(r->last_deleted, sizeof(r->last_deleted), "%s", name);
+    }
+}
+
+START_TEST(test_relist_skips_unchanged)
+{
+    struct kube_client *c = client_with(0);
+    struct kube_informers *set;
+    struct kube_informer *inf;
+    struct kube_informer_opts o = {0};
+    struct raw_seen seen = {0, 0, 0, "", "", 1};
+    const struct kube_reflector *r;
+    struct kube_resp resp;
+    char path[256], body[512];
+    long relists, failures;
+    int rc;
+
+    /* an informer that hands on raw text: p-0, p-1, p-2 listed */
+    make_pod(c, "p-1");
+    make_pod(c, "p-2");
+    snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods", ns);
+    o.name = "pods";
+    o.path = path;
+    o.kind = "Pod";
+    o.on_raw_event = raw_event;
+    o.ud = &seen;
+    ck_assert_int_eq(kube_informers_new(c, &set), 0);
+    ck_assert_int_eq(kube_informers_add(set, &o, &inf), 0);
+    r = kube_informer_reflector(inf);
+    {
+        int64_t end = kube_wall_ms() + 10000;
+
+        while (r->state != KUBE_REFL_WATCHING && kube_wall_ms() < end)
+            kube_informers_run(set, 50);
+    }
+    ck_assert_int_eq(seen.added, 3);
+    /* the watch drops, its next start is answered 410; meanwhile p-1 changes and p-2 is
+     * deleted: the relist reports exactly that, and p-0 as nothing (same resourceVersion) */
+    snprintf(body, sizeof(body), "{\"path\":\"%s\",\"watch\":true,\"status\":410}", path);
+    admin("fault", body);
+    relists = r->n_relists;
+    failures = r->n_failures;
+    admin("drop-watches", NULL);
+    snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/p-1", ns);
+    {
+        json_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "labels", "changed", "yes");
+
+        rc = kube_request(c, "PATCH", path, patch, "application/merge-patch+json", 0, &resp);
+        json_decref(patch);
+        ck_assert_int_eq(resp.status, 200);
+        kube_resp_clear(&resp);
+    }
+    snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/p-2", ns);
+    ck_assert_int_eq(req(c, "DELETE", path, NULL, &resp, &rc), 200);
+    kube_resp_clear(&resp);
+    until_watching_again(set, r, failures, relists);
+    until_watching_again(set, r, r->n_failures, relists);
+    ck_assert_int_eq(r->n_relists, relists + 1);
+    ck_assert_int_eq(kube_informer_n_unchanged(inf), 1);
+    ck_assert_int_eq(seen.added, 3);
+    ck_assert_int_eq(seen.modified, 1);
+    ck_assert_str_eq(seen.last_modified, "p-1");
+    ck_assert_int_eq(seen.deleted, 1);
+    ck_assert_str_eq(seen.last_deleted, "p-2");
+    ck_assert_uint_eq(kube_informer_size(inf), 2);
+    ck_assert(seen.text_ok);
+    kube_informers_free(set);
+    kube_client_free(c);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -400,6 +506,7 @@ main(void)
     tcase_add_test(tc, test_fault_429);
     tcase_add_test(tc, test_fault_slow);
     tcase_add_test(tc, test_fault_list_500);
+    tcase_add_test(tc, test_relist_skips_unchanged);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
