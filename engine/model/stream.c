@@ -1,5 +1,6 @@
 /* Streaming List loader: cuts each element of a List's "items" array out of the byte
  * stream and parses it alone, so a 450,000-pod kubectl dump never exists as one tree. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,9 +28,22 @@ struct splitter {
     size_t item_start_depth;
 };
 
-/* Bytes the splitter acts on outside strings. */
+/* Bytes the splitter acts on outside strings below the top level (',' and ':' matter
+ * only at the top level). */
 static const bool tok_stop[256] = {['"'] = true, ['{'] = true, ['}'] = true, ['['] = true,
-                                   [']'] = true, [','] = true, [':'] = true};
+                                   [']'] = true};
+
+/* True when one of the eight bytes at p is '"' or a backslash. */
+static inline bool
+quote_or_backslash(const unsigned char *p)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t w, q, b;
+    memcpy(&w, p, 8);
+    q = w ^ (ones * '"');
+    b = w ^ (ones * '\\');
+    return (((q - ones) & ~q) | ((b - ones) & ~b)) & highs;
+}
 
 struct pending_item {
     json_t **v;
@@ -134,9 +148,38 @@ model_load_stream(struct model *m, FILE *f, const char *name, struct model_load_
             if (sp.collecting || sp.depth != 1) {
                 const unsigned char *u = (const unsigned char *)buf;
                 if (!sp.in_str) {
+                    /* Indentation first, eight spaces at a time. */
+                    while (i + 8 <= got && memcmp(u + i, "        ", 8) == 0)
+                        i += 8;
                     while (i < got && !tok_stop[u[i]])
                         i++;
+                    if (i < got && u[i] == '"') {
+                        /* A whole string here: its bytes are only carried along. */
+                        size_t j = i + 1;
+                        for (;;) {
+                            while (j + 8 <= got && !quote_or_backslash(u + j))
+                                j += 8;
+                            while (j < got && u[j] != '"' && u[j] != '\\')
+                                j++;
+                            if (j < got && u[j] == '\\' && j + 1 < got) {
+                                j += 2;
+                                continue;
+                            }
+                            break;
+                        }
+                        if (j < got && u[j] == '"') {
+                            i = j;
+                            continue;
+                        }
+                        /* It goes on in the next chunk. */
+                        sp.in_str = true;
+                        sp.esc = j < got; /* ends on a backslash */
+                        i = got;
+                        break;
+                    }
                 } else if (!sp.esc) {
+                    while (i + 8 <= got && !quote_or_backslash(u + i))
+                        i += 8;
                     while (i < got && u[i] != '"' && u[i] != '\\')
                         i++;
                 }

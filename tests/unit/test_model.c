@@ -695,8 +695,10 @@ same_stats(const struct model_load_stats *a, const struct model_load_stats *b)
 /* The text path (scanner, pruned trees, spec cache) builds what the tree path builds. */
 START_TEST(text_ingest_matches_tree)
 {
-    static const char *const files[] = {"scan-list.json", "list.json"};
-    for (size_t fi = 0; fi < 2; fi++) {
+    /* The fixtures here and a real kubectl 1.20 dump. */
+    static const char *const files[] = {"scan-list.json", "list.json",
+                                        "../replay/kubectl-1.20-dump.json"};
+    for (size_t fi = 0; fi < 3; fi++) {
         size_t len;
         char *text = read_all(data_path(files[fi]), &len);
         json_error_t jerr;
@@ -881,6 +883,49 @@ START_TEST(text_truncation_and_mutation)
 }
 END_TEST
 
+/* The List splitter reads 1 MiB at a time: a string that spans two reads, cut anywhere
+ * (before or after a backslash, on an escaped quote), is carried over whole. */
+START_TEST(stream_chunk_boundaries)
+{
+    static const char head[] = "{\"kind\":\"List\",\"items\":[{\"kind\":\"Node\",\"metadata\":"
+                               "{\"name\":\"n\",\"annotations\":{\"nodescaler.io/big\":\"";
+    static const char tail[] = "\"}}}]}";
+    static const char pattern[] = "\\\"\\\\x\\u00e9";
+    size_t hl = strlen(head), tl = strlen(tail), pl = strlen(pattern);
+    for (size_t shift = 0; shift < 24; shift++) {
+        size_t pad = (1u << 20) - hl - 12 + shift, n = hl + pad + 4 * pl + tl;
+        char *doc = malloc(n + 1);
+        ck_assert_ptr_nonnull(doc);
+        memcpy(doc, head, hl);
+        memset(doc + hl, 'a', pad);
+        for (int r = 0; r < 4; r++)
+            memcpy(doc + hl + pad + (size_t)r * pl, pattern, pl);
+        memcpy(doc + n - tl, tail, tl);
+        doc[n] = 0;
+        json_error_t jerr;
+        json_t *ref = json_loadb(doc, n, 0, &jerr);
+        ck_assert_msg(ref != NULL, "%s", jerr.text);
+        const char *want = json_string_value(json_object_get(
+            json_object_get(
+                json_object_get(json_array_get(json_object_get(ref, "items"), 0), "metadata"),
+                "annotations"),
+            "nodescaler.io/big"));
+        struct model *m = model_new();
+        struct model_load_stats st;
+        char err[300] = "";
+        ck_assert_int_eq(load_text(m, doc, &st, err, sizeof(err)), 0);
+        ck_assert_uint_eq(st.n_nodes, 1);
+        struct model_node *node = model_find_node(m, "n");
+        ck_assert_ptr_nonnull(node);
+        ck_assert_ptr_nonnull(node->annotations);
+        ck_assert_str_eq(intern_str(&m->strings, node->annotations->l[0].val), want);
+        model_free(m);
+        json_decref(ref);
+        free(doc);
+    }
+}
+END_TEST
+
 static Suite *
 model_suite(void)
 {
@@ -903,6 +948,7 @@ model_suite(void)
     tcase_add_test(ts, text_ingest_matches_tree);
     tcase_add_test(ts, text_spec_cache_lifetime);
     tcase_add_test(ts, text_truncation_and_mutation);
+    tcase_add_test(ts, stream_chunk_boundaries);
     suite_add_tcase(s, ts);
     return s;
 }
