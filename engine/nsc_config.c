@@ -77,8 +77,8 @@ static const struct config_flag config_flags[] = {
     /* node groups and the loop */
     {"cloud-config", CT_STRING, F(cloud_config), 0, NULL, NOLIM, CS_STORED,
      "provider configuration file"},
-    {"nodes", CT_NODES, F(nodes), F(n_nodes), NULL, NOLIM, CS_STORED,
-     "MIN:MAX:NAME bounds of a node group; repeatable"},
+    {"nodes", CT_NODES, F(nodes), F(n_nodes), NULL, NOLIM, CS_ACTIVE,
+     "MIN:MAX:NAME bounds of a node group (its name or id); repeatable"},
     {"node-group-auto-discovery", CT_STRINGS, F(node_group_auto_discovery), 0, NULL, NOLIM,
      CS_STORED, "node group discovery spec (no backend of nodescaler discovers by tag)"},
     {"scan-interval", CT_DURATION, F(scan_interval_ms), 0, "10s", POS, CS_STORED,

@@ -71,7 +71,8 @@ struct nsc_config {
     /* ---- Cluster Autoscaler compatible: node groups and loop ---- */
     /** --cloud-config FILE (stored). */
     char *cloud_config;
-    /** Repeated --nodes MIN:MAX:NAME: bounds that override the backend's (stored). */
+    /** Repeated --nodes MIN:MAX:NAME: bounds that override the backend's, handed to it as
+     * nodes=MIN:MAX:NAME options; NAME must be a group's name or id. */
     struct config_node_group_spec *nodes;
     size_t n_nodes;
     /** --node-group-auto-discovery (stored; no backend of ours discovers groups by tag). */

@@ -13,6 +13,8 @@
 
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -60,10 +62,11 @@ once_decide(const struct nsc_config *cfg, const struct group_set *groups,
     (void)err;
     (void)err_len;
     memset(out, 0, sizeof(*out));
-    /* No planner is wired into this pass yet and the cluster is not read, so no pod is
-     * known to be pending and no node to be idle: the only honest decision is none. */
-    out->summary = strdup("no change: no pending pods or unneeded nodes are known (this pass "
-                          "reads the backend only; the cluster is not read yet)");
+    /* Reached only when there is no cluster to read (once_has_cluster): no pod is known
+     * to be pending and no node to be idle, so the only honest decision is none. */
+    out->summary = strdup("no change: the cluster was not read (no --cluster-snapshot, no "
+                          "--kubeconfig, not in a pod), so no pending pods or unneeded nodes "
+                          "are known");
     return out->summary ? 0 : NSC_ERR_NOMEM;
 }
 
@@ -92,17 +95,20 @@ once_apply(const struct nsc_config *cfg, struct backend *b, const struct once_de
     return 0;
 }
 
+/* The groups as the backend reported them: bounds, target, instances, and whether a
+ * template node lets the group scale from zero. */
 static void
-once_print_text(FILE *out, const struct nsc_config *cfg, const struct plugin *p,
-                const struct group_set *set, const struct once_decision *d)
+once_print_groups(FILE *out, const struct group_set *set)
 {
-    const struct nsc_backend_ops *ops = plugin_ops(p);
     size_t i, j;
+    int w = 24;
 
-    fprintf(out, "nodescaler %s, backend %s %s (%s)%s\n\n", nsc_engine_version(), ops->name,
-            ops->version, plugin_path(p), cfg->dry_run ? ", dry run" : "");
+    /* Wide enough for the longest id (an Exoscale UUID is 36) so the columns line up. */
+    for (i = 0; i < set->n_groups; i++)
+        if (strlen(set->groups[i].id) > (size_t)w && strlen(set->groups[i].id) < 128)
+            w = (int)strlen(set->groups[i].id);
     fprintf(out, "node groups (%zu):\n", set->n_groups);
-    fprintf(out, "  %-24s %5s %5s %7s  %-40s %s\n", "GROUP", "MIN", "MAX", "TARGET",
+    fprintf(out, "  %-*s %5s %5s %7s  %-40s %s\n", w, "GROUP", "MIN", "MAX", "TARGET",
             "INSTANCES", "TEMPLATE");
     for (i = 0; i < set->n_groups; i++) {
         const struct group_rec *g = &set->groups[i];
@@ -114,13 +120,15 @@ once_print_text(FILE *out, const struct nsc_config *cfg, const struct plugin *p,
         snprintf(inst, sizeof(inst), "%zu (%zu running, %zu creating, %zu deleting)",
                  g->n_instances, n_state[NSC_INSTANCE_RUNNING], n_state[NSC_INSTANCE_CREATING],
                  n_state[NSC_INSTANCE_DELETING]);
-        fprintf(out, "  %-24s %5d %5d %7d  %-40s %s\n", g->id, (int)g->min_size,
+        fprintf(out, "  %-*s %5d %5d %7d  %-40s %s\n", w, g->id, (int)g->min_size,
                 (int)g->max_size, (int)g->target_size, g->n_instances ? inst : "0",
                 g->template_node_json ? "yes" : "no (cannot scale from zero)");
     }
     for (i = 0; i < set->n_groups; i++) {
         const struct group_rec *g = &set->groups[i];
 
+        if (g->name != NULL && strcmp(g->name, g->id) != 0)
+            fprintf(out, "    %s: name %s\n", g->id, g->name);
         for (j = 0; j < g->n_instances; j++) {
             const struct instance_rec *in = &g->instances[j];
 
@@ -130,6 +138,18 @@ once_print_text(FILE *out, const struct nsc_config *cfg, const struct plugin *p,
         }
     }
     fputc('\n', out);
+}
+
+static void
+once_print_text(FILE *out, const struct nsc_config *cfg, const struct plugin *p,
+                const struct group_set *set, const struct once_decision *d)
+{
+    const struct nsc_backend_ops *ops = plugin_ops(p);
+    size_t i;
+
+    fprintf(out, "nodescaler %s, backend %s %s (%s)%s\n\n", nsc_engine_version(), ops->name,
+            ops->version, plugin_path(p), cfg->dry_run ? ", dry run" : "");
+    once_print_groups(out, set);
     for (i = 0; i < d->n_actions; i++)
         fprintf(out, "%s group %s: target %d -> %d: %s\n",
                 cfg->dry_run ? "would resize" : "resized", d->actions[i].group_id,
@@ -301,6 +321,9 @@ once_replay(const struct nsc_config *cfg, struct backend *b, const struct group_
     }
     if (cfg->output == CONFIG_OUTPUT_JSON) {
         json_object_set_new(dec, "dry_run", json_boolean(cfg->dry_run));
+        /* The groups the decision was made from, with their templates: what a scale-up
+         * from zero was planned with. */
+        json_object_set_new(dec, "groups", once_groups_json(set));
         if (json_dumpf(dec, out, JSON_INDENT(2)) != 0) {
             snprintf(err, err_len, "cannot write the JSON output");
             rc = NSC_ERR_INTERNAL;
@@ -311,6 +334,7 @@ once_replay(const struct nsc_config *cfg, struct backend *b, const struct group_
         fprintf(out, "nodescaler %s, %s %s%s\n", nsc_engine_version(),
                 cfg->cluster_snapshot ? "snapshot" : "cluster", once_source(cfg),
                 cfg->dry_run ? ", dry run" : "");
+        once_print_groups(out, set);
         replay_render_text(dec, out);
     }
     fflush(out);
@@ -320,6 +344,160 @@ out:
     return rc;
 }
 
+/* The NAME of a nodes=MIN:MAX:NAME value, or NULL when it has no two colons. */
+static const char *
+once_nodes_name(const char *value)
+{
+    const char *c = value ? strchr(value, ':') : NULL;
+
+    c = c ? strchr(c + 1, ':') : NULL;
+    return c ? c + 1 : NULL;
+}
+
+/*
+ * Two bounds for one group (--nodes twice, or --nodes and --backend-opt nodes=) would leave
+ * the backend to pick one of them: refuse, naming both.
+ */
+static int
+once_nodes_unique(const struct nsc_config *cfg, char *err, size_t err_len)
+{
+    size_t i, j;
+
+    for (i = 0; i < cfg->n_nodes; i++) {
+        const struct config_node_group_spec *s = &cfg->nodes[i];
+
+        for (j = 0; j < i; j++) {
+            if (strcmp(cfg->nodes[j].name, s->name) == 0) {
+                snprintf(err, err_len,
+                         "--nodes=%lld:%lld:%s: group %s already has --nodes=%lld:%lld:%s",
+                         (long long)s->min_size, (long long)s->max_size, s->name, s->name,
+                         (long long)cfg->nodes[j].min_size, (long long)cfg->nodes[j].max_size,
+                         s->name);
+                return NSC_ERR_INVALID;
+            }
+        }
+        for (j = 0; j < cfg->n_backend_opts; j++) {
+            const struct nsc_option *o = &cfg->backend_opts[j];
+            const char *name =
+                o->key && strcmp(o->key, "nodes") == 0 ? once_nodes_name(o->value) : NULL;
+
+            if (name != NULL && strcmp(name, s->name) == 0) {
+                snprintf(err, err_len,
+                         "--nodes=%lld:%lld:%s: group %s already has --backend-opt nodes=%s",
+                         (long long)s->min_size, (long long)s->max_size, s->name, s->name,
+                         o->value);
+                return NSC_ERR_INVALID;
+            }
+        }
+    }
+    return 0;
+}
+
+/*
+ * The backend's options: every --backend-opt, then each --nodes=MIN:MAX:NAME as the option
+ * nodes=MIN:MAX:NAME, the form the backends take group bounds in. *opts_out is owned by the
+ * caller (once_backend_opts_free); the keys and values of the --backend-opt entries are
+ * borrowed from cfg.
+ */
+static int
+once_backend_opts(const struct nsc_config *cfg, struct nsc_option **opts_out, size_t *n_out)
+{
+    struct nsc_option *opts;
+    size_t i, n = cfg->n_backend_opts;
+
+    *opts_out = NULL;
+    *n_out = 0;
+    opts = calloc(cfg->n_backend_opts + cfg->n_nodes + 1, sizeof(*opts));
+    if (opts == NULL)
+        return NSC_ERR_NOMEM;
+    if (cfg->n_backend_opts > 0)
+        memcpy(opts, cfg->backend_opts, cfg->n_backend_opts * sizeof(*opts));
+    for (i = 0; i < cfg->n_nodes; i++) {
+        const struct config_node_group_spec *s = &cfg->nodes[i];
+        char *v;
+        int len = snprintf(NULL, 0, "%lld:%lld:%s", (long long)s->min_size,
+                           (long long)s->max_size, s->name);
+
+        v = len < 0 ? NULL : malloc((size_t)len + 1);
+        if (v == NULL) {
+            *opts_out = opts;
+            *n_out = n;
+            return NSC_ERR_NOMEM;
+        }
+        snprintf(v, (size_t)len + 1, "%lld:%lld:%s", (long long)s->min_size,
+                 (long long)s->max_size, s->name);
+        opts[n].key = "nodes";
+        opts[n].value = v;
+        n++;
+    }
+    *opts_out = opts;
+    *n_out = n;
+    return 0;
+}
+
+/* Frees what once_backend_opts made: the values it built, not those borrowed from cfg. */
+static void
+once_backend_opts_free(const struct nsc_config *cfg, struct nsc_option *opts, size_t n)
+{
+    size_t i;
+
+    for (i = cfg->n_backend_opts; i < n; i++)
+        free((char *)(uintptr_t)opts[i].value);
+    free(opts);
+}
+
+/*
+ * Each --nodes NAME must be a group the backend reports, by id or by name: bounds for a
+ * group that does not exist (a typo, a deleted nodepool) would otherwise be dropped
+ * without a word while the group they meant scales with the backend's defaults.
+ */
+static int
+once_check_nodes(const struct nsc_config *cfg, const struct group_set *set, char *err,
+                 size_t err_len)
+{
+    size_t i, j, used;
+
+    for (i = 0; i < cfg->n_nodes; i++) {
+        const char *name = cfg->nodes[i].name;
+
+        for (j = 0; j < set->n_groups; j++) {
+            const struct group_rec *g = &set->groups[j];
+
+            if (strcmp(g->id, name) == 0 || (g->name != NULL && strcmp(g->name, name) == 0))
+                break;
+        }
+        if (j < set->n_groups)
+            continue;
+        used = (size_t)snprintf(err, err_len,
+                                "--nodes=%lld:%lld:%s: the backend has no node group named "
+                                "\"%s\" (groups:",
+                                (long long)cfg->nodes[i].min_size,
+                                (long long)cfg->nodes[i].max_size, name, name);
+        for (j = 0; j < set->n_groups && used < err_len; j++) {
+            const struct group_rec *g = &set->groups[j];
+
+            used += (size_t)snprintf(err + used, err_len - used, "%s %s%s%s", j ? "," : "",
+                                     g->name ? g->name : g->id, g->name ? " = " : "",
+                                     g->name ? g->id : "");
+        }
+        if (used < err_len)
+            snprintf(err + used, err_len - used, "%s)", set->n_groups ? "" : " none");
+        return NSC_ERR_INVALID;
+    }
+    return 0;
+}
+
+/* Whether the pass reads a cluster: a dump, a kubeconfig, or the API server of the pod it
+ * runs in. Without any, only the backend's groups are listed. */
+static bool
+once_has_cluster(const struct nsc_config *cfg)
+{
+    const char *host = getenv("KUBERNETES_SERVICE_HOST");
+
+    return cfg->cluster_snapshot != NULL || cfg->kubeconfig != NULL ||
+           (host != NULL && *host != '\0');
+}
+
 int
 once_run(const struct nsc_config *cfg, FILE *out, char *err, size_t err_len)
 {
@@ -327,15 +505,34 @@ once_run(const struct nsc_config *cfg, FILE *out, char *err, size_t err_len)
     struct backend *b = NULL;
     struct group_set set = {NULL, 0};
     struct once_decision d;
+    struct nsc_option *opts = NULL;
+    size_t n_opts = 0;
     int rc;
 
     memset(&d, 0, sizeof(d));
+    rc = once_nodes_unique(cfg, err, err_len);
+    if (rc < 0)
+        goto out;
+    rc = once_backend_opts(cfg, &opts, &n_opts);
+    if (rc < 0) {
+        snprintf(err, err_len, "out of memory");
+        goto out;
+    }
     rc = plugin_load(cfg->backend, &plugin, err, err_len);
     if (rc < 0)
         goto out;
     log_info("loaded backend %s %s from %s", plugin_ops(plugin)->name,
              plugin_ops(plugin)->version, plugin_path(plugin));
-    rc = backend_create(plugin, cfg->backend_opts, cfg->n_backend_opts, &b, err, err_len);
+    rc = backend_create(plugin, opts, n_opts, &b, err, err_len);
+    if (rc == NSC_ERR_INVALID && cfg->n_nodes > 0 && strstr(err, "nodes") != NULL) {
+        /* The backend names its option, nodes=...; say where it came from. */
+        size_t used = strlen(err);
+
+        if (used < err_len)
+            snprintf(err + used, err_len - used,
+                     " (--nodes=MIN:MAX:NAME reaches the backend as the option "
+                     "nodes=MIN:MAX:NAME)");
+    }
     if (rc < 0)
         goto out;
     rc = backend_refresh(b, err, err_len);
@@ -344,7 +541,10 @@ once_run(const struct nsc_config *cfg, FILE *out, char *err, size_t err_len)
     rc = backend_read_groups(b, &set, err, err_len);
     if (rc < 0)
         goto out;
-    if (cfg->cluster_snapshot != NULL || cfg->kubeconfig != NULL) {
+    rc = once_check_nodes(cfg, &set, err, err_len);
+    if (rc < 0)
+        goto out;
+    if (once_has_cluster(cfg)) {
         rc = once_replay(cfg, b, &set, out, err, err_len);
         goto out;
     }
@@ -367,5 +567,6 @@ out:
     group_set_free(&set);
     backend_destroy(b);
     plugin_unload(plugin);
+    once_backend_opts_free(cfg, opts, n_opts);
     return rc;
 }

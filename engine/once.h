@@ -39,9 +39,12 @@ void once_decision_free(struct once_decision *d);
 
 /**
  * The whole --once pass: load cfg->backend through the loader, create it with
- * cfg->backend_opts, refresh, read the groups, decide, apply unless cfg->dry_run, and print
- * to out in cfg->output format. Returns 0, or a negative status with err naming the step
- * and the cause (the caller exits 1).
+ * cfg->backend_opts and each --nodes spec as a nodes=MIN:MAX:NAME option, refresh, read the
+ * groups (a --nodes NAME that names none is an error), read the cluster (--cluster-snapshot,
+ * --kubeconfig, or in-cluster when KUBERNETES_SERVICE_HOST is set; with none of them only
+ * the groups are listed), decide, apply unless cfg->dry_run, and print to out in
+ * cfg->output format. Returns 0, or a negative status with err naming the step and the
+ * cause (the caller exits 1).
  */
 int once_run(const struct nsc_config *cfg, FILE *out, char *err, size_t err_len);
 

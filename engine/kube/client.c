@@ -20,6 +20,7 @@
 #define TOKEN_REREAD_MS 60000
 #define EXEC_TIMEOUT_MS 30000
 #define BODY_MAX (512u << 20)
+#define STREAM_BUFFER (256L << 10)
 
 struct kube_client {
     struct kube_config *cfg;
@@ -536,6 +537,12 @@ struct body_buf {
     char *data;
     size_t len, cap;
     int too_big;
+    /* streaming: a 2xx body goes to sink instead of data */
+    CURL *easy;
+    kube_sink_fn *sink;
+    void *sink_ud;
+    long status;
+    int sink_rc;
 };
 
 static size_t
@@ -544,6 +551,19 @@ body_write(char *ptr, size_t size, size_t n, void *ud)
     struct body_buf *b = ud;
     size_t add = size * n;
 
+    if (b->sink) {
+        if (b->status == 0)
+            curl_easy_getinfo(b->easy, CURLINFO_RESPONSE_CODE, &b->status);
+        if (b->status >= 200 && b->status < 300) {
+            int r = b->sink(b->sink_ud, ptr, add);
+
+            if (r) {
+                b->sink_rc = r;
+                return 0;
+            }
+            return add;
+        }
+    }
     if (b->len + add > BODY_MAX) {
         b->too_big = 1;
         return 0;
@@ -604,8 +624,8 @@ fill_status_fields(struct kube_resp *resp)
 
 static int
 request_once(struct kube_client *c, const char *method, const char *path, const char *body,
-             const char *content_type, long timeout_ms, int force_refresh,
-             struct kube_resp *resp)
+             const char *content_type, long timeout_ms, int force_refresh, kube_sink_fn *sink,
+             void *sink_ud, struct kube_resp *resp)
 {
     struct body_buf bb = {0};
     struct curl_slist *h = NULL, *t;
@@ -648,11 +668,24 @@ request_once(struct kube_client *c, const char *method, const char *path, const 
     curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, body_write);
     curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, &bb);
+    if (sink) {
+        bb.easy = c->easy;
+        bb.sink = sink;
+        bb.sink_ud = sink_ud;
+        /* fewer, larger writes: a list page is a megabyte or more */
+        curl_easy_setopt(c->easy, CURLOPT_BUFFERSIZE, STREAM_BUFFER);
+    }
     curl_easy_setopt(c->easy, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(c->easy, CURLOPT_HEADERDATA, resp);
     kube_client_throttle(c);
     cc = curl_easy_perform(c->easy);
     curl_slist_free_all(h);
+    if (bb.sink_rc) {
+        /* the consumer stopped the body: it says why */
+        resp->status = bb.status;
+        free(bb.data);
+        return bb.sink_rc;
+    }
     if (cc != CURLE_OK) {
         snprintf(resp->reason, sizeof(resp->reason), "%s",
                  cc == CURLE_OPERATION_TIMEDOUT ? "Timeout" : "Transport");
@@ -662,6 +695,10 @@ request_once(struct kube_client *c, const char *method, const char *path, const 
         return NSC_ERR_TRANSIENT;
     }
     curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &resp->status);
+    if (sink && resp->status >= 200 && resp->status < 300) {
+        free(bb.data);
+        return 0;
+    }
     if (bb.len) {
         json_error_t jerr;
 
@@ -683,9 +720,10 @@ request_once(struct kube_client *c, const char *method, const char *path, const 
     return kube_status_of_http(resp->status);
 }
 
-int
-kube_request(struct kube_client *c, const char *method, const char *path, const json_t *body,
-             const char *content_type, long timeout_ms, struct kube_resp *resp)
+static int
+request(struct kube_client *c, const char *method, const char *path, const json_t *body,
+        const char *content_type, long timeout_ms, kube_sink_fn *sink, void *sink_ud,
+        struct kube_resp *resp)
 {
     char *text = NULL;
     int rc, attempt = 0, refreshed = 0;
@@ -698,12 +736,14 @@ kube_request(struct kube_client *c, const char *method, const char *path, const 
     if (timeout_ms <= 0)
         timeout_ms = c->opts.timeout_ms;
     for (;;) {
-        rc = request_once(c, method, path, text, content_type, timeout_ms, 0, resp);
+        rc = request_once(c, method, path, text, content_type, timeout_ms, 0, sink, sink_ud,
+                          resp);
         if (resp->status == 401 && !refreshed &&
             (c->cfg->token_file || (c->cfg->exec && c->cfg->token == NULL))) {
             /* the token may have rotated under us: re-read or re-run once */
             refreshed = 1;
-            rc = request_once(c, method, path, text, content_type, timeout_ms, 1, resp);
+            rc = request_once(c, method, path, text, content_type, timeout_ms, 1, sink, sink_ud,
+                              resp);
         }
         if (strcmp(method, "GET") == 0 && attempt < c->opts.max_retries &&
             (resp->status == 429 || resp->status >= 500) && resp->retry_after_s > 0 &&
@@ -718,4 +758,18 @@ kube_request(struct kube_client *c, const char *method, const char *path, const 
     }
     free(text);
     return rc;
+}
+
+int
+kube_request(struct kube_client *c, const char *method, const char *path, const json_t *body,
+             const char *content_type, long timeout_ms, struct kube_resp *resp)
+{
+    return request(c, method, path, body, content_type, timeout_ms, NULL, NULL, resp);
+}
+
+int
+kube_request_stream(struct kube_client *c, const char *path, long timeout_ms,
+                    kube_sink_fn *sink, void *ud, struct kube_resp *resp)
+{
+    return request(c, "GET", path, NULL, NULL, timeout_ms, sink, ud, resp);
 }

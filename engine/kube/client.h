@@ -101,6 +101,20 @@ int kube_request(struct kube_client *c, const char *method, const char *path,
                  const json_t *body, const char *content_type, long timeout_ms,
                  struct kube_resp *resp);
 
+/** Receives a 2xx body as it arrives (borrowed bytes); non-zero aborts the transfer. */
+typedef int kube_sink_fn(void *ud, const char *data, size_t len);
+
+/**
+ * A GET as kube_request, except that a 2xx body is handed to sink as it arrives rather
+ * than decoded (resp->obj stays NULL): large lists are consumed without holding them.
+ * Other answers are decoded into resp as usual, and retried as usual (the sink has seen
+ * nothing of them). Returns as kube_request, or the sink's non-zero value when it stopped
+ * the transfer (resp->status is then the HTTP status; the sink knows why it stopped).
+ * After a transport failure the sink may have seen part of the body.
+ */
+int kube_request_stream(struct kube_client *c, const char *path, long timeout_ms,
+                        kube_sink_fn *sink, void *ud, struct kube_resp *resp);
+
 /** Map an HTTP status to the statuses above. */
 int kube_status_of_http(long http_status);
 

@@ -9,22 +9,43 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kube/jscan.h"
 #include "log.h"
 
 #define LIST_TIMEOUT_MS 120000
+#define RV_MAX 24 /* etcd revisions are 64-bit integers: at most 20 digits */
 #define PATH_MAX_LEN 4096
+
+/* What the informer knows of one object: enough to tell, on a relist, whether an item
+ * changed (resourceVersion), and to report what vanished. */
+struct idx_ent {
+    uint64_t hash;
+    json_int_t generation; /* of the last list or event that showed the object */
+    int wake;              /* it is in the wake_if state */
+    char rv[RV_MAX];       /* "" when unknown or too long: always treated as changed */
+    size_t key_len;
+    char key[]; /* "namespace/name" */
+};
+
+/* Open addressing, linear probing, deletion by backward shift; load at most one half. */
+struct idx {
+    struct idx_ent **slots;
+    size_t cap, n;
+};
 
 struct kube_informer {
     struct kube_informers *set;
     char *name, *path, *kind, *query; /* query: escaped selectors, or "" */
     int page_limit;
     kube_event_fn *on_event;
+    kube_raw_event_fn *on_raw_event;
     void *ud;
     kube_wake_fn *wake_if;
     struct kube_reflector refl;
-    /* key "namespace/name" -> integer (list generation << 1 | wake state) */
-    json_t *index;
+    struct idx index;
     json_int_t generation;
+    long n_unchanged;   /* relisted items skipped: same resourceVersion as known */
+    char item_err[160]; /* why a list item could not be read */
     /* the running watch */
     CURL *easy;
     struct curl_slist *headers;
@@ -75,18 +96,177 @@ kube_pod_is_unschedulable(const json_t *pod)
 
 /* ---- object index and event delivery -------------------------------------------- */
 
+static uint64_t
+idx_hash(const char *k, size_t n)
+{
+    uint64_t h = 14695981039346656037ull;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        h = (h ^ (unsigned char)k[i]) * 1099511628211ull;
+    return h;
+}
+
+static size_t
+idx_slot(const struct idx *ix, const char *key, size_t n, uint64_t h)
+{
+    size_t mask = ix->cap - 1, i = (size_t)h & mask;
+
+    while (ix->slots[i] && !(ix->slots[i]->hash == h && ix->slots[i]->key_len == n &&
+                             memcmp(ix->slots[i]->key, key, n) == 0))
+        i = (i + 1) & mask;
+    return i;
+}
+
+static struct idx_ent *
+idx_find(const struct idx *ix, const char *key, size_t n)
+{
+    if (ix->n == 0)
+        return NULL;
+    return ix->slots[idx_slot(ix, key, n, idx_hash(key, n))];
+}
+
+static int
+idx_grow(struct idx *ix)
+{
+    size_t cap = ix->cap ? ix->cap * 2 : 64, i;
+    struct idx_ent **slots = calloc(cap, sizeof(*slots));
+
+    if (slots == NULL)
+        return NSC_ERR_NOMEM;
+    for (i = 0; i < ix->cap; i++) {
+        struct idx_ent *e = ix->slots[i];
+        size_t j;
+
+        if (e == NULL)
+            continue;
+        for (j = (size_t)e->hash & (cap - 1); slots[j]; j = (j + 1) & (cap - 1))
+            ;
+        slots[j] = e;
+    }
+    free(ix->slots);
+    ix->slots = slots;
+    ix->cap = cap;
+    return 0;
+}
+
+/* The entry for key, created (zeroed) when absent; NULL when out of memory. */
+static struct idx_ent *
+idx_upsert(struct idx *ix, const char *key, size_t n)
+{
+    uint64_t h = idx_hash(key, n);
+    struct idx_ent *e;
+    size_t i;
+
+    if ((ix->n + 1) * 2 > ix->cap && idx_grow(ix) != 0)
+        return NULL;
+    i = idx_slot(ix, key, n, h);
+    if (ix->slots[i])
+        return ix->slots[i];
+    e = calloc(1, sizeof(*e) + n + 1);
+    if (e == NULL)
+        return NULL;
+    e->hash = h;
+    e->key_len = n;
+    memcpy(e->key, key, n);
+    ix->slots[i] = e;
+    ix->n++;
+    return e;
+}
+
+static void
+idx_del(struct idx *ix, const char *key, size_t n)
+{
+    size_t mask = ix->cap - 1, i, j;
+
+    if (ix->n == 0)
+        return;
+    i = idx_slot(ix, key, n, idx_hash(key, n));
+    if (ix->slots[i] == NULL)
+        return;
+    free(ix->slots[i]);
+    ix->slots[i] = NULL;
+    ix->n--;
+    /* pull back the entries of the run that can now sit closer to their home */
+    for (j = (i + 1) & mask; ix->slots[j]; j = (j + 1) & mask) {
+        size_t home = (size_t)ix->slots[j]->hash & mask;
+
+        if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+            ix->slots[i] = ix->slots[j];
+            ix->slots[j] = NULL;
+            i = j;
+        }
+    }
+}
+
+static void
+idx_free(struct idx *ix)
+{
+    size_t i;
+
+    for (i = 0; i < ix->cap; i++)
+        free(ix->slots[i]);
+    free(ix->slots);
+    memset(ix, 0, sizeof(*ix));
+}
+
+static int
+make_key(char *key, size_t len, const char *ns, size_t ns_len, const char *name,
+         size_t name_len)
+{
+    if (name_len == 0 || ns_len + name_len + 2 > len)
+        return -1;
+    memcpy(key, ns, ns_len);
+    key[ns_len] = '/';
+    memcpy(key + ns_len + 1, name, name_len);
+    key[ns_len + 1 + name_len] = '\0';
+    return (int)(ns_len + 1 + name_len);
+}
+
 static int
 object_key(const json_t *obj, char *key, size_t len)
 {
     json_t *md = json_object_get(obj, "metadata");
-    const char *ns = json_string_value(json_object_get(md, "namespace"));
-    const char *name = json_string_value(json_object_get(md, "name"));
+    json_t *ns = json_object_get(md, "namespace");
+    json_t *name = json_object_get(md, "name");
 
-    if (name == NULL || *name == '\0')
-        return NSC_ERR_INVALID;
-    if ((size_t)snprintf(key, len, "%s/%s", ns ? ns : "", name) >= len)
-        return NSC_ERR_INVALID;
-    return 0;
+    if (!json_is_string(name))
+        return -1;
+    return make_key(key, len, ns ? json_string_value(ns) : "", json_string_length(ns),
+                    json_string_value(name), json_string_length(name));
+}
+
+/* Record an add/update/delete of key in the index with the object's resourceVersion
+ * (rv_len bytes) and wake state. Returns the type to report: an add of a known object is
+ * an update (a relist re-delivers it), an update of an unknown one an add. */
+static enum kube_event_type
+index_apply(struct kube_informer *inf, enum kube_event_type type, const char *key, size_t n,
+            const char *rv, size_t rv_len, int is_wake, int *was_wake)
+{
+    struct idx_ent *e = idx_find(&inf->index, key, n);
+
+    *was_wake = e ? e->wake : 0;
+    if (type == KUBE_EVENT_DELETED) {
+        idx_del(&inf->index, key, n);
+        return type;
+    }
+    if (type == KUBE_EVENT_ADDED && e)
+        type = KUBE_EVENT_MODIFIED;
+    else if (type == KUBE_EVENT_MODIFIED && e == NULL)
+        type = KUBE_EVENT_ADDED;
+    if (e == NULL && (e = idx_upsert(&inf->index, key, n)) == NULL) {
+        log_msg(NSC_LOG_ERROR, "kube", "%s: out of memory indexing %s", inf->name, key);
+        return type;
+    }
+    e->generation = inf->generation;
+    e->wake = is_wake;
+    if (rv && rv_len < RV_MAX) {
+        memcpy(e->rv, rv, rv_len);
+        e->rv[rv_len] = '\0';
+    } else {
+        e->rv[0] = '\0';
+    }
+    return type;
 }
 
 /* Apply an add/update/delete to the index, wake the loop if wanted, call the handler. */
@@ -94,69 +274,163 @@ static void
 deliver(struct kube_informer *inf, enum kube_event_type type, json_t *obj)
 {
     char key[512];
-    json_t *old;
-    int was_wake = 0, is_wake = 0;
+    int was_wake = 0, is_wake = 0, n = object_key(obj, key, sizeof(key));
+    json_t *rv = json_object_get(json_object_get(obj, "metadata"), "resourceVersion");
 
-    if (object_key(obj, key, sizeof(key)) != 0) {
+    if (n < 0) {
         log_msg(NSC_LOG_WARNING, "kube", "%s: ignoring an object without metadata.name",
                 inf->name);
         return;
     }
-    old = json_object_get(inf->index, key);
-    if (old)
-        was_wake = (int)(json_integer_value(old) & 1);
-    if (type == KUBE_EVENT_DELETED) {
-        json_object_del(inf->index, key);
-    } else {
-        if (type == KUBE_EVENT_ADDED && old)
-            type = KUBE_EVENT_MODIFIED; /* a relist re-delivers known objects as updates */
-        else if (type == KUBE_EVENT_MODIFIED && old == NULL)
-            type = KUBE_EVENT_ADDED;
-        is_wake = inf->wake_if ? inf->wake_if(obj) != 0 : 0;
-        json_object_set_new(inf->index, key, json_integer(inf->generation << 1 | is_wake));
-    }
+    if (type != KUBE_EVENT_DELETED && inf->wake_if)
+        is_wake = inf->wake_if(obj) != 0;
+    type = index_apply(inf, type, key, (size_t)n, json_string_value(rv), json_string_length(rv),
+                       is_wake, &was_wake);
     if (inf->on_event)
         inf->on_event(inf->ud, type, obj);
     if (is_wake && !was_wake)
         inf->set->woken = 1;
 }
 
+/* The same for an informer that hands on raw text: nothing is decoded. meta must hold
+ * the name (callers fall back to decoding when the text does not give it plainly). */
+static void
+deliver_raw(struct kube_informer *inf, enum kube_event_type type, const char *json, size_t len,
+            const struct kube_raw_meta *meta)
+{
+    char key[512];
+    int was_wake,
+        n = make_key(key, sizeof(key), meta->ns.p, meta->ns.len, meta->name.p, meta->name.len);
+
+    if (n < 0) {
+        log_msg(NSC_LOG_WARNING, "kube", "%s: ignoring an object without metadata.name",
+                inf->name);
+        return;
+    }
+    type = index_apply(inf, type, key, (size_t)n, meta->rv.p, meta->rv.len, 0, &was_wake);
+    inf->on_raw_event(inf->ud, type, json, len, meta);
+}
+
+/* Raw delivery of an object's text: its metadata read from the text, or, when the text
+ * does not give it plainly (escapes), from a decoded copy. Returns 0 or NSC_ERR_INTERNAL
+ * (the text is not JSON; err says why). */
+static int
+deliver_text(struct kube_informer *inf, enum kube_event_type type, const char *json, size_t len,
+             char *err, size_t err_len)
+{
+    struct kube_raw_meta meta;
+    json_error_t jerr;
+    json_t *obj, *md;
+
+    if (kube_raw_meta(json, len, &meta) == 0 && meta.name.len > 0) {
+        deliver_raw(inf, type, json, len, &meta);
+        return 0;
+    }
+    if ((obj = json_loadb(json, len, 0, &jerr)) == NULL) {
+        snprintf(err, err_len, "an object is not JSON: %.120s", jerr.text);
+        return NSC_ERR_INTERNAL;
+    }
+    md = json_object_get(obj, "metadata");
+    memset(&meta, 0, sizeof(meta));
+    meta.name.p = json_string_value(json_object_get(md, "name"));
+    meta.name.len = json_string_length(json_object_get(md, "name"));
+    meta.ns.p = json_string_value(json_object_get(md, "namespace"));
+    meta.ns.len = json_string_length(json_object_get(md, "namespace"));
+    meta.rv.p = json_string_value(json_object_get(md, "resourceVersion"));
+    meta.rv.len = json_string_length(json_object_get(md, "resourceVersion"));
+    if (meta.name.p == NULL)
+        meta.name.len = 0;
+    if (meta.ns.p == NULL)
+        meta.ns.p = "";
+    deliver_raw(inf, type, json, len, &meta);
+    json_decref(obj);
+    return 0;
+}
+
 /* After a full list: everything not seen in it was deleted while we were not watching. */
 static void
 deliver_vanished(struct kube_informer *inf)
 {
-    const char *key;
-    json_t *v, *tmp;
-    void *iter_tmp;
+    struct idx_ent **gone = NULL;
+    size_t n_gone = 0, i;
 
-    json_object_foreach_safe(inf->index, iter_tmp, key, v)
-    {
-        const char *slash;
-        json_t *obj;
+    for (i = 0; i < inf->index.cap; i++) {
+        struct idx_ent *e = inf->index.slots[i];
 
-        (void)tmp;
-        if ((json_integer_value(v) >> 1) == inf->generation)
+        if (e == NULL || e->generation == inf->generation)
             continue;
-        slash = strchr(key, '/');
-        obj = json_pack("{s:s, s:{s:s%, s:s}}", "kind", inf->kind, "metadata", "namespace", key,
-                        (size_t)(slash - key), "name", slash + 1);
-        if (obj == NULL)
-            continue;
-        if (json_string_length(
-                json_object_get(json_object_get(obj, "metadata"), "namespace")) == 0)
-            json_object_del(json_object_get(obj, "metadata"), "namespace");
-        json_object_del(inf->index, key);
-        if (inf->on_event)
-            inf->on_event(inf->ud, KUBE_EVENT_DELETED, obj);
-        json_decref(obj);
+        if (n_gone % 64 == 0) {
+            struct idx_ent **g = realloc(gone, (n_gone + 64) * sizeof(*g));
+
+            if (g == NULL)
+                break; /* the rest is reported by the next relist */
+            gone = g;
+        }
+        gone[n_gone++] = e;
     }
+    for (i = 0; i < n_gone; i++) {
+        const char *key = gone[i]->key, *slash = strchr(key, '/');
+        json_t *obj = json_pack("{s:s, s:{s:s%, s:s}}", "kind", inf->kind, "metadata",
+                                "namespace", key, (size_t)(slash - key), "name", slash + 1);
+
+        if (obj == NULL)
+            continue; /* out of memory: stays known, reported by the next relist */
+        if (slash == key)
+            json_object_del(json_object_get(obj, "metadata"), "namespace");
+        if (inf->on_raw_event) {
+            char *text = json_dumps(obj, JSON_COMPACT);
+            struct kube_raw_meta meta = {
+                {slash + 1, strlen(slash + 1)}, {key, (size_t)(slash - key)}, {"", 0}};
+
+            if (text)
+                inf->on_raw_event(inf->ud, KUBE_EVENT_DELETED, text, strlen(text), &meta);
+            free(text);
+        } else if (inf->on_event) {
+            inf->on_event(inf->ud, KUBE_EVENT_DELETED, obj);
+        }
+        json_decref(obj);
+        idx_del(&inf->index, key, gone[i]->key_len); /* frees gone[i] */
+    }
+    free(gone);
 }
 
 /* ---- lists --------------------------------------------------------------------------- */
 
+struct page {
+    struct kube_listscan scan;
+    kube_raw_item_fn *cb;
+    void *ud;
+    int cb_rc; /* the callback stopped the list with this */
+};
+
+static int
+page_item(void *ud, const char *json, size_t len)
+{
+    struct page *pg = ud;
+
+    pg->cb_rc = pg->cb(pg->ud, json, len);
+    return pg->cb_rc;
+}
+
+static int
+page_sink(void *ud, const char *data, size_t len)
+{
+    struct page *pg = ud;
+
+    return kube_listscan_feed(&pg->scan, data, len);
+}
+
+static int
+bad_list(struct kube_resp *resp, const char *msg)
+{
+    snprintf(resp->reason, sizeof(resp->reason), "BadResponse");
+    snprintf(resp->message, sizeof(resp->message), "%s", msg);
+    return NSC_ERR_INTERNAL;
+}
+
 int
-kube_list(struct kube_client *c, const char *path, const char *query, int limit,
-          kube_item_fn *cb, void *ud, char *rv, size_t rv_len, struct kube_resp *resp)
+kube_list_raw(struct kube_client *c, const char *path, const char *query, int limit,
+              kube_raw_item_fn *cb, void *ud, char *rv, size_t rv_len, struct kube_resp *resp)
 {
     char url[PATH_MAX_LEN], cont_esc[2048], first_rv[64] = "";
     char *cont = NULL;
@@ -166,34 +440,40 @@ kube_list(struct kube_client *c, const char *path, const char *query, int limit,
         limit = 500;
     memset(resp, 0, sizeof(*resp));
     for (;;) {
-        json_t *items, *item, *md;
-        size_t i;
+        struct page pg = {{0}, cb, ud, 0};
+        json_t *md;
         const char *next;
 
+        pg.scan.cb = page_item;
+        pg.scan.ud = &pg;
         snprintf(url, sizeof(url), "%s?limit=%d%s%s%s%s", path, limit,
                  query && *query ? "&" : "", query ? query : "", cont ? "&continue=" : "",
                  cont ? kube_query_escape(cont, cont_esc, sizeof(cont_esc)) : "");
         kube_resp_clear(resp);
-        rc = kube_request(c, "GET", url, NULL, NULL, LIST_TIMEOUT_MS, resp);
+        rc = kube_request_stream(c, url, LIST_TIMEOUT_MS, page_sink, &pg, resp);
         if (rc == NSC_ERR_TRANSIENT && resp->status == 410 && cont && !restarted) {
             /* The continue token expired (etcd compacted past it): start again. */
             log_msg(NSC_LOG_INFO, "kube", "%s: continue token expired, listing again", path);
+            kube_listscan_free(&pg.scan);
             free(cont);
             cont = NULL;
             restarted = 1;
             first_rv[0] = '\0';
             continue;
         }
-        if (rc)
+        if (rc == 0 && kube_listscan_finish(&pg.scan) != 0)
+            rc = bad_list(resp, pg.scan.err);
+        else if (rc && pg.cb_rc == 0 && pg.scan.err[0])
+            rc = bad_list(resp, pg.scan.err);
+        if (rc) {
+            kube_listscan_free(&pg.scan);
             break;
-        md = json_object_get(resp->obj, "metadata");
-        items = json_object_get(resp->obj, "items");
-        if (!json_is_object(md) ||
-            !(json_is_array(items) || json_is_null(items) || items == NULL)) {
-            snprintf(resp->reason, sizeof(resp->reason), "BadResponse");
-            snprintf(resp->message, sizeof(resp->message),
-                     "list response has no metadata/items");
-            rc = NSC_ERR_INTERNAL;
+        }
+        md = pg.scan.meta_len ? json_loadb(pg.scan.meta, pg.scan.meta_len, 0, NULL) : NULL;
+        kube_listscan_free(&pg.scan);
+        if (!json_is_object(md)) {
+            json_decref(md);
+            rc = bad_list(resp, "list response has no metadata/items");
             break;
         }
         if (first_rv[0] == '\0')
@@ -201,22 +481,14 @@ kube_list(struct kube_client *c, const char *path, const char *query, int limit,
                      json_string_value(json_object_get(md, "resourceVersion"))
                          ? json_string_value(json_object_get(md, "resourceVersion"))
                          : "");
-        json_array_foreach(items, i, item)
-        {
-            if ((rc = cb(ud, item)) != 0)
-                break;
-        }
-        if (rc)
-            break;
         next = json_string_value(json_object_get(md, "continue"));
         free(cont);
         cont = NULL;
-        if (next == NULL || *next == '\0')
-            break;
-        if ((cont = strdup(next)) == NULL) {
+        if (next && *next && (cont = strdup(next)) == NULL)
             rc = NSC_ERR_NOMEM;
+        json_decref(md);
+        if (rc || cont == NULL)
             break;
-        }
     }
     free(cont);
     if (rc == 0 && rv)
@@ -224,12 +496,74 @@ kube_list(struct kube_client *c, const char *path, const char *query, int limit,
     return rc;
 }
 
+struct json_items {
+    kube_item_fn *cb;
+    void *ud;
+    char err[160];
+};
+
 static int
-list_item(void *ud, json_t *item)
+json_item(void *ud, const char *json, size_t len)
+{
+    struct json_items *ji = ud;
+    json_error_t jerr;
+    json_t *item = json_loadb(json, len, 0, &jerr);
+    int rc;
+
+    if (item == NULL) {
+        snprintf(ji->err, sizeof(ji->err), "a list item is not JSON: %.120s", jerr.text);
+        return NSC_ERR_INTERNAL;
+    }
+    rc = ji->cb(ji->ud, item);
+    json_decref(item);
+    return rc;
+}
+
+int
+kube_list(struct kube_client *c, const char *path, const char *query, int limit,
+          kube_item_fn *cb, void *ud, char *rv, size_t rv_len, struct kube_resp *resp)
+{
+    struct json_items ji = {cb, ud, ""};
+    int rc = kube_list_raw(c, path, query, limit, json_item, &ji, rv, rv_len, resp);
+
+    if (rc && ji.err[0])
+        bad_list(resp, ji.err);
+    return rc;
+}
+
+/* A list item: unchanged objects (same resourceVersion as known) are only marked as
+ * seen; the rest is decoded and delivered. A relist after a 410 thus costs a scan of the
+ * text for what did not change, not a decode and a model update. */
+static int
+list_item(void *ud, const char *json, size_t len)
 {
     struct kube_informer *inf = ud;
+    struct kube_raw_meta m;
+    json_error_t jerr;
+    json_t *obj;
 
-    deliver(inf, KUBE_EVENT_ADDED, item);
+    if (kube_raw_meta(json, len, &m) == 0 && m.rv.len > 0 && m.rv.len < RV_MAX) {
+        char key[512];
+        int n = make_key(key, sizeof(key), m.ns.p, m.ns.len, m.name.p, m.name.len);
+        struct idx_ent *e = n > 0 ? idx_find(&inf->index, key, (size_t)n) : NULL;
+
+        if (e && strlen(e->rv) == m.rv.len && memcmp(e->rv, m.rv.p, m.rv.len) == 0) {
+            e->generation = inf->generation;
+            inf->n_unchanged++;
+            return 0;
+        }
+    }
+    if (inf->on_raw_event)
+        return deliver_text(inf, KUBE_EVENT_ADDED, json, len, inf->item_err,
+                            sizeof(inf->item_err));
+    obj = json_loadb(json, len, 0, &jerr);
+    if (obj == NULL) {
+        snprintf(inf->item_err, sizeof(inf->item_err), "a list item is not JSON: %.120s",
+                 jerr.text);
+        return NSC_ERR_INTERNAL;
+    }
+    deliver(inf, KUBE_EVENT_ADDED, obj);
+    json_decref(obj);
     return 0;
 }
 
@@ -243,8 +577,11 @@ do_list(struct kube_informer *inf)
     int rc;
 
     inf->generation++;
-    rc = kube_list(c, inf->path, inf->query, inf->page_limit, list_item, inf, rv, sizeof(rv),
-                   &resp);
+    inf->item_err[0] = '\0';
+    rc = kube_list_raw(c, inf->path, inf->query, inf->page_limit, list_item, inf, rv,
+                       sizeof(rv), &resp);
+    if (rc && inf->item_err[0])
+        bad_list(&resp, inf->item_err);
     if (rc == 0 && rv[0] == '\0') {
         snprintf(resp.message, sizeof(resp.message), "list has no metadata.resourceVersion");
         resp.status = 0;
@@ -254,7 +591,7 @@ do_list(struct kube_informer *inf)
         deliver_vanished(inf);
         kube_reflector_list_done(&inf->refl, clk->now_ms(clk->ctx), 200, rv);
         log_msg(NSC_LOG_DEBUG, "kube", "%s: listed %zu objects at resourceVersion %s",
-                inf->name, json_object_size(inf->index), rv);
+                inf->name, inf->index.n, rv);
     } else {
         log_msg(NSC_LOG_WARNING, "kube", "%s: list failed: %s", inf->name,
                 kube_resp_describe(&resp, msg, sizeof(msg)));
@@ -267,46 +604,102 @@ do_list(struct kube_informer *inf)
 /* ---- watches ------------------------------------------------------------------------ */
 
 static int
+span_is(const struct kube_span *sp, const char *s)
+{
+    size_t n = strlen(s);
+
+    return sp->len == n && memcmp(sp->p, s, n) == 0;
+}
+
+/* One watch event. Only the object is decoded (a bookmark not even that): the event's
+ * envelope is read from its text. */
+static int
 watch_line(void *ud, const char *line, size_t len)
 {
     struct kube_informer *inf = ud;
     const struct kube_clock *clk = kube_client_clock(inf->set->client);
+    struct kube_span type, ospan;
+    struct kube_raw_meta meta;
     json_error_t jerr;
-    json_t *ev = json_loadb(line, len, 0, &jerr);
-    json_t *obj = json_object_get(ev, "object");
-    const char *type = json_string_value(json_object_get(ev, "type"));
-    const char *rv =
-        json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
-    long code = (long)json_integer_value(json_object_get(obj, "code"));
+    json_t *obj = NULL;
+    const char *rv = NULL;
+    char rvbuf[RV_MAX];
+    long code = 0;
     int stop;
 
-    if (ev == NULL || type == NULL || !json_is_object(obj)) {
+    if (kube_raw_event(line, len, &type, &ospan) != 0) {
+        json_t *ev = json_loadb(line, len, 0, &jerr);
+
         log_msg(NSC_LOG_WARNING, "kube", "%s: watch sent an unreadable event (%s); restarting",
                 inf->name, ev ? "no type or object" : jerr.text);
         json_decref(ev);
         inf->bad_stream = 1;
         return 1;
     }
-    if (strcmp(type, "ERROR") == 0) {
+    if (span_is(&type, "BOOKMARK")) {
+        if (kube_raw_meta(ospan.p, ospan.len, &meta) == 0 && meta.rv.len < sizeof(rvbuf)) {
+            memcpy(rvbuf, meta.rv.p, meta.rv.len);
+            rvbuf[meta.rv.len] = '\0';
+            rv = rvbuf;
+        }
+    } else if (inf->on_raw_event && !span_is(&type, "ERROR") &&
+               (span_is(&type, "ADDED") || span_is(&type, "MODIFIED") ||
+                span_is(&type, "DELETED"))) {
+        char err[160];
+
+        if (kube_raw_meta(ospan.p, ospan.len, &meta) == 0 && meta.rv.len < sizeof(rvbuf)) {
+            memcpy(rvbuf, meta.rv.p, meta.rv.len);
+            rvbuf[meta.rv.len] = '\0';
+            rv = rvbuf;
+        }
+        if (deliver_text(inf,
+                         span_is(&type, "ADDED")      ? KUBE_EVENT_ADDED
+                         : span_is(&type, "MODIFIED") ? KUBE_EVENT_MODIFIED
+                                                      : KUBE_EVENT_DELETED,
+                         ospan.p, ospan.len, err, sizeof(err)) != 0) {
+            log_msg(NSC_LOG_WARNING, "kube", "%s: watch sent %s; restarting", inf->name, err);
+            inf->bad_stream = 1;
+            return 1;
+        }
+    } else if (span_is(&type, "ADDED") || span_is(&type, "MODIFIED") ||
+               span_is(&type, "DELETED") || span_is(&type, "ERROR")) {
+        if ((obj = json_loadb(ospan.p, ospan.len, 0, &jerr)) == NULL) {
+            log_msg(NSC_LOG_WARNING, "kube",
+                    "%s: watch sent an unreadable object (%s); restarting", inf->name,
+                    jerr.text);
+            inf->bad_stream = 1;
+            return 1;
+        }
+        rv = json_string_value(
+            json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+        code = (long)json_integer_value(json_object_get(obj, "code"));
+    } else {
+        log_msg(NSC_LOG_WARNING, "kube", "%s: watch event of unknown type \"%.*s\" ignored",
+                inf->name, (int)(type.len < 32 ? type.len : 32), type.p);
+        return 0;
+    }
+    if (span_is(&type, "ERROR")) {
         const char *msg = json_string_value(json_object_get(obj, "message"));
 
         log_msg(code == 410 ? NSC_LOG_INFO : NSC_LOG_WARNING, "kube",
                 "%s: watch error %ld: %s%s", inf->name, code, msg ? msg : "",
                 code == 410 ? "; relisting" : "");
-    } else if (strcmp(type, "ADDED") == 0) {
-        deliver(inf, KUBE_EVENT_ADDED, obj);
-    } else if (strcmp(type, "MODIFIED") == 0) {
-        deliver(inf, KUBE_EVENT_MODIFIED, obj);
-    } else if (strcmp(type, "DELETED") == 0) {
-        deliver(inf, KUBE_EVENT_DELETED, obj);
-    } else if (strcmp(type, "BOOKMARK") != 0) {
-        log_msg(NSC_LOG_WARNING, "kube", "%s: watch event of unknown type \"%.32s\" ignored",
-                inf->name, type);
-        json_decref(ev);
-        return 0;
+        rv = NULL;
+    } else if (obj) {
+        deliver(inf,
+                span_is(&type, "ADDED")      ? KUBE_EVENT_ADDED
+                : span_is(&type, "MODIFIED") ? KUBE_EVENT_MODIFIED
+                                             : KUBE_EVENT_DELETED,
+                obj);
     }
-    stop = kube_reflector_watch_event(&inf->refl, clk->now_ms(clk->ctx), type, rv, code);
-    json_decref(ev);
+    stop = kube_reflector_watch_event(&inf->refl, clk->now_ms(clk->ctx),
+                                      span_is(&type, "ERROR")      ? "ERROR"
+                                      : span_is(&type, "BOOKMARK") ? "BOOKMARK"
+                                      : span_is(&type, "ADDED")    ? "ADDED"
+                                      : span_is(&type, "MODIFIED") ? "MODIFIED"
+                                                                   : "DELETED",
+                                      rv, code);
+    json_decref(obj);
     if (stop)
         inf->stopped = 1;
     return stop;
@@ -468,7 +861,7 @@ kube_informers_free(struct kube_informers *s)
 
         watch_cleanup(inf);
         kube_lines_free(&inf->lines);
-        json_decref(inf->index);
+        idx_free(&inf->index);
         free(inf->name);
         free(inf->path);
         free(inf->kind);
@@ -512,13 +905,11 @@ kube_informers_add(struct kube_informers *s, const struct kube_informer_opts *o,
     inf->path = strdup(o->path);
     inf->kind = strdup(o->kind ? o->kind : "");
     inf->query = build_query(o);
-    inf->index = json_object();
     grown = realloc(s->infs, (s->n_infs + 1) * sizeof(*grown));
     if (inf->name == NULL || inf->path == NULL || inf->kind == NULL || inf->query == NULL ||
-        inf->index == NULL || grown == NULL) {
+        grown == NULL) {
         if (grown)
             s->infs = grown;
-        json_decref(inf->index);
         free(inf->name);
         free(inf->path);
         free(inf->kind);
@@ -529,6 +920,7 @@ kube_informers_add(struct kube_informers *s, const struct kube_informer_opts *o,
     s->infs = grown;
     inf->page_limit = o->page_limit > 0 ? o->page_limit : 500;
     inf->on_event = o->on_event;
+    inf->on_raw_event = o->on_raw_event;
     inf->ud = o->ud;
     inf->wake_if = o->wake_if;
     kube_reflector_init(&inf->refl, &o->reflector, clk->now_ms(clk->ctx),
@@ -577,7 +969,13 @@ kube_informer_reflector(const struct kube_informer *inf)
 size_t
 kube_informer_size(const struct kube_informer *inf)
 {
-    return json_object_size(inf->index);
+    return inf->index.n;
+}
+
+long
+kube_informer_n_unchanged(const struct kube_informer *inf)
+{
+    return inf->n_unchanged;
 }
 
 int

@@ -9,13 +9,21 @@
 #include <jansson.h>
 
 #include "kube/client.h"
+#include "kube/jscan.h"
 #include "kube/watch.h"
 
 enum kube_event_type { KUBE_EVENT_ADDED = 0, KUBE_EVENT_MODIFIED, KUBE_EVENT_DELETED };
 
 /** An object changed. obj is borrowed (valid during the call); for a delete found by a
- * relist it holds only kind and metadata (name, namespace). */
+ * relist it holds only kind and metadata (name, namespace). A relist reports objects
+ * whose resourceVersion is the one last seen as nothing: they did not change. */
 typedef void kube_event_fn(void *ud, enum kube_event_type type, json_t *obj);
+
+/** The same, for an informer that does not decode: the object as its JSON text (borrowed,
+ * not NUL-terminated, valid during the call) and its metadata fields as read from it. For
+ * a delete found by a relist the text holds only kind and metadata. */
+typedef void kube_raw_event_fn(void *ud, enum kube_event_type type, const char *json,
+                               size_t len, const struct kube_raw_meta *meta);
 
 /** Returns 1 when obj is in a state that should wake the control loop (checked on each
  * add and update; the loop is woken when an object enters that state). */
@@ -29,6 +37,8 @@ struct kube_informer_opts {
     const char *label_selector; /* optional, unescaped */
     int page_limit;             /* [500] */
     kube_event_fn *on_event;
+    kube_raw_event_fn *on_raw_event; /* instead of on_event: nothing is decoded, and
+                                        wake_if is not used */
     void *ud;
     kube_wake_fn *wake_if; /* optional */
     struct kube_reflector_opts reflector;
@@ -68,6 +78,19 @@ const struct kube_reflector *kube_informer_reflector(const struct kube_informer 
 
 /** Number of objects the informer knows. */
 size_t kube_informer_size(const struct kube_informer *inf);
+
+/** Items of relists skipped because their resourceVersion was the one known (no event,
+ * no decoding: the object has not changed). */
+long kube_informer_n_unchanged(const struct kube_informer *inf);
+
+/**
+ * kube_list, with each item handed on as its raw JSON text (kube_raw_item_fn: borrowed,
+ * valid during the call) as the page streams in; no page is held whole. A body that is
+ * not a list gives NSC_ERR_INTERNAL with resp reason "BadResponse" and the place.
+ */
+int kube_list_raw(struct kube_client *c, const char *path, const char *query, int limit,
+                  kube_raw_item_fn *cb, void *ud, char *rv, size_t rv_len,
+                  struct kube_resp *resp);
 
 /** Called for each item of a list (borrowed); non-zero stops the list. */
 typedef int kube_item_fn(void *ud, json_t *item);

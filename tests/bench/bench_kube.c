@@ -1,6 +1,9 @@
 /* Benchmark of the Kubernetes client against the emulator: the initial paginated list of
- * a large cluster into the model, watch event throughput, and reconnect + relist after a
- * 410. Usage: bench_kube EMULATOR [NODES PODS EVENTS]. Prints one line per figure. */
+ * a large cluster (split only, decoded, into the model), watch event throughput, and
+ * reconnect + relist after a 410 with some objects changed meanwhile. Usage: bench_kube
+ * EMULATOR [NODES PODS EVENTS [CHANGED]]. Each phase gives wall time, the client's CPU
+ * time, the emulator's CPU time and the load average, so that the client's own cost can
+ * be told from the emulator's and from the neighbours'. */
 #include "config.h"
 
 #include <curl/curl.h>
@@ -40,6 +43,74 @@ cpu_s(void)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
+/* CPU seconds of another process (the emulator, all its threads). */
+static double
+proc_cpu_s(pid_t pid)
+{
+    char path[64], buf[1024], *p;
+    unsigned long ut = 0, st = 0;
+    FILE *f;
+    size_t n;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    if ((f = fopen(path, "r")) == NULL)
+        return 0;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* fields after the command name (which may hold blanks): state is field 3 */
+    if ((p = strrchr(buf, ')')) == NULL ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double
+loadavg1(void)
+{
+    FILE *f = fopen("/proc/loadavg", "r");
+    double l = -1;
+
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1)
+            l = -1;
+        fclose(f);
+    }
+    return l;
+}
+
+/* One measured phase: wall, client CPU, emulator CPU, load average at its end. */
+struct phase {
+    double t0, c0, e0;
+    double wall, cpu, emu_cpu, load;
+};
+
+static pid_t emu_pid;
+
+static void
+phase_start(struct phase *ph)
+{
+    ph->t0 = now_s();
+    ph->c0 = cpu_s();
+    ph->e0 = proc_cpu_s(emu_pid);
+}
+
+static void
+phase_end(struct phase *ph)
+{
+    ph->wall = now_s() - ph->t0;
+    ph->cpu = cpu_s() - ph->c0;
+    ph->emu_cpu = proc_cpu_s(emu_pid) - ph->e0;
+    ph->load = loadavg1();
+}
+
+static void
+phase_print(const char *what, const struct phase *ph)
+{
+    printf("    %s: wall %.2f s, client CPU %.2f s, emulator CPU %.2f s, load average %.1f\n",
+           what, ph->wall, ph->cpu, ph->emu_cpu, ph->load);
+}
+
 static long
 rss_kb(void)
 {
@@ -53,6 +124,26 @@ rss_kb(void)
     if (f)
         fclose(f);
     return kb;
+}
+
+static int
+count_raw(void *ud, const char *json, size_t len)
+{
+    (void)json;
+    (void)len;
+    (*(long *)ud)++;
+    return 0;
+}
+
+static void
+count_raw_event(void *ud, enum kube_event_type type, const char *json, size_t len,
+                const struct kube_raw_meta *meta)
+{
+    (void)type;
+    (void)json;
+    (void)len;
+    (void)meta;
+    (*(long *)ud)++;
 }
 
 static int
@@ -157,23 +248,26 @@ main(int argc, char **argv)
     int n_nodes = argc > 2 ? atoi(argv[2]) : 5000;
     int n_pods = argc > 3 ? atoi(argv[3]) : 150000;
     int n_events = argc > 4 ? atoi(argv[4]) : 100000;
+    int n_changed = argc > 5 ? atoi(argv[5]) : n_pods / 10;
     char dir[] = "/tmp/nsc-bench-kube-XXXXXX", data[256], portf[256], kc[256], err[512],
-         tbuf[64];
+         tbuf[128];
     struct kube_config *cfg;
     struct kube_client *c;
     struct kube_client_opts o = {0};
     struct kube_sync *sync;
     struct model *m;
+    const struct kube_informer *pods_inf;
     const struct kube_reflector *pods_refl;
+    struct phase ph;
     json_t *stats = NULL;
-    double t0, c0, c1, t_list, t_watch, t_relist, mb;
-    long rss0, rss1, base_events, relists;
+    double mb, mb_pods;
+    long rss0, rss1, base_events, relists, unchanged0;
     pid_t emu;
     int port = 0, i;
     FILE *f;
 
-    if (argc < 2) {
-        fprintf(stderr, "usage: bench_kube EMULATOR [NODES PODS EVENTS]\n");
+    if (argc < 2 || n_nodes < 1 || n_pods < 0 || n_events < 0 || n_changed < 0) {
+        fprintf(stderr, "usage: bench_kube EMULATOR [NODES PODS EVENTS [CHANGED]]\n");
         return 2;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -193,7 +287,8 @@ main(int argc, char **argv)
         execl(argv[1], argv[1], a1, a2, (char *)NULL);
         _exit(127);
     }
-    for (i = 0; i < 1200 && port == 0; i++) {
+    emu_pid = emu;
+    for (i = 0; i < 3000 && port == 0; i++) {
         usleep(100000);
         if ((f = fopen(portf, "r")) != NULL) {
             if (fscanf(f, "%d", &port) != 1)
@@ -222,77 +317,96 @@ main(int argc, char **argv)
     if (kube_client_new(cfg, &o, &c, err, sizeof(err)) != 0)
         return 1;
     admin(port, "stats", NULL, &stats);
-    mb = (double)(json_integer_value(json_object_get(json_object_get(stats, "bytes"), "pods")) +
-                  json_integer_value(
-                      json_object_get(json_object_get(stats, "bytes"), "nodes"))) /
-         1e6;
+    mb_pods =
+        (double)json_integer_value(json_object_get(json_object_get(stats, "bytes"), "pods")) /
+        1e6;
+    mb = mb_pods +
+         (double)json_integer_value(json_object_get(json_object_get(stats, "bytes"), "nodes")) /
+             1e6;
     json_decref(stats);
+    printf("bench kube: %d nodes, %d pods: %.1f MB of JSON as the emulator serves it "
+           "(pages of 500)\n",
+           n_nodes, n_pods, mb);
 
-    /* 0. the client alone: paginated list, each page parsed, items counted */
+    /* 0. the client's transport and list splitting alone: no decoding at all */
     {
         struct kube_resp resp;
         long n = 0;
-        double t, cpu0 = cpu_s(), cpu;
 
-        t0 = now_s();
+        phase_start(&ph);
+        kube_list_raw(c, "/api/v1/pods", NULL, 500, count_raw, &n, NULL, 0, &resp);
+        kube_list_raw(c, "/api/v1/nodes", NULL, 500, count_raw, &n, NULL, 0, &resp);
+        phase_end(&ph);
+        kube_resp_clear(&resp);
+        printf("bench kube: list, items split but not decoded: %ld objects, %.1f MB/s wall, "
+               "%.1f MB per client CPU second\n",
+               n, mb / ph.wall, mb / ph.cpu);
+        phase_print("raw list", &ph);
+    }
+    /* 0b. the same, each item decoded by jansson (what the model is handed today) */
+    {
+        struct kube_resp resp;
+        long n = 0;
+
+        phase_start(&ph);
         kube_list(c, "/api/v1/pods", NULL, 500, count_item, &n, NULL, 0, &resp);
         kube_list(c, "/api/v1/nodes", NULL, 500, count_item, &n, NULL, 0, &resp);
-        t = now_s() - t0;
-        cpu = cpu_s() - cpu0;
+        phase_end(&ph);
         kube_resp_clear(&resp);
-        printf(
-            "bench kube: client alone (HTTP + JSON parse, no model): %ld objects, %.1f MB in "
-            "%.2f s = %.1f MB/s; client CPU %.2f s = %.1f MB per CPU second\n",
-            n, mb, t, mb / t, cpu, mb / cpu);
+        printf("bench kube: list, items decoded (jansson), no model: %ld objects, %.1f MB/s "
+               "wall, %.1f MB per client CPU second\n",
+               n, mb / ph.wall, mb / ph.cpu);
+        phase_print("decoded list", &ph);
     }
 
     /* 1. initial list through pagination, applied to the model */
     rss0 = rss_kb();
     m = model_new();
     kube_sync_new(c, m, &sync);
-    t0 = now_s();
-    c0 = cpu_s();
+    phase_start(&ph);
     while (!kube_sync_synced(sync))
         kube_sync_run(sync, 1000);
-    t_list = now_s() - t0;
-    c1 = cpu_s() - c0;
+    phase_end(&ph);
     rss1 = rss_kb();
-    printf(
-        "bench kube: initial list of %d nodes + %d pods (%.1f MB of JSON, pages of 500) into "
-        "the model: %.2f s = %.1f MB/s; client CPU %.2f s = %.1f MB per CPU second; RSS +%.0f "
-        "MB (model and informer index)\n",
-        n_nodes, n_pods, mb, t_list, mb / t_list, c1, mb / c1, (double)(rss1 - rss0) / 1024.0);
+    printf("bench kube: initial list into the model: %.1f MB/s wall, %.1f MB per client CPU "
+           "second; RSS +%.0f MB (model and informer index)\n",
+           mb / ph.wall, mb / ph.cpu, (double)(rss1 - rss0) / 1024.0);
+    phase_print("initial list", &ph);
 
     /* 2. watch throughput: the emulator queues n_events changes, then we drain them */
-    pods_refl = kube_informer_reflector(kube_informers_find(kube_sync_informers(sync), "pods"));
+    pods_inf = kube_informers_find(kube_sync_informers(sync), "pods");
+    pods_refl = kube_informer_reflector(pods_inf);
     kube_sync_run(sync, 200); /* the watch is open */
     base_events = pods_refl->n_watch_events;
     snprintf(tbuf, sizeof(tbuf), "{\"resource\":\"pods\",\"count\":%d}", n_events);
     admin(port, "touch", tbuf, NULL); /* queued first: the client's rate is measured alone */
-    t0 = now_s();
-    c0 = cpu_s();
-    while (pods_refl->n_watch_events - base_events < n_events && now_s() - t0 < 300)
+    phase_start(&ph);
+    while (pods_refl->n_watch_events - base_events < n_events && now_s() - ph.t0 < 300)
         kube_sync_run(sync, 100);
-    t_watch = now_s() - t0;
-    c1 = cpu_s() - c0;
-    printf("bench kube: %ld watch events (MODIFIED pods) applied to the model in %.2f s = %.0f "
-           "events/s; client CPU %.2f s = %.0f events per CPU second\n",
-           pods_refl->n_watch_events - base_events, t_watch,
-           (double)(pods_refl->n_watch_events - base_events) / t_watch, c1,
-           (double)(pods_refl->n_watch_events - base_events) / c1);
+    phase_end(&ph);
+    printf("bench kube: %ld watch events (MODIFIED pods) applied to the model: %.0f events/s "
+           "wall, %.0f events per client CPU second\n",
+           pods_refl->n_watch_events - base_events,
+           (double)(pods_refl->n_watch_events - base_events) / ph.wall,
+           (double)(pods_refl->n_watch_events - base_events) / ph.cpu);
+    phase_print("watch", &ph);
 
-    /* 3. 410: every resourceVersion expires, the watches drop; relist and watch again */
+    /* 3. 410: every resourceVersion expires, n_changed pods change unseen, the watches
+     * drop; relist and watch again */
     relists = pods_refl->n_relists;
-    t0 = now_s();
-    c0 = cpu_s();
-    admin(port, "expire", NULL, NULL);
+    unchanged0 = kube_informer_n_unchanged(pods_inf);
+    snprintf(tbuf, sizeof(tbuf), "{\"resource\":\"pods\",\"count\":%d}", n_changed);
+    admin(port, "expire", tbuf, NULL);
+    phase_start(&ph);
     while ((pods_refl->n_relists == relists || pods_refl->state != KUBE_REFL_WATCHING) &&
-           now_s() - t0 < 300)
+           now_s() - ph.t0 < 300)
         kube_sync_run(sync, 50);
-    t_relist = now_s() - t0;
-    printf(
-        "bench kube: reconnect + relist of %d pods after a 410: %.2f s (client CPU %.2f s)\n",
-        n_pods, t_relist, cpu_s() - c0);
+    phase_end(&ph);
+    printf("bench kube: reconnect + relist of %d pods (%.1f MB) after a 410, %d changed "
+           "meanwhile: %.2f s wall, %.2f s client CPU (%ld items unchanged, not decoded)\n",
+           n_pods, mb_pods, n_changed, ph.wall, ph.cpu,
+           kube_informer_n_unchanged(pods_inf) - unchanged0);
+    phase_print("relist", &ph);
     {
         struct rusage ru;
 
@@ -302,6 +416,41 @@ main(int argc, char **argv)
     }
     kube_sync_free(sync);
     model_free(m);
+
+    /* 4. the watch again, on an informer that hands on raw text: the client's own cost
+     * per event (line splitting, envelope and metadata read, index), without decoding */
+    {
+        struct kube_informers *set;
+        struct kube_informer *inf;
+        struct kube_informer_opts io = {0};
+        long n_raw = 0;
+
+        io.name = "pods";
+        io.path = "/api/v1/pods";
+        io.kind = "Pod";
+        io.on_raw_event = count_raw_event;
+        io.ud = &n_raw;
+        kube_informers_new(c, &set);
+        kube_informers_add(set, &io, &inf);
+        while (!kube_informers_synced(set))
+            kube_informers_run(set, 1000);
+        kube_informers_run(set, 200);
+        pods_refl = kube_informer_reflector(inf);
+        base_events = pods_refl->n_watch_events;
+        snprintf(tbuf, sizeof(tbuf), "{\"resource\":\"pods\",\"count\":%d}", n_events);
+        admin(port, "touch", tbuf, NULL);
+        phase_start(&ph);
+        while (pods_refl->n_watch_events - base_events < n_events && now_s() - ph.t0 < 300)
+            kube_informers_run(set, 100);
+        phase_end(&ph);
+        printf("bench kube: %ld watch events split, not decoded (the client's own cost): %.0f "
+               "events/s wall, %.0f events per client CPU second\n",
+               pods_refl->n_watch_events - base_events,
+               (double)(pods_refl->n_watch_events - base_events) / ph.wall,
+               (double)(pods_refl->n_watch_events - base_events) / ph.cpu);
+        phase_print("raw watch", &ph);
+        kube_informers_free(set);
+    }
     kube_client_free(c);
     kill(emu, SIGTERM);
     waitpid(emu, NULL, 0);

@@ -626,49 +626,69 @@ do_list(struct MHD_Connection *c, const struct route *rt)
                 hi = mid;
         }
     }
-    snprintf(
-        head, sizeof(head),
-        "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%llu\"",
-        kst_res_infos[rt->res].kind, rt->api_version, list_rv);
-    sb_str(&b, "");
+    /* pick the page, then write it once into a buffer of the right size: pages are
+     * megabytes, and growing and copying them cost more than serving them */
     {
-        struct sbuf items = {0};
-        size_t last = lo;
+        size_t total = 0, last = lo, stop = n;
+        char tail[1400] = "";
 
-        sb_str(&items, "");
         for (i = lo; i < n; i++) {
-            if (rt->ns[0] && strcmp(objs[i]->ns, rt->ns))
+            if (rt->ns[0] && strcmp(objs[i]->ns, rt->ns)) {
+                if (emitted || strcmp(objs[i]->ns, rt->ns) > 0)
+                    break; /* sorted by namespace: its objects are behind us */
                 continue;
+            }
             if (limit > 0 && emitted == (size_t)limit) {
-                remaining++;
-                continue;
+                stop = i;
+                break;
             }
             if (!selector_match(&sel, objs[i]))
                 continue;
-            if (!first)
-                sb_str(&items, ",");
-            first = 0;
-            sb_add(&items, objs[i]->json, objs[i]->len);
+            total += objs[i]->len + 1;
             emitted++;
             last = i;
         }
-        sb_str(&b, head);
+        for (i = stop; i < n; i++) {
+            if (rt->ns[0] && strcmp(objs[i]->ns, rt->ns))
+                break;
+            if (!rt->ns[0]) {
+                remaining = n - stop;
+                break;
+            }
+            remaining++;
+        }
+        snprintf(head, sizeof(head),
+                 "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{"
+                 "\"resourceVersion\":\"%llu\"",
+                 kst_res_infos[rt->res].kind, rt->api_version, list_rv);
         if (remaining) {
-            char k[600], hex[1300], tail[1400];
+            char k[600], hex[1300];
+            size_t tl;
 
             snprintf(k, sizeof(k), "%s/%s", objs[last]->ns, objs[last]->name);
             hex_encode(k, hex, sizeof(hex));
             snprintf(tail, sizeof(tail), ",\"continue\":\"%llu-%s\"", list_rv, hex);
-            sb_str(&b, tail);
-            if (sel.n_f == 0 && sel.n_l == 0) {
-                snprintf(tail, sizeof(tail), ",\"remainingItemCount\":%zu", remaining);
-                sb_str(&b, tail);
-            }
+            tl = strlen(tail);
+            if (sel.n_f == 0 && sel.n_l == 0)
+                snprintf(tail + tl, sizeof(tail) - tl, ",\"remainingItemCount\":%zu",
+                         remaining);
         }
+        b.cap = strlen(head) + strlen(tail) + total + 32;
+        if ((b.d = malloc(b.cap)) == NULL)
+            abort();
+        b.d[0] = '\0';
+        sb_str(&b, head);
+        sb_str(&b, tail);
         sb_str(&b, "},\"items\":[");
-        sb_add(&b, items.d, items.len);
+        for (i = lo; i < stop && emitted; i++) {
+            if ((rt->ns[0] && strcmp(objs[i]->ns, rt->ns)) || !selector_match(&sel, objs[i]))
+                continue;
+            if (!first)
+                sb_add(&b, ",", 1);
+            first = 0;
+            sb_add(&b, objs[i]->json, objs[i]->len);
+        }
         sb_str(&b, "]}");
-        free(items.d);
     }
     pthread_mutex_unlock(&store.mu);
     return send_text(c, 200, b.d, 0);
@@ -1457,6 +1477,39 @@ load_items(json_t *items)
     }
 }
 
+/* Change count objects of a resource (plural name) by an annotation, logged for watches
+ * or not. Lock held. */
+static void
+touch(json_t *resource, json_t *count_j, int log_it)
+{
+    const char *plural = json_string_value(resource);
+    long count = (long)json_integer_value(count_j), k;
+    size_t n, r;
+    struct kst_obj **objs;
+
+    for (r = 0; r < KST_N_RES && plural; r++)
+        if (!strcmp(kst_res_infos[r].plural, plural))
+            break;
+    if (plural == NULL || r == KST_N_RES)
+        return;
+    objs = kst_sorted(&store, (int)r, &n);
+    for (k = 0; k < count && n; k++) {
+        struct kst_obj *o = objs[(size_t)k % n];
+        json_t *j = kst_obj_json(o), *md = json_object_get(j, "metadata");
+        char ns[254], name[254], v[32];
+
+        if (!json_is_object(json_object_get(md, "annotations")))
+            json_object_set_new(md, "annotations", json_object());
+        snprintf(v, sizeof(v), "%llu", (unsigned long long)store.rv);
+        json_object_set_new(json_object_get(md, "annotations"), "emulator/touch",
+                            json_string(v));
+        snprintf(ns, sizeof(ns), "%s", o->ns);
+        snprintf(name, sizeof(name), "%s", o->name);
+        kst_put(&store, (int)r, ns, name, j, log_it);
+        objs = kst_sorted(&store, (int)r, &n);
+    }
+}
+
 static enum MHD_Result
 do_admin(struct MHD_Connection *c, const char *url, const char *body, size_t len)
 {
@@ -1494,10 +1547,13 @@ do_admin(struct MHD_Connection *c, const char *url, const char *body, size_t len
     } else if (!strcmp(url, "/admin/compact")) {
         kst_compact(&store);
     } else if (!strcmp(url, "/admin/expire")) {
-        /* every resourceVersion handed out so far becomes too old: 410 on demand */
+        /* every resourceVersion handed out so far becomes too old: 410 on demand; with
+         * {"resource","count"}, that many objects change first, unseen by any watch */
+        touch(json_object_get(in, "resource"), json_object_get(in, "count"), 0);
         store.rv++;
         kst_compact(&store);
-        store.drop_gen++;
+        /* open watches answer with an ERROR event, code 410, as a real server's do when
+         * they cannot go on from where they are (drop-watches drops them instead) */
         pthread_cond_broadcast(&store.cond);
     } else if (!strcmp(url, "/admin/load")) {
         /* bulk load without change log: {"items":[{"kind":"Pod",...}]} */
@@ -1505,32 +1561,7 @@ do_admin(struct MHD_Connection *c, const char *url, const char *body, size_t len
         kst_compact(&store);
     } else if (!strcmp(url, "/admin/touch")) {
         /* modify count objects of a resource (an annotation), for watch load */
-        const char *plural = json_string_value(json_object_get(in, "resource"));
-        long count = (long)json_integer_value(json_object_get(in, "count")), k;
-        size_t n, r;
-        struct kst_obj **objs;
-
-        for (r = 0; r < KST_N_RES && plural; r++)
-            if (!strcmp(kst_res_infos[r].plural, plural))
-                break;
-        if (plural && r < KST_N_RES) {
-            objs = kst_sorted(&store, (int)r, &n);
-            for (k = 0; k < count && n; k++) {
-                struct kst_obj *o = objs[(size_t)k % n];
-                json_t *j = kst_obj_json(o), *md = json_object_get(j, "metadata");
-                char ns[254], name[254], v[32];
-
-                if (!json_is_object(json_object_get(md, "annotations")))
-                    json_object_set_new(md, "annotations", json_object());
-                snprintf(v, sizeof(v), "%ld", k);
-                json_object_set_new(json_object_get(md, "annotations"), "emulator/touch",
-                                    json_string(v));
-                snprintf(ns, sizeof(ns), "%s", o->ns);
-                snprintf(name, sizeof(name), "%s", o->name);
-                kst_put(&store, (int)r, ns, name, j, 1);
-                objs = kst_sorted(&store, (int)r, &n);
-            }
-        }
+        touch(json_object_get(in, "resource"), json_object_get(in, "count"), 1);
     } else if (!strcmp(url, "/admin/stats")) {
         json_t *bytes = json_object(), *st;
         size_t r, k;
@@ -1693,6 +1724,7 @@ main(int argc, char **argv)
     const char *port_file = NULL, *load = NULL;
     int port = 0, ch;
     const union MHD_DaemonInfo *info;
+    sigset_t stop_sigs, old_mask;
 
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (ch) {
@@ -1746,6 +1778,12 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
+    /* only the main thread takes SIGTERM/SIGINT (libmicrohttpd's threads inherit the
+     * mask): a signal handled by another thread would leave main asleep */
+    sigemptyset(&stop_sigs);
+    sigaddset(&stop_sigs, SIGTERM);
+    sigaddset(&stop_sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_sigs, &old_mask);
     d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                              MHD_USE_ERROR_LOG,
                          (uint16_t)port, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &addr,
@@ -1771,7 +1809,7 @@ main(int argc, char **argv)
     }
     fprintf(stderr, "kube-emulator: listening on http://127.0.0.1:%d\n", port);
     while (!stop_flag)
-        pause();
+        sigsuspend(&old_mask);
     /* wake watches so their threads end */
     pthread_mutex_lock(&store.mu);
     store.drop_gen++;

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Runs the Kubernetes client's integration suite against the kube-apiserver emulator.
+# Runs the Kubernetes client's integration suite against the kube-apiserver emulator
+# (or the program in NSC_IT_PROGRAM, with the same emulator and environment).
 set -eu
 : "${top_builddir:=.}"
 work=$(mktemp -d "${TMPDIR:-/tmp}/nsc-it-emu.XXXXXX")
@@ -42,6 +43,7 @@ done
 NSC_IT_KUBECONFIG=$work/admin.kubeconfig
 NSC_IT_UNBOUND_KUBECONFIG=$work/unbound.kubeconfig
 NSC_IT_EXPIRE_CMD="curl -sf -XPOST http://127.0.0.1:$port/admin/expire >/dev/null"
+NSC_IT_ADMIN_URL=http://127.0.0.1:$port
 NSC_IT_NAME=kube-integration-emulator
-export NSC_IT_KUBECONFIG NSC_IT_UNBOUND_KUBECONFIG NSC_IT_EXPIRE_CMD NSC_IT_NAME
-"$top_builddir/tests/kube/test_kube_integration"
+export NSC_IT_KUBECONFIG NSC_IT_UNBOUND_KUBECONFIG NSC_IT_EXPIRE_CMD NSC_IT_ADMIN_URL NSC_IT_NAME
+"${NSC_IT_PROGRAM:-$top_builddir/tests/kube/test_kube_integration}"

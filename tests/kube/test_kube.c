@@ -1,4 +1,5 @@
-/* The Kubernetes client's check suite: config, watch splitter, reflector, informers. */
+/* The Kubernetes client's check suite: config, watch splitter, reflector, informers,
+ * the raw JSON skimmer. */
 #include "config.h"
 
 #include <check.h>
@@ -17,6 +18,7 @@ main(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     suite_add_tcase(s, test_kube_config_tcase());
     suite_add_tcase(s, test_kube_watch_tcase());
+    suite_add_tcase(s, test_kube_jscan_tcase());
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
