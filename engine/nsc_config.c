@@ -89,6 +89,10 @@ static const struct config_flag config_flags[] = {
     /* scale-up */
     {"expander", CT_EXPANDER, F(expander), 0, "least-waste", NOLIM, CS_ACTIVE,
      "chain of random, most-pods, least-waste, least-nodes, price, priority, grpc"},
+    {"expander-priority-config", CT_STRING, F(expander_priority_config), 0, NULL, NOLIM,
+     CS_ACTIVE,
+     "FILE of the priority expander's priorities (default: ConfigMap "
+     "cluster-autoscaler-priority-expander in --namespace)"},
     {"grpc-expander-url", CT_STRING, F(grpc_expander_url), 0, NULL, NOLIM, CS_STORED,
      "URL of the gRPC expander"},
     {"grpc-expander-cert", CT_STRING, F(grpc_expander_cert), 0, NULL, NOLIM, CS_STORED,
@@ -152,20 +156,20 @@ static const struct config_flag config_flags[] = {
      INT32_MIN, INT32_MAX, CS_ACTIVE, "pods of lower priority never cause a scale-up"},
 
     /* scale-down */
-    {"scale-down-enabled", CT_BOOL, F(scale_down_enabled), 0, "true", NOLIM, CS_STORED,
+    {"scale-down-enabled", CT_BOOL, F(scale_down_enabled), 0, "true", NOLIM, CS_ACTIVE,
      "remove unneeded nodes"},
     {"scale-down-utilization-threshold", CT_FLOAT, F(scale_down_utilization_threshold), 0,
-     "0.5", 0, 1, CS_STORED, "below this requested/allocatable a node may go"},
+     "0.5", 0, 1, CS_ACTIVE, "below this requested/allocatable a node may go"},
     {"scale-down-gpu-utilization-threshold", CT_FLOAT, F(scale_down_gpu_utilization_threshold),
-     0, "0.5", 0, 1, CS_STORED, "the same for GPU nodes"},
+     0, "0.5", 0, 1, CS_ACTIVE, "the same for GPU nodes"},
     {"scale-down-unneeded-time", CT_DURATION, F(scale_down_unneeded_time_ms), 0, "10m", NONNEG,
      CS_STORED, "how long a node stays unneeded before it goes"},
     {"scale-down-unready-enabled", CT_BOOL, F(scale_down_unready_enabled), 0, "true", NOLIM,
-     CS_STORED, "remove unready nodes too"},
+     CS_ACTIVE, "remove unready nodes too"},
     {"scale-down-unready-time", CT_DURATION, F(scale_down_unready_time_ms), 0, "20m", NONNEG,
      CS_STORED, "how long an unready node stays unneeded before it goes"},
     {"scale-down-delay-after-add", CT_DURATION, F(scale_down_delay_after_add_ms), 0, "10m",
-     NONNEG, CS_STORED, "no scale-down this long after a scale-up"},
+     NONNEG, CS_ACTIVE, "no scale-down this long after a scale-up"},
     {"scale-down-delay-after-delete", CT_DURATION, F(scale_down_delay_after_delete_ms), 0, "0s",
      NONNEG, CS_STORED, "no scale-down this long after a deletion"},
     {"scale-down-delay-after-failure", CT_DURATION, F(scale_down_delay_after_failure_ms), 0,
@@ -177,8 +181,8 @@ static const struct config_flag config_flags[] = {
     {"unremovable-node-recheck-timeout", CT_DURATION, F(unremovable_node_recheck_timeout_ms), 0,
      "5m", NONNEG, CS_STORED, "wait before re-checking an unremovable node"},
     {"max-scale-down-parallelism", CT_INT, F(max_scale_down_parallelism), 0, "10", POS,
-     CS_STORED, "node deletions in flight"},
-    {"max-drain-parallelism", CT_INT, F(max_drain_parallelism), 0, "1", POS, CS_STORED,
+     CS_ACTIVE, "node deletions in flight"},
+    {"max-drain-parallelism", CT_INT, F(max_drain_parallelism), 0, "1", POS, CS_ACTIVE,
      "drained node deletions in flight"},
     {"max-graceful-termination-sec", CT_INT, F(max_graceful_termination_s), 0, "600", NONNEG,
      CS_STORED, "longest grace period given to an evicted pod, seconds"},
@@ -187,11 +191,11 @@ static const struct config_flag config_flags[] = {
     {"max-pod-eviction-time", CT_DURATION, F(max_pod_eviction_time_ms), 0, "2m", POS, CS_STORED,
      "how long evictions of a node's pods are retried"},
     {"skip-nodes-with-local-storage", CT_BOOL, F(skip_nodes_with_local_storage), 0, "true",
-     NOLIM, CS_STORED, "keep nodes running pods with emptyDir or hostPath"},
+     NOLIM, CS_ACTIVE, "keep nodes running pods with emptyDir or hostPath"},
     {"skip-nodes-with-system-pods", CT_BOOL, F(skip_nodes_with_system_pods), 0, "true", NOLIM,
-     CS_STORED, "keep nodes running kube-system pods without a PDB"},
+     CS_ACTIVE, "keep nodes running kube-system pods without a PDB"},
     {"skip-nodes-with-custom-controller-pods", CT_BOOL,
-     F(skip_nodes_with_custom_controller_pods), 0, "true", NOLIM, CS_STORED,
+     F(skip_nodes_with_custom_controller_pods), 0, "true", NOLIM, CS_ACTIVE,
      "keep nodes running pods of unknown controllers"},
     {"blocking-system-pod-distruption-timeout", CT_DURATION,
      F(blocking_system_pod_disruption_timeout_ms), 0, "1h", NONNEG, CS_STORED,
@@ -199,9 +203,9 @@ static const struct config_flag config_flags[] = {
     {"min-replica-count", CT_INT, F(min_replica_count), 0, "0", NONNEG, CS_STORED,
      "keep nodes with pods of controllers smaller than this"},
     {"ignore-daemonsets-utilization", CT_BOOL, F(ignore_daemonsets_utilization), 0, "false",
-     NOLIM, CS_STORED, "leave DaemonSet pods out of utilization"},
+     NOLIM, CS_ACTIVE, "leave DaemonSet pods out of utilization"},
     {"ignore-mirror-pods-utilization", CT_BOOL, F(ignore_mirror_pods_utilization), 0, "false",
-     NOLIM, CS_STORED, "leave mirror pods out of utilization"},
+     NOLIM, CS_ACTIVE, "leave mirror pods out of utilization"},
     {"daemonset-eviction-for-empty-nodes", CT_BOOL, F(daemonset_eviction_for_empty_nodes), 0,
      "false", NOLIM, CS_STORED, "evict DaemonSet pods from empty nodes"},
     {"daemonset-eviction-for-occupied-nodes", CT_BOOL, F(daemonset_eviction_for_occupied_nodes),
@@ -254,8 +258,8 @@ static const struct config_flag config_flags[] = {
      "write the status ConfigMap"},
     {"status-config-map-name", CT_STRING, F(status_config_map_name), 0,
      "cluster-autoscaler-status", NOLIM, CS_STORED, "name of the status ConfigMap"},
-    {"namespace", CT_STRING, F(namespace_name), 0, "kube-system", NOLIM, CS_STORED,
-     "namespace of the status ConfigMap and the lease"},
+    {"namespace", CT_STRING, F(namespace_name), 0, "kube-system", NOLIM, CS_ACTIVE,
+     "namespace of the status ConfigMap, the lease and the priority expander's ConfigMap"},
     {"address", CT_STRING, F(address), 0, ":8085", NOLIM, CS_STORED,
      "listen address of /metrics and /health-check"},
     {"max-inactivity", CT_DURATION, F(max_inactivity_ms), 0, "10m", POS, CS_STORED,
@@ -765,6 +769,16 @@ config_check(const struct nsc_config *cfg, char *err, size_t len)
                    cfg->drain_priority_config);
         return NSC_ERR_INVALID;
     }
+    /* A recorded dump holds no ConfigMap: the priorities must come from a file. */
+    if (config_expander_has(cfg, "priority") && cfg->expander_priority_config == NULL &&
+        cfg->cluster_snapshot != NULL) {
+        config_err(err, len,
+                   "flag --expander=%s with --cluster-snapshot needs "
+                   "--expander-priority-config=FILE (the ConfigMap "
+                   "cluster-autoscaler-priority-expander is read only from a live cluster)",
+                   cfg->expander);
+        return NSC_ERR_INVALID;
+    }
     if (strcmp(cfg->estimator, "binpacking") != 0) {
         config_err(err, len,
                    "invalid value \"%s\" for flag --estimator: only binpacking exists",
@@ -907,6 +921,24 @@ config_given(const struct nsc_config *cfg, const char *flag)
     return config_find(flag, strlen(flag), &index) != NULL && cfg->given[index];
 }
 
+bool
+config_expander_has(const struct nsc_config *cfg, const char *name)
+{
+    const char *p = cfg->expander != NULL ? cfg->expander : "";
+    size_t n = strlen(name);
+
+    while (*p != '\0') {
+        size_t item = strcspn(p, ",");
+
+        if (item == n && strncmp(p, name, n) == 0)
+            return true;
+        p += item;
+        if (*p == ',')
+            p++;
+    }
+    return false;
+}
+
 static const char *
 config_metavar(enum config_type t)
 {
@@ -980,4 +1012,8 @@ config_warn_inactive(const struct nsc_config *cfg)
             log_warning("flag --%s is accepted for compatibility but nothing acts on it yet",
                         config_flags[i].name);
     }
+    if (cfg->expander_priority_config != NULL && !config_expander_has(cfg, "priority"))
+        log_warning("flag --expander-priority-config has no effect: --expander=%s has no "
+                    "priority expander",
+                    cfg->expander);
 }

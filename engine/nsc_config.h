@@ -85,6 +85,9 @@ struct nsc_config {
     /* ---- scale-up ---- */
     /** --expander: comma-separated chain, validated names (least-waste). */
     char *expander;
+    /** --expander-priority-config: file holding the priority expander's `priorities` text
+     * (NULL: read the ConfigMap cluster-autoscaler-priority-expander of a live cluster). */
+    char *expander_priority_config;
     /** --grpc-expander-url, --grpc-expander-cert (stored). */
     char *grpc_expander_url;
     char *grpc_expander_cert;
@@ -255,5 +258,8 @@ int config_parse_bool(const char *text, bool *out);
 
 /** True when the flag (long name, without dashes) was given on the command line. */
 bool config_given(const struct nsc_config *cfg, const char *flag);
+
+/** True when the --expander chain names the expander `name` ("priority"). */
+bool config_expander_has(const struct nsc_config *cfg, const char *name);
 
 #endif

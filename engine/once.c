@@ -8,9 +8,11 @@
 #include "kube/config.h"
 #include "kube/client.h"
 #include "kube/sync.h"
+#include "kube/writes.h"
 #include "loop/replay.h"
 #include "version.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -214,13 +216,16 @@ once_print_json(FILE *out, const struct nsc_config *cfg, const struct plugin *p,
     return rc == 0 ? 0 : NSC_ERR_INTERNAL;
 }
 
-/* The planner's options from the flags. */
+/* The planner's options from the flags and the priority configuration (borrowed, may be
+ * NULL: see once_priority_config). */
 static void
-once_scaleup_options(const struct nsc_config *cfg, struct scaleup_options *o)
+once_scaleup_options(const struct nsc_config *cfg, const char *priority_config,
+                     struct scaleup_options *o)
 {
     scaleup_options_default(o);
     if (cfg->expander != NULL)
         o->expander = cfg->expander;
+    o->priority_config = priority_config;
     o->balance_similar = cfg->balance_similar_node_groups;
     o->balancing_ignore_labels = (const char *const *)cfg->balancing_ignore_labels.items;
     o->n_balancing_ignore_labels = cfg->balancing_ignore_labels.n;
@@ -245,6 +250,120 @@ once_source(const struct nsc_config *cfg)
     return cfg->kubeconfig != NULL ? cfg->kubeconfig : "in-cluster";
 }
 
+#define ONCE_PRIORITY_CONFIGMAP "cluster-autoscaler-priority-expander"
+#define ONCE_PRIORITY_KEY "priorities"
+#define ONCE_PRIORITY_MAX_BYTES (1u << 20) /* a ConfigMap holds at most 1 MiB */
+
+/* The whole of a --expander-priority-config file into *out (owned). */
+static int
+once_read_priority_file(const char *path, char **out, char *err, size_t err_len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t n;
+    int rc = 0;
+
+    *out = NULL;
+    if (f == NULL) {
+        snprintf(err, err_len, "--expander-priority-config=%s: cannot open: %s", path,
+                 strerror(errno));
+        return NSC_ERR_INVALID;
+    }
+    buf = malloc(ONCE_PRIORITY_MAX_BYTES + 1);
+    if (buf == NULL) {
+        rc = NSC_ERR_NOMEM;
+        goto out;
+    }
+    n = fread(buf, 1, ONCE_PRIORITY_MAX_BYTES + 1, f);
+    if (ferror(f) || n > ONCE_PRIORITY_MAX_BYTES || memchr(buf, '\0', n) != NULL) {
+        snprintf(err, err_len, "--expander-priority-config=%s: %s", path,
+                 ferror(f)                     ? "read error"
+                 : n > ONCE_PRIORITY_MAX_BYTES ? "larger than 1 MiB"
+                                               : "not text (holds a NUL byte)");
+        rc = NSC_ERR_INVALID;
+        goto out;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    buf = NULL;
+out:
+    free(buf);
+    fclose(f);
+    return rc;
+}
+
+/*
+ * The priority expander's configuration when the --expander chain has `priority`: the
+ * --expander-priority-config file (what the `priorities` key of a mounted ConfigMap
+ * holds), else that key of the ConfigMap cluster-autoscaler-priority-expander in
+ * --namespace, read with kube (borrowed; NULL on a replay, where config_check already
+ * demands the file). *out receives the owned text, NULL when the chain has no priority.
+ * A missing or invalid configuration is an error naming where it was looked for, and the
+ * line and problem.
+ */
+static int
+once_priority_config(const struct nsc_config *cfg, struct kube_client *kube, char **out,
+                     char *err, size_t err_len)
+{
+    char where[512], why[384] = "out of memory";
+    int rc;
+
+    *out = NULL;
+    if (!config_expander_has(cfg, "priority"))
+        return 0;
+    if (cfg->expander_priority_config != NULL) {
+        rc = once_read_priority_file(cfg->expander_priority_config, out, err, err_len);
+        if (rc < 0)
+            return rc;
+        snprintf(where, sizeof(where), "--expander-priority-config=%s",
+                 cfg->expander_priority_config);
+    } else if (kube == NULL) {
+        snprintf(err, err_len, "--expander=%s needs --expander-priority-config=FILE",
+                 cfg->expander);
+        return NSC_ERR_INVALID;
+    } else {
+        struct kube_resp resp;
+        char d[768];
+
+        memset(&resp, 0, sizeof(resp));
+        rc = kube_configmap_get(kube, cfg->namespace_name, ONCE_PRIORITY_CONFIGMAP,
+                                ONCE_PRIORITY_KEY, out, &resp);
+        if (rc == NSC_ERR_NOT_FOUND)
+            snprintf(err, err_len,
+                     "--expander=%s: no priority configuration: ConfigMap %s/%s does not "
+                     "exist (create it with the key %s, set --namespace, or pass "
+                     "--expander-priority-config=FILE)",
+                     cfg->expander, cfg->namespace_name, ONCE_PRIORITY_CONFIGMAP,
+                     ONCE_PRIORITY_KEY);
+        else if (rc < 0)
+            snprintf(err, err_len, "--expander=%s: cannot read ConfigMap %s/%s: %s",
+                     cfg->expander, cfg->namespace_name, ONCE_PRIORITY_CONFIGMAP,
+                     kube_resp_describe(&resp, d, sizeof(d)));
+        else if (*out == NULL)
+            snprintf(err, err_len,
+                     "--expander=%s: ConfigMap %s/%s has no string key %s (the priority "
+                     "configuration)",
+                     cfg->expander, cfg->namespace_name, ONCE_PRIORITY_CONFIGMAP,
+                     ONCE_PRIORITY_KEY);
+        kube_resp_clear(&resp);
+        if (rc < 0)
+            return rc;
+        if (*out == NULL)
+            return NSC_ERR_INVALID;
+        snprintf(where, sizeof(where), "ConfigMap %s/%s, key %s", cfg->namespace_name,
+                 ONCE_PRIORITY_CONFIGMAP, ONCE_PRIORITY_KEY);
+    }
+    rc = scaleup_priority_check(*out, why, sizeof(why));
+    if (rc < 0) {
+        snprintf(err, err_len, "priority expander configuration in %s: %s", where, why);
+        free(*out);
+        *out = NULL;
+        return rc;
+    }
+    log_info("priority expander configuration read from %s", where);
+    return 0;
+}
+
 /*
  * The cluster for one pass: the kubectl dump of --cluster-snapshot, or one paginated list
  * of every kind from the API server (--kubeconfig, else in-cluster), so that a live pass
@@ -252,15 +371,17 @@ once_source(const struct nsc_config *cfg)
  */
 static int
 once_load_cluster(const struct nsc_config *cfg, struct model *m, struct model_load_stats *st,
-                  char *err, size_t err_len)
+                  char **priority_config, char *err, size_t err_len)
 {
     struct kube_client_opts ko;
     struct kube_config *kc = NULL;
     struct kube_client *kube = NULL;
     int rc;
 
-    if (cfg->cluster_snapshot != NULL)
-        return model_load_file(m, cfg->cluster_snapshot, st, err, err_len);
+    if (cfg->cluster_snapshot != NULL) {
+        rc = once_priority_config(cfg, NULL, priority_config, err, err_len);
+        return rc < 0 ? rc : model_load_file(m, cfg->cluster_snapshot, st, err, err_len);
+    }
     rc = kube_config_auto(cfg->kubeconfig, cfg->kube_context, &kc, err, err_len);
     if (rc < 0)
         return rc;
@@ -270,7 +391,9 @@ once_load_cluster(const struct nsc_config *cfg, struct model *m, struct model_lo
     rc = kube_client_new(kc, &ko, &kube, err, err_len);
     if (rc < 0)
         return rc;
-    rc = kube_load_model(kube, m, st, err, err_len);
+    rc = once_priority_config(cfg, kube, priority_config, err, err_len);
+    if (rc == 0)
+        rc = kube_load_model(kube, m, st, err, err_len);
     kube_client_free(kube);
     return rc;
 }
@@ -287,17 +410,20 @@ once_replay(const struct nsc_config *cfg, struct backend *b, const struct group_
     struct model_load_stats st;
     struct scaleup_options o;
     json_t *dec = NULL;
+    char *priority_config = NULL;
     int rc;
 
     if (m == NULL)
         return NSC_ERR_NOMEM;
-    rc = once_load_cluster(cfg, m, &st, err, err_len);
+    /* kube_load_model adds to the counts it is given. */
+    memset(&st, 0, sizeof(st));
+    rc = once_load_cluster(cfg, m, &st, &priority_config, err, err_len);
     if (rc < 0)
         goto out;
     log_info("%s %s: %u nodes, %u pods, %u PDBs (%u skipped, %u of other kinds)",
              cfg->cluster_snapshot ? "snapshot" : "cluster", once_source(cfg), st.n_nodes,
              st.n_pods, st.n_pdbs, st.n_skipped, st.n_ignored);
-    once_scaleup_options(cfg, &o);
+    once_scaleup_options(cfg, priority_config, &o);
     struct scaledown_options sdo;
     scaledown_options_from_config(cfg, &sdo);
     rc = replay_decide_at(m, set, &o, &sdo, (int64_t)time(NULL), &dec, err, err_len);
@@ -340,6 +466,7 @@ once_replay(const struct nsc_config *cfg, struct backend *b, const struct group_
     fflush(out);
 out:
     json_decref(dec);
+    free(priority_config);
     model_free(m);
     return rc;
 }

@@ -13,7 +13,8 @@
 #include "log.h"
 
 #define LIST_TIMEOUT_MS 120000
-#define RV_MAX 24 /* etcd revisions are 64-bit integers: at most 20 digits */
+#define WATCH_BUFFER (128L << 10) /* fewer, larger writes when events come in bursts */
+#define RV_MAX 24                 /* etcd revisions are 64-bit integers: at most 20 digits */
 #define PATH_MAX_LEN 4096
 
 /* What the informer knows of one object: enough to tell, on a relist, whether an item
@@ -311,18 +312,32 @@ deliver_raw(struct kube_informer *inf, enum kube_event_type type, const char *js
     inf->on_raw_event(inf->ud, type, json, len, meta);
 }
 
+/* Copy a resourceVersion span into rv (RV_MAX bytes); "" when too long. */
+static void
+rv_copy(char *rv, const char *p, size_t n)
+{
+    if (n >= RV_MAX)
+        n = 0;
+    if (n)
+        memcpy(rv, p, n);
+    rv[n] = '\0';
+}
+
 /* Raw delivery of an object's text: its metadata read from the text, or, when the text
- * does not give it plainly (escapes), from a decoded copy. Returns 0 or NSC_ERR_INTERNAL
- * (the text is not JSON; err says why). */
+ * does not give it plainly (escapes), from a decoded copy; rv (RV_MAX bytes, may be NULL)
+ * receives its resourceVersion. Returns 0 or NSC_ERR_INTERNAL (the text is not JSON; err
+ * says why). */
 static int
 deliver_text(struct kube_informer *inf, enum kube_event_type type, const char *json, size_t len,
-             char *err, size_t err_len)
+             char *rv, char *err, size_t err_len)
 {
     struct kube_raw_meta meta;
     json_error_t jerr;
     json_t *obj, *md;
 
     if (kube_raw_meta(json, len, &meta) == 0 && meta.name.len > 0) {
+        if (rv)
+            rv_copy(rv, meta.rv.p, meta.rv.len);
         deliver_raw(inf, type, json, len, &meta);
         return 0;
     }
@@ -342,6 +357,8 @@ deliver_text(struct kube_informer *inf, enum kube_event_type type, const char *j
         meta.name.len = 0;
     if (meta.ns.p == NULL)
         meta.ns.p = "";
+    if (rv)
+        rv_copy(rv, meta.rv.p ? meta.rv.p : "", meta.rv.len);
     deliver_raw(inf, type, json, len, &meta);
     json_decref(obj);
     return 0;
@@ -542,7 +559,8 @@ list_item(void *ud, const char *json, size_t len)
     json_error_t jerr;
     json_t *obj;
 
-    if (kube_raw_meta(json, len, &m) == 0 && m.rv.len > 0 && m.rv.len < RV_MAX) {
+    if (inf->index.n > 0 && kube_raw_meta(json, len, &m) == 0 && m.rv.len > 0 &&
+        m.rv.len < RV_MAX) {
         char key[512];
         int n = make_key(key, sizeof(key), m.ns.p, m.ns.len, m.name.p, m.name.len);
         struct idx_ent *e = n > 0 ? idx_find(&inf->index, key, (size_t)n) : NULL;
@@ -554,7 +572,7 @@ list_item(void *ud, const char *json, size_t len)
         }
     }
     if (inf->on_raw_event)
-        return deliver_text(inf, KUBE_EVENT_ADDED, json, len, inf->item_err,
+        return deliver_text(inf, KUBE_EVENT_ADDED, json, len, NULL, inf->item_err,
                             sizeof(inf->item_err));
     obj = json_loadb(json, len, 0, &jerr);
     if (obj == NULL) {
@@ -647,16 +665,12 @@ watch_line(void *ud, const char *line, size_t len)
                 span_is(&type, "DELETED"))) {
         char err[160];
 
-        if (kube_raw_meta(ospan.p, ospan.len, &meta) == 0 && meta.rv.len < sizeof(rvbuf)) {
-            memcpy(rvbuf, meta.rv.p, meta.rv.len);
-            rvbuf[meta.rv.len] = '\0';
-            rv = rvbuf;
-        }
+        rv = rvbuf;
         if (deliver_text(inf,
                          span_is(&type, "ADDED")      ? KUBE_EVENT_ADDED
                          : span_is(&type, "MODIFIED") ? KUBE_EVENT_MODIFIED
                                                       : KUBE_EVENT_DELETED,
-                         ospan.p, ospan.len, err, sizeof(err)) != 0) {
+                         ospan.p, ospan.len, rvbuf, err, sizeof(err)) != 0) {
             log_msg(NSC_LOG_WARNING, "kube", "%s: watch sent %s; restarting", inf->name, err);
             inf->bad_stream = 1;
             return 1;
@@ -785,6 +799,7 @@ start_watch(struct kube_informer *inf)
         return;
     }
     curl_easy_setopt(inf->easy, CURLOPT_HTTPHEADER, inf->headers);
+    curl_easy_setopt(inf->easy, CURLOPT_BUFFERSIZE, WATCH_BUFFER);
     curl_easy_setopt(inf->easy, CURLOPT_WRITEFUNCTION, watch_write);
     curl_easy_setopt(inf->easy, CURLOPT_WRITEDATA, inf);
     curl_easy_setopt(inf->easy, CURLOPT_PRIVATE, inf);

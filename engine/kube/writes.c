@@ -1,5 +1,5 @@
 /* Evictions (v1 with a v1beta1 fallback), node read-modify-write with conflict retries,
- * Events with client-side aggregation, and the status ConfigMap. */
+ * Events with client-side aggregation, the status ConfigMap, and ConfigMap reads. */
 #include "config.h"
 
 #include "kube/writes.h"
@@ -499,4 +499,25 @@ kube_configmap_put(struct kube_client *c, const char *ns, const char *name, cons
         kube_resp_clear(resp);
     }
     return rc;
+}
+
+int
+kube_configmap_get(struct kube_client *c, const char *ns, const char *name, const char *key,
+                   char **value, struct kube_resp *resp)
+{
+    char path[768], ens[256], ename[512];
+    const char *v;
+    int rc;
+
+    *value = NULL;
+    snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s",
+             kube_query_escape(ns, ens, sizeof(ens)),
+             kube_query_escape(name, ename, sizeof(ename)));
+    rc = kube_request(c, "GET", path, NULL, NULL, 0, resp);
+    if (rc < 0)
+        return rc;
+    v = json_string_value(json_object_get(json_object_get(resp->obj, "data"), key));
+    if (v != NULL && (*value = strdup(v)) == NULL)
+        return NSC_ERR_NOMEM;
+    return 0;
 }

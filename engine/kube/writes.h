@@ -92,6 +92,15 @@ int kube_record(struct kube_recorder *r, const struct kube_obj_ref *ref, const c
 int kube_configmap_put(struct kube_client *c, const char *ns, const char *name,
                        const json_t *data, struct kube_resp *resp);
 
+/**
+ * Read the value of key in the data of the ConfigMap ns/name. *value receives an owned
+ * copy (free()), or NULL when the ConfigMap exists without that key or with a value that
+ * is not a string. Returns 0, or the request's status (NSC_ERR_NOT_FOUND when there is
+ * no such ConfigMap; resp describes it; clear it after).
+ */
+int kube_configmap_get(struct kube_client *c, const char *ns, const char *name, const char *key,
+                       char **value, struct kube_resp *resp);
+
 /** Format wall time ms as MicroTime "2006-01-02T15:04:05.000000Z" (six digits). */
 void kube_format_microtime(int64_t wall_ms, char *buf, size_t len);
 

@@ -53,8 +53,7 @@ prio_add(struct prio_config *pc, long prio, const char *pat, size_t len, int lin
     }
     char buf[512];
     if (len == 0 || len >= sizeof(buf)) {
-        snprintf(err, err_len,
-                 "priority expander configuration, line %d: empty or too long pattern", line);
+        snprintf(err, err_len, "line %d: empty or too long pattern", line);
         return NSC_ERR_INVALID;
     }
     memcpy(buf, pat, len);
@@ -67,8 +66,7 @@ prio_add(struct prio_config *pc, long prio, const char *pat, size_t len, int lin
     if (rc != 0) {
         char rerr[128];
         regerror(rc, &pc->e[pc->n].re, rerr, sizeof(rerr));
-        snprintf(err, err_len, "priority expander configuration, line %d: bad regex \"%s\": %s",
-                 line, buf, rerr);
+        snprintf(err, err_len, "line %d: bad regex \"%s\": %s", line, buf, rerr);
         return NSC_ERR_INVALID;
     }
     pc->e[pc->n].prio = prio;
@@ -101,10 +99,7 @@ prio_parse(const char *text, struct prio_config *pc, char *err, size_t err_len)
             continue;
         if (*s == '-') {
             if (!have) {
-                snprintf(
-                    err, err_len,
-                    "priority expander configuration, line %d: list item before a priority",
-                    line);
+                snprintf(err, err_len, "line %d: list item before a priority", line);
                 goto fail;
             }
             s++;
@@ -120,8 +115,7 @@ prio_parse(const char *text, struct prio_config *pc, char *err, size_t err_len)
         char *end;
         long v = strtol(s, &end, 10);
         if (end == s || *end != ':') {
-            snprintf(err, err_len,
-                     "priority expander configuration, line %d: expected \"<integer>:\"", line);
+            snprintf(err, err_len, "line %d: expected \"<integer>:\"", line);
             goto fail;
         }
         cur = v;
@@ -131,9 +125,7 @@ prio_parse(const char *text, struct prio_config *pc, char *err, size_t err_len)
             rest++;
         if (rest < e) {
             if (*rest != '[' || e[-1] != ']') {
-                snprintf(err, err_len,
-                         "priority expander configuration, line %d: expected a list of regexes",
-                         line);
+                snprintf(err, err_len, "line %d: expected a list of regexes", line);
                 goto fail;
             }
             const char *q = rest + 1, *qe = e - 1;
@@ -164,8 +156,17 @@ scaleup_priority_check(const char *config, char *err, size_t err_len)
 {
     struct prio_config pc;
     int rc = prio_parse(config ? config : "", &pc, err, err_len);
-    if (rc == 0)
-        prio_free(&pc);
+    if (rc < 0)
+        return rc;
+    /* The Go autoscaler refuses an empty configuration too: with nothing to match, every
+     * group would pass and the operator's intent would silently be lost. */
+    if (pc.n == 0) {
+        snprintf(err, err_len,
+                 "no priority with a regex (want lines \"<integer>:\" each followed by "
+                 "\"  - <regex>\" items)");
+        rc = NSC_ERR_INVALID;
+    }
+    prio_free(&pc);
     return rc;
 }
 
@@ -322,7 +323,12 @@ scaleup_options_check(const struct scaleup_options *o, char *err, size_t err_len
             snprintf(err, err_len, "--expander=priority needs a priority configuration");
             return NSC_ERR_INVALID;
         }
-        return scaleup_priority_check(o->priority_config, err, err_len);
+        char why[384] = "out of memory";
+        int rc = scaleup_priority_check(o->priority_config, why, sizeof(why));
+        if (rc < 0) {
+            snprintf(err, err_len, "priority expander configuration: %s", why);
+            return rc;
+        }
     }
     return 0;
 }

@@ -128,7 +128,11 @@ struct scaleup_option {
 size_t scaleup_expand(const struct scaleup_option *opts, size_t n, const char *chain,
                       const char *priority_config, uint64_t *rng);
 
-/** Parse a priority configuration: returns 0 or NSC_ERR_INVALID with err naming the line. */
+/**
+ * Check a priority configuration (the ConfigMap's `priorities` text): returns 0, or
+ * NSC_ERR_INVALID with err "line N: problem" (or the configuration has no regex at all),
+ * or NSC_ERR_NOMEM.
+ */
 int scaleup_priority_check(const char *config, char *err, size_t err_len);
 
 /**

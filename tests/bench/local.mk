@@ -15,7 +15,8 @@ bench: tests/bench/nsc-bench$(EXEEXT)
 .PHONY: bench
 
 # Kubernetes client against the kube-apiserver emulator: `make bench-kube`, also run by
-# `make bench` (BENCH_KUBE_ARGS="NODES PODS EVENTS"; default 5000 150000 100000).
+# `make bench` (BENCH_KUBE_ARGS="NODES PODS EVENTS CHANGED"; default 5000 150000 100000
+# and a tenth of the pods changed while no watch is open, before the relist).
 noinst_PROGRAMS += tests/bench/bench_kube
 tests_bench_bench_kube_SOURCES = tests/bench/bench_kube.c
 tests_bench_bench_kube_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS)

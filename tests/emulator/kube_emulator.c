@@ -1469,7 +1469,7 @@ load_items(json_t *items)
         snprintf(nsb, sizeof(nsb), "%s",
                  kst_res_infos[r].namespaced ? (ns ? ns : "default") : "");
         snprintf(nameb, sizeof(nameb), "%s", name);
-        copy = json_deep_copy(it);
+        copy = json_incref(it); /* the caller drops the list: no copy needed */
         json_object_del(copy, "kind");
         json_object_del(copy, "apiVersion");
         bump_generation(r, copy, NULL);

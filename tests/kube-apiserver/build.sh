@@ -1,17 +1,19 @@
 #!/bin/sh
-# Builds a Kubernetes v1.20.2 component (kube-apiserver by default, or kube-scheduler) from
-# Debian's "kubernetes" source package and installs etcd from Debian, for the integration
-# tests. Usage: build.sh [kube-apiserver|kube-scheduler]. Binaries are cached outside the
-# clone (NSC_KUBE_CACHE, default /var/cache/nodescaler) so a machine builds each once; one
-# source unpack builds every component not yet cached.
+# Builds a Kubernetes v1.20.2 component (kube-apiserver by default, kube-scheduler, or
+# kubectl) from Debian's "kubernetes" source package and installs etcd from Debian, for the
+# integration tests. Usage: build.sh [kube-apiserver|kube-scheduler|kubectl]. Binaries are
+# cached outside the clone (NSC_KUBE_CACHE, default /var/cache/nodescaler) so a machine
+# builds each once; one source unpack builds every server component not yet cached.
+# kubectl is built only when asked for (it only regenerates a fixture, see
+# make-replay-dump.sh), so the tests never spend minutes on it.
 # Prints the path of the requested binary on stdout. Needs root the first time (apt-get).
 set -eu
 
 component=${1:-kube-apiserver}
 components="kube-apiserver kube-scheduler"
-case " $components " in
+case " $components kubectl " in
 *" $component "*) ;;
-*) echo "kube-build: unknown component '$component' (expected one of: $components)" >&2; exit 2 ;;
+*) echo "kube-build: unknown component '$component' (expected one of: $components kubectl)" >&2; exit 2 ;;
 esac
 cache=${NSC_KUBE_CACHE:-/var/cache/nodescaler}
 bin="$cache/$component-v1.20.2"
@@ -65,8 +67,9 @@ if [ -x "$bin" ]; then
     exit 0
 fi
 
-# Every component not cached yet is built from the same unpacked source.
+# Every server component not cached yet is built from the same unpacked source.
 what=""
+[ "$component" = kubectl ] && what=cmd/kubectl
 for c in $components; do
     [ -x "$cache/$c-v1.20.2" ] || what="$what cmd/$c"
 done

@@ -59,5 +59,19 @@ TESTS += tests/unit/test_config
 TESTS += tests/unit/cli.sh
 dist_noinst_SCRIPTS += tests/unit/cli.sh
 
+# The priority expander end to end: the offline replay with --expander-priority-config,
+# and a live run (the kube emulator) reading the ConfigMap.
+TESTS += tests/unit/priority-replay-cli.sh tests/unit/priority-configmap.sh
+dist_noinst_SCRIPTS += tests/unit/priority-replay-cli.sh tests/unit/priority-configmap.sh \
+	tests/unit/priority-common.sh
+EXTRA_DIST += tests/data/replay/priority
+
+# The replay of a dump real kubectl v1.20.2 wrote of a real kube-apiserver, and the script
+# that regenerates it (by hand: it builds kubectl, so CI never runs it).
+TESTS += tests/unit/replay-kubectl-dump.sh
+dist_noinst_SCRIPTS += tests/unit/replay-kubectl-dump.sh tests/kube-apiserver/make-replay-dump.sh
+dist_noinst_DATA += tests/data/replay/kubectl-1.20-dump.json \
+	tests/data/replay/kubectl-1.20-groups.json
+
 # The README's test command and its helpers ship in the tarball too.
 dist_noinst_SCRIPTS += tests/run.sh tests/summary.sh .ci/run

@@ -322,6 +322,9 @@ static const struct {
     {"--initial-node-group-backoff-duration=1h", "flag --max-node-group-backoff-duration must "
                                                  "not be shorter"},
     {"--leader-elect-resource-lock=endpoints", "only leases is supported"},
+    {"--expander=least-waste,priority --cluster-snapshot=dump.json",
+     "flag --expander=least-waste,priority with --cluster-snapshot needs "
+     "--expander-priority-config=FILE"},
 };
 
 START_TEST(bad_values_refused)
@@ -351,7 +354,40 @@ START_TEST(usage_lists_every_flag)
     assert_contains(text, "--nodes=MIN:MAX:NAME");
     assert_contains(text, "--once[=BOOL]");
     assert_contains(text, "--blocking-system-pod-distruption-timeout=DURATION");
+    assert_contains(text, "--expander-priority-config=STRING");
+    /* The offline replay's scale-down acts on these; the unneeded times it sets to zero. */
+    assert_contains(text, "remove unneeded nodes (default true)\n");
+    assert_contains(text, "node deletions in flight (default 10)\n");
+    assert_contains(text, "leave DaemonSet pods out of utilization\n");
+    assert_contains(text, "before it goes (default 10m) [stored]\n");
     free(text);
+}
+END_TEST
+
+/* Where the priority expander's configuration may come from, for each source of cluster. */
+START_TEST(priority_config_sources)
+{
+    struct nsc_config cfg;
+    char err[ERR_LEN];
+
+    ck_assert_int_eq(parse_line(&cfg,
+                                "--expander=priority,least-waste --cluster-snapshot=dump.json "
+                                "--expander-priority-config=prio.yaml",
+                                err),
+                     0);
+    ck_assert_str_eq(cfg.expander_priority_config, "prio.yaml");
+    ck_assert(config_expander_has(&cfg, "priority"));
+    ck_assert(config_expander_has(&cfg, "least-waste"));
+    ck_assert(!config_expander_has(&cfg, "least"));
+    config_free(&cfg);
+    /* A live cluster has the ConfigMap. */
+    ck_assert_int_eq(parse_line(&cfg, "--expander=priority --kubeconfig=kc", err), 0);
+    ck_assert_ptr_null(cfg.expander_priority_config);
+    config_free(&cfg);
+    ck_assert_int_eq(parse_line(&cfg, "--expander=most-pods --cluster-snapshot=d.json", err),
+                     0);
+    ck_assert(!config_expander_has(&cfg, "priority"));
+    config_free(&cfg);
 }
 END_TEST
 
@@ -373,6 +409,7 @@ main(void)
     tcase_add_loop_test(tc, bad_values_refused, 0,
                         (int)(sizeof(bad_lines) / sizeof(bad_lines[0])));
     tcase_add_test(tc, usage_lists_every_flag);
+    tcase_add_test(tc, priority_config_sources);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

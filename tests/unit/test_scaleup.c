@@ -246,6 +246,14 @@ START_TEST(options_refused)
     ck_assert_int_eq(scaleup_options_check(&o, err, sizeof(err)), NSC_ERR_INVALID);
     o.priority_config = "ten:\n - a\n";
     ck_assert_int_eq(scaleup_options_check(&o, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert(strstr(err, "line 1: expected \"<integer>:\"") != NULL);
+    /* Nothing to match would let every group through: refused, as the Go autoscaler does. */
+    o.priority_config = "# only a comment\n10:\n";
+    ck_assert_int_eq(scaleup_options_check(&o, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert(strstr(err, "no priority with a regex") != NULL);
+    o.priority_config = "10: [a, ([b]\n";
+    ck_assert_int_eq(scaleup_options_check(&o, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert(strstr(err, "priority expander configuration: line 1: bad regex") != NULL);
 }
 END_TEST
 
