@@ -88,7 +88,7 @@ static const struct config_flag config_flags[] = {
 
     /* scale-up */
     {"expander", CT_EXPANDER, F(expander), 0, "least-waste", NOLIM, CS_ACTIVE,
-     "chain of random, most-pods, least-waste, least-nodes, price, priority, grpc"},
+     "chain of random, most-pods, least-waste, least-nodes, priority"},
     {"expander-priority-config", CT_STRING, F(expander_priority_config), 0, NULL, NOLIM,
      CS_ACTIVE,
      "FILE of the priority expander's priorities (default: ConfigMap "
@@ -509,8 +509,8 @@ config_parse_range(const char *text, int64_t *lo, int64_t *hi)
     return 0;
 }
 
-static const char *const config_expanders[] = {
-    "random", "most-pods", "least-waste", "least-nodes", "price", "priority", "grpc"};
+static const char *const config_expanders[] = {"random", "most-pods", "least-waste",
+                                               "least-nodes", "priority"};
 
 /* Returns NULL when every name of the chain is known, else a static reason. */
 static const char *
@@ -528,10 +528,19 @@ config_check_expander(const char *chain, char *bad, size_t bad_len)
             if (strlen(config_expanders[i]) == n && strncmp(p, config_expanders[i], n) == 0)
                 known = true;
         }
+        /* The Go autoscaler's price and grpc expanders are refused here, at start, rather
+         * than accepted and then failing in the first planning pass. */
+        if ((n == 5 && strncmp(p, "price", n) == 0) || (n == 4 && strncmp(p, "grpc", n) == 0)) {
+            snprintf(bad, bad_len,
+                     "expander \"%.*s\" is not supported by nodescaler (supported: random, "
+                     "most-pods, least-waste, least-nodes, priority)",
+                     (int)n, p);
+            return bad;
+        }
         if (!known) {
             snprintf(bad, bad_len,
                      "unknown expander \"%.*s\" (known: random, most-pods, "
-                     "least-waste, least-nodes, price, priority, grpc)",
+                     "least-waste, least-nodes, priority)",
                      (int)n, p);
             return bad;
         }

@@ -311,6 +311,9 @@ static const struct {
     {"--expander=cheapest", "invalid value \"cheapest\" for flag --expander: unknown expander "
                             "\"cheapest\""},
     {"--expander=least-waste,,random", "unknown expander \"\""},
+    {"--expander=price,least-waste", "invalid value \"price,least-waste\" for flag --expander: "
+                                     "expander \"price\" is not supported by nodescaler"},
+    {"--expander=priority,grpc", "expander \"grpc\" is not supported by nodescaler"},
     {"--estimator=oldbinpacking", "invalid value \"oldbinpacking\" for flag --estimator: only "
                                   "binpacking exists"},
     {"--drain-priority-config=100:60 --max-graceful-termination-sec=30",
