@@ -43,13 +43,16 @@ struct tmpl {
 
 struct gstate {
     const struct group_rec *g;
+    const struct model_node *src; /* live node the template copies, NULL when none */
     bool has_tmpl;
     struct tmpl t;
     char why[256];    /* group-level refusal, "" when none */
     char capped[256]; /* why the last estimation stopped short, "" when it did not */
     int32_t registered;
     int32_t target;
-    uint32_t seq;
+    uint32_t seq;       /* numbers the group's simulated nodes */
+    uint32_t *name_ids; /* [seq]: interned name of template node seq, 0 = not yet */
+    uint32_t cap_name_ids;
     size_t inc; /* index in the result's increases, SIZE_MAX when none */
     int64_t free_t[RES_N_FIXED];
 };
@@ -163,10 +166,8 @@ setup_groups(struct planner *pl)
 {
     struct model *m = pl->m;
     struct smap pid;
-    struct u32map src_of; /* template source node name id -> group + 1 */
     int rc = NSC_ERR_NOMEM;
     smap_init(&pid);
-    u32map_init(&src_of);
     pl->n_groups = pl->gs->n_groups;
     pl->gst = calloc(pl->n_groups ? pl->n_groups : 1, sizeof(*pl->gst));
     if (!pl->gst)
@@ -201,11 +202,11 @@ setup_groups(struct planner *pl)
     for (size_t g = 0; g < pl->n_groups; g++) {
         struct gstate *gs = &pl->gst[g];
         if (src[g]) {
-            if (tmpl_from_node(m, src[g], &gs->t) < 0 ||
-                u32map_add(&src_of, src[g]->name_id, (int32_t)g + 1) < 0) {
+            if (tmpl_from_node(m, src[g], &gs->t) < 0) {
                 free(src);
                 goto out;
             }
+            gs->src = src[g];
             gs->has_tmpl = true;
         } else if (gs->g->template_node_json) {
             json_error_t jerr;
@@ -230,43 +231,86 @@ setup_groups(struct planner *pl)
             log_msg(NSC_LOG_INFO, "scaleup", "group %s: %s", gs->g->id, gs->why);
     }
     free(src);
-    /* DaemonSet and mirror pods of live template sources travel with their template. */
-    for (uint32_t i = 0; i < m->pods.n_slots; i++) {
-        const struct model_pod *p = m->pods.slots[i];
-        if (!p || !p->node || p->terminating || p->phase == PHASE_SUCCEEDED ||
-            p->phase == PHASE_FAILED)
-            continue;
-        int32_t g1 = u32map_get(&src_of, p->node);
-        if (!g1 || !(model_pod_is_daemonset(m, p) || model_pod_is_mirror(m, p)))
-            continue;
-        size_t cap = pl->gst[g1 - 1].t.n_ds; /* grows one at a time: small lists */
-        if (ptr_push(&pl->gst[g1 - 1].t.ds, &pl->gst[g1 - 1].t.n_ds, &cap, p) < 0)
-            goto out;
-    }
+    rc = 0;
+out:
+    smap_free(&pid);
+    return rc;
+}
+
+/*
+ * DaemonSet and mirror pods of live template sources travel with their template. The
+ * snapshot already lists each node's pods (in model order), so only the source nodes'
+ * pods are looked at, not every pod of the cluster.
+ */
+static int
+template_pods(struct planner *pl)
+{
+    const struct sim_snapshot *s = pl->s;
     for (size_t g = 0; g < pl->n_groups; g++) {
         struct gstate *gs = &pl->gst[g];
+        uint32_t idx = gs->src ? sim_node_index(s, gs->src->name) : SIM_NONE;
+        for (uint32_t i = 0; idx != SIM_NONE && i < s->nodes[idx].n_pods; i++) {
+            const struct model_pod *p = s->pods[s->nodes[idx].pods[i]].p;
+            if (p->terminating ||
+                !(model_pod_is_daemonset(pl->m, p) || model_pod_is_mirror(pl->m, p)))
+                continue;
+            size_t cap = gs->t.n_ds; /* grows one at a time: small lists */
+            if (ptr_push(&gs->t.ds, &gs->t.n_ds, &cap, p) < 0)
+                return NSC_ERR_NOMEM;
+        }
         for (int k = 0; k < RES_N_FIXED; k++)
             gs->free_t[k] = gs->t.node.alloc.fixed[k];
         for (size_t i = 0; i < gs->t.n_ds; i++)
             for (int k = 0; k < RES_PODS; k++)
                 gs->free_t[k] -= gs->t.ds[i]->spec->req.fixed[k];
     }
-    rc = 0;
-out:
-    smap_free(&pid);
-    u32map_free(&src_of);
-    return rc;
+    return 0;
 }
 
-/* Add one node of group g's template (with its DaemonSet pods) to the snapshot. */
+/*
+ * The interned name of group g's simulated node number seq. Estimates that are reverted
+ * give their numbers back, so the same few names serve every estimate of a round and are
+ * interned once.
+ */
 static int
-add_template_node(struct planner *pl, size_t g, const char *prefix, uint32_t *idx)
+template_name(struct planner *pl, size_t g, bool upcoming, uint32_t seq, uint32_t *name_id)
 {
     struct gstate *gs = &pl->gst[g];
+    if (!upcoming && seq < gs->cap_name_ids && gs->name_ids[seq]) {
+        *name_id = gs->name_ids[seq];
+        return 0;
+    }
     char name[300];
-    snprintf(name, sizeof(name), "%s-%s-%u", prefix, gs->g->id, gs->seq++);
-    int rc = sim_add_template_node(pl->s, &gs->t.node, name, idx);
-    if (rc < 0)
+    snprintf(name, sizeof(name), "%s-%s-%u", upcoming ? "upcoming" : "template-node-for",
+             gs->g->id, seq);
+    if (!(*name_id = intern_cstr(&pl->m->strings, name)))
+        return NSC_ERR_NOMEM;
+    if (upcoming)
+        return 0;
+    if (seq >= gs->cap_name_ids) {
+        uint32_t ncap = gs->cap_name_ids ? gs->cap_name_ids : 64;
+        while (ncap <= seq)
+            ncap *= 2;
+        uint32_t *nn = realloc(gs->name_ids, ncap * sizeof(*nn));
+        if (!nn)
+            return NSC_ERR_NOMEM;
+        memset(nn + gs->cap_name_ids, 0, (ncap - gs->cap_name_ids) * sizeof(*nn));
+        gs->name_ids = nn;
+        gs->cap_name_ids = ncap;
+    }
+    gs->name_ids[seq] = *name_id;
+    return 0;
+}
+
+/* Add one node of group g's template (with its DaemonSet pods) to the snapshot: an
+ * upcoming node (being created already) or a node an estimate adds. */
+static int
+add_template_node(struct planner *pl, size_t g, bool upcoming, uint32_t *idx)
+{
+    struct gstate *gs = &pl->gst[g];
+    uint32_t name_id;
+    int rc = template_name(pl, g, upcoming, gs->seq++, &name_id);
+    if (rc < 0 || (rc = sim_add_template_node_id(pl->s, &gs->t.node, name_id, idx)) < 0)
         return rc;
     pl->s->nodes[*idx].tag = (int32_t)g;
     for (size_t i = 0; i < gs->t.n_ds; i++)
@@ -285,7 +329,7 @@ add_upcoming(struct planner *pl)
             continue;
         for (int32_t i = 0; i < up; i++) {
             uint32_t idx;
-            if (add_template_node(pl, g, "upcoming", &idx) < 0)
+            if (add_template_node(pl, g, true, &idx) < 0)
                 return NSC_ERR_NOMEM;
         }
         pl->total_nodes += up;
@@ -455,7 +499,7 @@ precheck(struct planner *pl)
         if (!pl->gst[g].has_tmpl)
             continue;
         uint32_t mark = sim_fork(pl->s), idx;
-        if (add_template_node(pl, g, "template-node-for", &idx) < 0)
+        if (add_template_node(pl, g, false, &idx) < 0)
             return NSC_ERR_NOMEM;
         for (size_t e = 0; e < pl->n_eq; e++) {
             if (pl->eq[e].start == pl->eq[e].n)
@@ -591,7 +635,7 @@ estimate(struct planner *pl, size_t g, int32_t cap, size_t *order, struct estima
 {
     struct sim_snapshot *s = pl->s;
     uint32_t mark = sim_fork(s);
-    uint32_t first = s->n_nodes;
+    uint32_t first = s->n_nodes, seq0 = pl->gst[g].seq;
     int32_t added = 0;
     est->nodes = 0;
     est->n_pods = 0;
@@ -611,7 +655,7 @@ estimate(struct planner *pl, size_t g, int32_t cap, size_t *order, struct estima
                     est->capped = true;
                     break;
                 }
-                if (add_template_node(pl, g, "template-node-for", &node) < 0)
+                if (add_template_node(pl, g, false, &node) < 0)
                     return NSC_ERR_NOMEM;
                 added++;
                 if (sim_check(s, eq->ctx, node, NULL, 0) != SIM_OK)
@@ -631,8 +675,10 @@ estimate(struct planner *pl, size_t g, int32_t cap, size_t *order, struct estima
     for (uint32_t i = first; i < s->n_nodes; i++)
         if (s->nodes[i].n_pods > pl->gst[g].t.n_ds)
             est->nodes++;
-    if (!commit)
+    if (!commit) {
         sim_revert(s, mark);
+        pl->gst[g].seq = seq0;
+    }
     return 0;
 }
 
@@ -716,7 +762,7 @@ apply_option(struct planner *pl, size_t best, struct estimate *est, size_t *orde
         for (size_t i = 0; i < n; i++)
             for (int32_t k = cur[i]; k < tg[i]; k++) {
                 uint32_t idx;
-                if ((rc = add_template_node(pl, gl[i], "template-node-for", &idx)) < 0)
+                if ((rc = add_template_node(pl, gl[i], false, &idx)) < 0)
                     goto out;
             }
         for (size_t oi = 0; oi < pl->n_eq; oi++) {
@@ -896,9 +942,10 @@ scaleup_plan(struct model *m, const struct group_set *groups, const struct scale
     if (rc < 0)
         return rc;
     if ((rc = setup_groups(&pl)) < 0 || (rc = sim_snapshot_new(m, &pl.s)) < 0 ||
-        (rc = add_upcoming(&pl)) < 0 || (rc = collect_pending(&pl)) < 0 ||
-        (rc = place_existing(&pl)) < 0 || (rc = precheck(&pl)) < 0 ||
-        (rc = plan_loop(&pl)) < 0 || (rc = report_unplaced(&pl)) < 0) {
+        (rc = template_pods(&pl)) < 0 || (rc = add_upcoming(&pl)) < 0 ||
+        (rc = collect_pending(&pl)) < 0 || (rc = place_existing(&pl)) < 0 ||
+        (rc = precheck(&pl)) < 0 || (rc = plan_loop(&pl)) < 0 ||
+        (rc = report_unplaced(&pl)) < 0) {
         if (rc == NSC_ERR_NOMEM)
             snprintf(err, err_len, "out of memory while planning a scale-up");
         scaleup_result_free(out);
@@ -912,8 +959,10 @@ scaleup_plan(struct model *m, const struct group_set *groups, const struct scale
         for (size_t i = 0; i < pl.n_eq * pl.n_groups; i++)
             free(pl.reason[i]);
     free(pl.reason);
-    for (size_t g = 0; g < pl.n_groups; g++)
+    for (size_t g = 0; g < pl.n_groups; g++) {
         tmpl_free(&pl.gst[g].t);
+        free(pl.gst[g].name_ids);
+    }
     free(pl.gst);
     sim_snapshot_free(pl.s);
     return rc;

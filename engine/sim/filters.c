@@ -70,7 +70,8 @@ struct sim_ctx {
     uint32_t cap_elig;
     const struct model_pv **pvs;
     uint32_t n_pvs;
-    uint32_t missing_claim; /* a claim whose PVC is absent: fits nowhere */
+    struct sim_plist scratch; /* pod indices being gathered (symmetry) */
+    uint32_t missing_claim;   /* a claim whose PVC is absent: fits nowhere */
 };
 
 static int
@@ -330,6 +331,8 @@ spread_bump(struct sim_ctx *c, uint32_t si, uint32_t val, int32_t delta)
 {
     struct spread_state *st = &c->spread[si];
     bool had = u32map_has(&st->counts, val);
+    if (had && delta == 0)
+        return 0; /* a node of a domain already known */
     int32_t before = u32map_get(&st->counts, val);
     if (u32map_add(&st->counts, val, delta) < 0)
         return NSC_ERR_NOMEM;
@@ -478,26 +481,26 @@ ctx_pod_spread(struct sim_ctx *c, uint32_t idx, uint32_t i)
     return spread_bump(c, i, labels_get(n->labels, c->spread[i].sp->topo_key), 1);
 }
 
-static int
-ctx_add_pod(struct sim_ctx *c, uint32_t idx)
+/* Index of the first value >= from in v[0..n), which is sorted: pod indices are pushed
+ * in increasing order and popped from the end. */
+static uint32_t
+sorted_lower(const uint32_t *v, uint32_t n, uint32_t from)
 {
-    if (c->n_aff && ctx_pod_aff(c, idx) < 0)
-        return NSC_ERR_NOMEM;
-    for (uint32_t i = 0; i < c->n_anti; i++)
-        if (ctx_pod_anti(c, idx, i) < 0)
-            return NSC_ERR_NOMEM;
-    if (c->s->pods[idx].p->spec->n_anti && ctx_pod_sym(c, idx) < 0)
-        return NSC_ERR_NOMEM;
-    for (uint32_t i = 0; i < c->n_spread; i++)
-        if (ctx_pod_spread(c, idx, i) < 0)
-            return NSC_ERR_NOMEM;
-    return 0;
+    uint32_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (v[mid] < from)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
-/* Pods that may match a selector: those carrying its first single-value In label, or
- * every pod when it has none. Calls fn(c, idx, arg) for each. */
+/* Pods from index `from` on that may match a selector: those carrying its first
+ * single-value In label, or every pod when it has none. Calls fn(c, idx, arg) for each. */
 static int
-ctx_each_candidate(struct sim_ctx *c, const struct selector *sel, bool sel_null,
+ctx_each_candidate(struct sim_ctx *c, uint32_t from, const struct selector *sel, bool sel_null,
                    int (*fn)(struct sim_ctx *, uint32_t, uint32_t), uint32_t arg)
 {
     if (sel_null)
@@ -507,13 +510,51 @@ ctx_each_candidate(struct sim_ctx *c, const struct selector *sel, bool sel_null,
             continue;
         const struct sim_plist *l = sim_lindex_get(
             &c->s->by_label, (uint64_t)sel->reqs[i].key << 32 | sel->reqs[i].vals[0]);
-        for (uint32_t k = 0; l && k < l->n; k++)
+        for (uint32_t k = l ? sorted_lower(l->v, l->n, from) : 0; l && k < l->n; k++)
             if (fn(c, l->v[k], arg) < 0)
                 return NSC_ERR_NOMEM;
         return 0;
     }
-    for (uint32_t k = 0; k < c->s->n_pods; k++)
+    for (uint32_t k = from; k < c->s->n_pods; k++)
         if (fn(c, k, arg) < 0)
+            return NSC_ERR_NOMEM;
+    return 0;
+}
+
+static int
+u32_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * Symmetry for pods from index `from` on: only pods with an anti-affinity term keyed on
+ * one of this pod's labels, or with a term that has no key, can forbid it. They are
+ * visited in index order, each once, so the state is the one a scan of every pod builds.
+ */
+static int
+ctx_sym_since(struct sim_ctx *c, uint32_t from)
+{
+    struct sim_snapshot *s = c->s;
+    const struct labelset *ls = c->pod->labels;
+    struct sim_plist *sc = &c->scratch;
+    sc->n = 0;
+    for (uint32_t i = 0; i <= (ls ? ls->n : 0); i++) {
+        const struct sim_plist *l =
+            i < (ls ? ls->n : 0)
+                ? sim_lindex_get(&s->anti_by_label, (uint64_t)ls->l[i].key << 32 | ls->l[i].val)
+                : &s->anti_generic;
+        if (!l)
+            continue;
+        for (uint32_t k = sorted_lower(l->v, l->n, from); k < l->n; k++)
+            if (sim_plist_push(sc, l->v[k]) < 0)
+                return NSC_ERR_NOMEM;
+    }
+    if (sc->n > 1)
+        qsort(sc->v, sc->n, sizeof(*sc->v), u32_cmp);
+    for (uint32_t k = 0; k < sc->n; k++)
+        if ((k == 0 || sc->v[k] != sc->v[k - 1]) && ctx_pod_sym(c, sc->v[k]) < 0)
             return NSC_ERR_NOMEM;
     return 0;
 }
@@ -530,6 +571,25 @@ sym_cb(struct sim_ctx *c, uint32_t idx, uint32_t arg)
 {
     (void)arg;
     return ctx_pod_sym(c, idx);
+}
+
+/* Learn the pod's own terms (affinity, anti-affinity, spread) from the pods from index
+ * `from` on, through the label index. */
+static int
+ctx_terms_since(struct sim_ctx *c, uint32_t from)
+{
+    if (c->n_aff &&
+        ctx_each_candidate(c, from, &c->aff[0].t->sel, c->aff[0].t->sel_null, aff_cb, 0) < 0)
+        return NSC_ERR_NOMEM;
+    for (uint32_t i = 0; i < c->n_anti; i++)
+        if (ctx_each_candidate(c, from, &c->anti[i].t->sel, c->anti[i].t->sel_null,
+                               ctx_pod_anti, i) < 0)
+            return NSC_ERR_NOMEM;
+    for (uint32_t i = 0; i < c->n_spread; i++)
+        if (ctx_each_candidate(c, from, &c->spread[i].sp->sel, c->spread[i].sp->sel_null,
+                               ctx_pod_spread, i) < 0)
+            return NSC_ERR_NOMEM;
+    return 0;
 }
 
 static int
@@ -601,17 +661,8 @@ ctx_prepare(struct sim_ctx *c)
     for (uint32_t i = 0; i < s->n_nodes; i++)
         if (ctx_add_node(c, i) < 0)
             return NSC_ERR_NOMEM;
-    if (c->n_aff &&
-        ctx_each_candidate(c, &c->aff[0].t->sel, c->aff[0].t->sel_null, aff_cb, 0) < 0)
+    if (ctx_terms_since(c, 0) < 0)
         return NSC_ERR_NOMEM;
-    for (uint32_t i = 0; i < c->n_anti; i++)
-        if (ctx_each_candidate(c, &c->anti[i].t->sel, c->anti[i].t->sel_null, ctx_pod_anti, i) <
-            0)
-            return NSC_ERR_NOMEM;
-    for (uint32_t i = 0; i < c->n_spread; i++)
-        if (ctx_each_candidate(c, &c->spread[i].sp->sel, c->spread[i].sp->sel_null,
-                               ctx_pod_spread, i) < 0)
-            return NSC_ERR_NOMEM;
     /* Symmetry: only pods whose anti-affinity term keys on one of this pod's labels. */
     for (uint32_t i = 0; p->labels && i < p->labels->n; i++) {
         const struct sim_plist *l = sim_lindex_get(
@@ -701,13 +752,9 @@ ctx_sync(struct sim_ctx *c)
         if (ctx_add_node(c, i) < 0)
             return NSC_ERR_NOMEM;
     c->nodes_seen = s->n_nodes;
-    bool all = c->n_aff || c->n_anti || c->n_spread;
-    for (uint32_t i = c->pods_seen; i < s->n_pods; i++) {
-        if (!all && !s->pods[i].p->spec->n_anti)
-            continue;
-        if (ctx_add_pod(c, i) < 0)
-            return NSC_ERR_NOMEM;
-    }
+    if (c->pods_seen < s->n_pods &&
+        (ctx_terms_since(c, c->pods_seen) < 0 || ctx_sym_since(c, c->pods_seen) < 0))
+        return NSC_ERR_NOMEM;
     c->pods_seen = s->n_pods;
     return 0;
 }
@@ -730,6 +777,7 @@ sim_ctx_free(struct sim_ctx *c)
     if (!c)
         return;
     ctx_clear(c);
+    free(c->scratch.v);
     free(c);
 }
 
@@ -1010,11 +1058,24 @@ sim_find(struct sim_snapshot *s, struct sim_ctx *c, uint32_t from, uint32_t to,
 {
     if (to > s->n_nodes)
         to = s->n_nodes;
-    if (ctx_sync(c) < 0)
-        return SIM_NONE;
-    for (uint32_t i = from; i < to; i++) {
+    /* Resources are one of the filters: nodes without room for the requests are skipped
+     * through the free-capacity index, and the context syncs only once a node has room. */
+    const struct res *r = &c->pod->spec->req;
+    const struct sim_free need = {
+        r->fixed[RES_CPU] > 0 ? r->fixed[RES_CPU] : INT64_MIN,
+        r->fixed[RES_MEMORY] > 0 ? r->fixed[RES_MEMORY] : INT64_MIN,
+        1,
+    };
+    bool synced = false;
+    for (uint32_t i = sim_next_with_room(s, from, to, &need); i != SIM_NONE && i < to;
+         i = sim_next_with_room(s, i + 1, to, &need)) {
         if (ok && !ok(s, i, arg))
             continue;
+        if (!synced) {
+            if (ctx_sync(c) < 0)
+                return SIM_NONE;
+            synced = true;
+        }
         if (check_node(s, c, i, NULL, 0) == SIM_OK)
             return i;
     }

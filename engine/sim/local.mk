@@ -6,4 +6,4 @@ tests_unit_test_sim_SOURCES = tests/unit/test_sim.c tests/unit/sim_fixture.h
 tests_unit_test_sim_CFLAGS = $(NSC_TEST_CFLAGS)
 tests_unit_test_sim_LDADD = $(NSC_TEST_LIBS)
 TESTS += tests/unit/test_sim
-dist_noinst_DATA += tests/data/sim/filters.json
+dist_noinst_DATA += tests/data/sim/filters.json tests/data/sim/incremental.json

@@ -53,11 +53,18 @@ struct sim_pod {
 
 struct sim_undo;
 
+/** Room left on a node: allocatable minus the requests of its pods. */
+struct sim_free {
+    int64_t cpu, mem, pods;
+};
+
 /** Pod indices by a 64-bit key (label key id << 32 | value id). */
 struct sim_plist {
     uint32_t *v;
     uint32_t n, cap;
 };
+
+#define SIM_LINDEX_MEMO 64
 
 struct sim_lindex {
     uint64_t *keys;
@@ -65,7 +72,14 @@ struct sim_lindex {
     uint32_t mask, n;
     struct sim_plist *lists;
     uint32_t n_lists, cap_lists;
+    /* Recently used keys and their lists, direct-mapped (key 0 = empty): spares the
+     * probe of the big table for the labels of pods added and removed in a row. */
+    uint64_t memo_key[SIM_LINDEX_MEMO];
+    uint32_t memo_slot[SIM_LINDEX_MEMO];
 };
+
+/** Append v to l (growing it). Returns 0 or NSC_ERR_NOMEM. */
+int sim_plist_push(struct sim_plist *l, uint32_t v);
 
 /** The list for key, or NULL. */
 const struct sim_plist *sim_lindex_get(const struct sim_lindex *x, uint64_t key);
@@ -96,6 +110,11 @@ struct sim_snapshot {
      * what they learnt from the pods and nodes that went away. */
     uint32_t *rev_pods, *rev_nodes;
     uint32_t n_revs, cap_revs;
+    /* Free-capacity tree: leaf i is node i's room, each inner slot the per-resource maxima
+     * of its children, so that searches skip runs of full nodes in a few steps. */
+    struct sim_free *ft;
+    uint32_t ft_size;       /* leaves, a power of two */
+    bool ft_on;             /* false when the tree could not be allocated: searches scan */
     struct smap node_index; /* name -> node index */
     bool has_pvcs;          /* the model carries PVCs: volume checks are on */
 };
@@ -114,6 +133,10 @@ uint32_t sim_node_index(const struct sim_snapshot *s, const char *name);
  */
 int sim_add_template_node(struct sim_snapshot *s, const struct model_node *tmpl,
                           const char *name, uint32_t *idx);
+
+/** sim_add_template_node with the name already interned in the model (name_id). */
+int sim_add_template_node_id(struct sim_snapshot *s, const struct model_node *tmpl,
+                             uint32_t name_id, uint32_t *idx);
 
 /** Bind pod p (borrowed) to node without checking. Returns 0 or NSC_ERR_NOMEM. */
 int sim_add_pod(struct sim_snapshot *s, const struct model_pod *p, uint32_t node);
@@ -159,6 +182,15 @@ typedef bool sim_node_ok_fn(const struct sim_snapshot *s, uint32_t node, void *a
  */
 uint32_t sim_find(struct sim_snapshot *s, struct sim_ctx *c, uint32_t from, uint32_t to,
                   sim_node_ok_fn *ok, void *arg);
+
+/**
+ * First node in [from, to) (to clamped to the node count) whose room covers need in every
+ * field, or SIM_NONE. Pass INT64_MIN for a field that does not matter. Nodes are not
+ * otherwise checked: a result may still fail sim_check, and when the index is unavailable
+ * the result is simply from. Disabled nodes are skipped.
+ */
+uint32_t sim_next_with_room(const struct sim_snapshot *s, uint32_t from, uint32_t to,
+                            const struct sim_free *need);
 
 /** Format a resource amount for people: cpu in cores ("1.5"), bytes with Ki/Mi/Gi. */
 void sim_format_amount(int kind, int64_t v, char *buf, size_t len);

@@ -1,5 +1,6 @@
 /* Check suite for engine/sim: every filter from tests/data/sim/filters.json, fork/revert,
- * and prepared state that follows pods added in a fork. */
+ * prepared state that follows pods added in a fork (checked against fresh state), and the
+ * free-capacity index behind sim_find. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,6 +101,19 @@ START_TEST(filter_table)
 }
 END_TEST
 
+/* Add the pod of a short-form fixture (JSON text) to the model. */
+static void
+upsert_pod(struct model *m, const char *text)
+{
+    json_error_t jerr;
+    json_t *d = json_loads(text, 0, &jerr);
+    ck_assert_msg(d != NULL, "%s", jerr.text);
+    json_t *p = fx_pod(d);
+    ck_assert_int_eq(model_upsert(m, p, NULL), 0);
+    json_decref(p);
+    json_decref(d);
+}
+
 static struct model *
 small_cluster(void)
 {
@@ -113,17 +127,11 @@ small_cluster(void)
         json_decref(n);
         json_decref(d);
     }
-    json_t *d =
-        json_loads("{\"name\":\"web\",\"labels\":{\"app\":\"web\"},\"cpu\":\"1\","
-                   "\"spec\":{\"affinity\":{\"podAntiAffinity\":{"
-                   "\"requiredDuringSchedulingIgnoredDuringExecution\":[{\"labelSelector\":"
-                   "{\"matchLabels\":{\"app\":\"web\"}},\"topologyKey\":"
-                   "\"kubernetes.io/hostname\"}]}}}}",
-                   0, NULL);
-    json_t *p = fx_pod(d);
-    ck_assert_int_eq(model_upsert(m, p, NULL), 0);
-    json_decref(p);
-    json_decref(d);
+    upsert_pod(m, "{\"name\":\"web\",\"labels\":{\"app\":\"web\"},\"cpu\":\"1\","
+                  "\"spec\":{\"affinity\":{\"podAntiAffinity\":{"
+                  "\"requiredDuringSchedulingIgnoredDuringExecution\":[{\"labelSelector\":"
+                  "{\"matchLabels\":{\"app\":\"web\"}},\"topologyKey\":"
+                  "\"kubernetes.io/hostname\"}]}}}}");
     return m;
 }
 
@@ -190,6 +198,144 @@ START_TEST(ctx_follows_fork)
 }
 END_TEST
 
+/* The first node in [0, n) that passes every filter, by checking each one. */
+static uint32_t
+first_fit_linear(struct sim_snapshot *s, struct sim_ctx *c)
+{
+    for (uint32_t i = 0; i < s->n_nodes; i++)
+        if (sim_check(s, c, i, NULL, 0) == SIM_OK)
+            return i;
+    return SIM_NONE;
+}
+
+START_TEST(incremental_matches_fresh)
+{
+    /* Contexts prepared once and then kept in sync through the label indexes while pods
+     * and template nodes come and go (forks, nested reverts) must decide exactly as
+     * contexts prepared afresh, and sim_find (free-capacity index) as a scan of every
+     * node. A fixed pseudo-random walk over the shapes of incremental.json. */
+    json_error_t jerr;
+    json_t *fx = json_load_file(data_path("incremental.json"), 0, &jerr);
+    ck_assert_msg(fx != NULL, "%s", jerr.text);
+    struct model *m = build_case(fx);
+    json_t *shapes = json_object_get(fx, "shapes");
+    size_t n_shapes = json_array_size(shapes);
+    ck_assert_uint_ge(n_shapes, 5);
+    const struct model_pod **pods = calloc(n_shapes, sizeof(*pods));
+    size_t i;
+    json_t *d;
+    json_array_foreach(shapes, i, d)
+    {
+        json_t *pj = fx_pod(d);
+        ck_assert_int_eq(model_upsert(m, pj, NULL), 0);
+        json_decref(pj);
+        pods[i] = model_find_pod(m, "default", json_string_value(json_object_get(d, "name")));
+        ck_assert_ptr_nonnull(pods[i]);
+    }
+    struct sim_snapshot *s;
+    ck_assert_int_eq(sim_snapshot_new(m, &s), 0);
+    struct sim_ctx **kept = calloc(n_shapes, sizeof(*kept));
+    for (i = 0; i < n_shapes; i++) {
+        ck_assert_int_eq(sim_ctx_new(s, pods[i], &kept[i]), 0);
+        (void)sim_check(s, kept[i], 0, NULL, 0); /* prepared before any change */
+    }
+    uint32_t marks[16], n_marks = 0, tmpl_seq = 0, rng = 12345;
+    size_t compared = 0, refused = 0;
+    for (int step = 0; step < 400; step++) {
+        rng = rng * 1103515245u + 12345u;
+        uint32_t r = (rng >> 8) % 100;
+        if (r < 10 && n_marks < 16) {
+            marks[n_marks++] = sim_fork(s);
+        } else if (r < 20 && n_marks > 0) {
+            uint32_t k = (rng >> 20) % n_marks;
+            sim_revert(s, marks[k]);
+            n_marks = k;
+        } else if (r < 35) {
+            char name[32];
+            uint32_t t;
+            snprintf(name, sizeof(name), "tmpl-%u", tmpl_seq++);
+            ck_assert_int_eq(sim_add_template_node(s, s->nodes[(rng >> 16) % 5].src, name, &t),
+                             0);
+        } else {
+            const struct model_pod *p = pods[(rng >> 12) % n_shapes];
+            ck_assert_int_eq(sim_add_pod(s, p, (rng >> 18) % s->n_nodes), 0);
+        }
+        for (i = 0; i < n_shapes; i++) {
+            struct sim_ctx *fresh;
+            ck_assert_int_eq(sim_ctx_new(s, pods[i], &fresh), 0);
+            for (uint32_t n = 0; n < s->n_nodes; n++) {
+                char why_k[300] = "", why_f[300] = "";
+                int rk = sim_check(s, kept[i], n, why_k, sizeof(why_k));
+                int rf = sim_check(s, fresh, n, why_f, sizeof(why_f));
+                /* Existing pods' anti-affinity may forbid a node through several
+                 * topology keys; which one the sentence names depends on the order the
+                 * keys were first met, so only the verdict is compared there. */
+                ck_assert_msg(rk == rf &&
+                                  (rk == SIM_FAIL_EXISTING_ANTI || strcmp(why_k, why_f) == 0),
+                              "step %d, %s on node %u: kept %d (%s), fresh %d (%s)", step,
+                              pods[i]->name, n, rk, why_k, rf, why_f);
+                compared++;
+                refused += rk != SIM_OK;
+            }
+            ck_assert_uint_eq(sim_find(s, kept[i], 0, UINT32_MAX, NULL, NULL),
+                              first_fit_linear(s, fresh));
+            uint32_t from = s->n_nodes / 2;
+            uint32_t lin = SIM_NONE;
+            for (uint32_t n = from; n < s->n_nodes && lin == SIM_NONE; n++)
+                if (sim_check(s, fresh, n, NULL, 0) == SIM_OK)
+                    lin = n;
+            ck_assert_uint_eq(sim_find(s, fresh, from, UINT32_MAX, NULL, NULL), lin);
+            sim_ctx_free(fresh);
+        }
+    }
+    /* The walk must have met both outcomes often, or it proves little. */
+    ck_assert_uint_gt(refused, compared / 20);
+    ck_assert_uint_gt(compared - refused, compared / 20);
+    for (i = 0; i < n_shapes; i++)
+        sim_ctx_free(kept[i]);
+    free(kept);
+    free(pods);
+    sim_snapshot_free(s);
+    model_free(m);
+    json_decref(fx);
+}
+END_TEST
+
+START_TEST(find_skips_full_and_disabled_nodes)
+{
+    /* The free-capacity index: a full node, a disabled one and a node freed by a revert. */
+    struct model *m = small_cluster();
+    struct sim_snapshot *s;
+    ck_assert_int_eq(sim_snapshot_new(m, &s), 0);
+    upsert_pod(m, "{\"name\":\"big\",\"cpu\":\"3\",\"pending\":false}");
+    struct model_pod *big = model_find_pod(m, "default", "big");
+    struct sim_ctx *c;
+    ck_assert_int_eq(sim_ctx_new(s, big, &c), 0);
+    ck_assert_uint_eq(sim_find(s, c, 0, UINT32_MAX, NULL, NULL), 0);
+    uint32_t mark = sim_fork(s);
+    ck_assert_int_eq(sim_add_pod(s, big, 0), 0);
+    ck_assert_uint_eq(sim_find(s, c, 0, UINT32_MAX, NULL, NULL), 1);
+    ck_assert_int_eq(sim_disable_node(s, 1), 0);
+    ck_assert_uint_eq(sim_find(s, c, 0, UINT32_MAX, NULL, NULL), 2);
+    ck_assert_uint_eq(sim_find(s, c, 0, 2, NULL, NULL), SIM_NONE);
+    ck_assert_int_eq(sim_add_pod(s, big, 2), 0);
+    ck_assert_uint_eq(sim_find(s, c, 0, UINT32_MAX, NULL, NULL), SIM_NONE);
+    uint32_t t;
+    ck_assert_int_eq(sim_add_template_node(s, s->nodes[0].src, "t-0", &t), 0);
+    ck_assert_uint_eq(sim_find(s, c, 0, UINT32_MAX, NULL, NULL), t);
+    sim_revert(s, mark);
+    ck_assert_uint_eq(sim_find(s, c, 1, UINT32_MAX, NULL, NULL), 1);
+    ck_assert_uint_eq(sim_find(s, c, 0, UINT32_MAX, NULL, NULL), 0);
+    const struct sim_free need = {3000, INT64_MIN, 1};
+    ck_assert_uint_eq(sim_next_with_room(s, 1, UINT32_MAX, &need), 1);
+    const struct sim_free too_much = {5000, INT64_MIN, 1};
+    ck_assert_uint_eq(sim_next_with_room(s, 0, UINT32_MAX, &too_much), SIM_NONE);
+    sim_ctx_free(c);
+    sim_snapshot_free(s);
+    model_free(m);
+}
+END_TEST
+
 START_TEST(format_amounts)
 {
     char b[32];
@@ -216,6 +362,8 @@ sim_suite(void)
     tcase_add_test(tc, filter_table);
     tcase_add_test(tc, fork_revert_restores);
     tcase_add_test(tc, ctx_follows_fork);
+    tcase_add_test(tc, incremental_matches_fresh);
+    tcase_add_test(tc, find_skips_full_and_disabled_nodes);
     tcase_add_test(tc, format_amounts);
     suite_add_tcase(s, tc);
     return s;
