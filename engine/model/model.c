@@ -803,7 +803,7 @@ parse_ns(struct pctx *c, json_t *obj, struct model_ns **out)
     int model_upsert_##kind(struct model *m, json_t *obj)                                      \
     {                                                                                          \
         char err[512] = "", key[600];                                                          \
-        struct pctx c = {.m = m, .err = err, .err_len = sizeof(err)};                                                 \
+        struct pctx c = {.m = m, .err = err, .err_len = sizeof(err)};                          \
         type *p = NULL;                                                                        \
         int rc = json_is_object(obj) ? parse(&c, obj, &p)                                      \
                                      : pfail(&c, "(" label ")", "not an object");              \

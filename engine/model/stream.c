@@ -30,8 +30,8 @@ struct splitter {
 
 /* Bytes the splitter acts on outside strings below the top level (',' and ':' matter
  * only at the top level). */
-static const bool tok_stop[256] = {['"'] = true, ['{'] = true, ['}'] = true, ['['] = true,
-                                   [']'] = true};
+static const bool tok_stop[256] = {
+    ['"'] = true, ['{'] = true, ['}'] = true, ['['] = true, [']'] = true};
 
 /* True when one of the eight bytes at p is '"' or a backslash. */
 static inline bool

@@ -187,6 +187,10 @@ main(int argc, char **argv)
     } while (0)
     CASE("small", "CI smoke", 1, c->p.nodes = 100, c->p.pending = 100, c->p.groups = 4);
     CASE("500", "ratio base", 3, c->p.nodes = 500, c->p.pending = 500, c->p.groups = 10);
+    /* The same 20 groups as the 5k case: time(5k) / time(500) compares cluster sizes alone;
+     * with 10 groups it would also count the doubled group count. */
+    CASE("500-20g", "ratio base, 20 groups", 3, c->p.nodes = 500, c->p.pending = 500,
+         c->p.groups = 20);
     CASE("1k", "target 50 ms", 3, c->p.nodes = 1000, c->p.pending = 1000, c->p.groups = 10);
     CASE("1k-no-anti", "anti-affinity base", 3, c->p.nodes = 1000, c->p.pending = 1000,
          c->p.groups = 10, c->p.anti_pct = 0);
