@@ -217,7 +217,8 @@ make_key(char *key, size_t len, const char *ns, size_t ns_len, const char *name,
 {
     if (name_len == 0 || ns_len + name_len + 2 > len)
         return -1;
-    memcpy(key, ns, ns_len);
+    if (ns_len)
+        memcpy(key, ns, ns_len); /* ns may be NULL when cluster-scoped */
     key[ns_len] = '/';
     memcpy(key + ns_len + 1, name, name_len);
     key[ns_len + 1 + name_len] = '\0';

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "model/intern.h"
 
 struct kind_desc {
     const char *name;
@@ -53,38 +54,69 @@ kube_pdb_path(struct kube_client *c)
 }
 
 static void
-apply_delete(struct model *m, const char *kind, json_t *obj)
+apply_delete(struct model *m, const char *kind, const char *ns, const char *name)
 {
-    json_t *md = json_object_get(obj, "metadata");
-    const char *ns = json_string_value(json_object_get(md, "namespace"));
-    const char *name = json_string_value(json_object_get(md, "name"));
-
-    if (name == NULL)
-        return;
     if (!strcmp(kind, "Pod"))
-        model_delete_pod(m, ns ? ns : "", name);
+        model_delete_pod(m, ns, name);
     else if (!strcmp(kind, "Node"))
         model_delete_node(m, name);
     else if (!strcmp(kind, "PodDisruptionBudget"))
-        model_delete_pdb(m, ns ? ns : "", name);
+        model_delete_pdb(m, ns, name);
     else if (!strcmp(kind, "PersistentVolume"))
         model_delete_pv(m, name);
     else if (!strcmp(kind, "PersistentVolumeClaim"))
-        model_delete_pvc(m, ns ? ns : "", name);
+        model_delete_pvc(m, ns, name);
     else if (!strcmp(kind, "Namespace"))
         model_delete_namespace(m, name);
 }
 
+/* What kube_pod_is_unschedulable says of the pod's JSON, read from the model. */
+static int
+pod_waits(const struct model *m, const char *ns, const char *name)
+{
+    const struct model_pod *p = model_find_pod(m, ns, name);
+
+    return p && p->unschedulable && p->node == INTERN_NONE && !p->terminating &&
+           p->phase == PHASE_PENDING;
+}
+
+static int
+span_str(char *buf, size_t len, const struct kube_span *sp)
+{
+    if (sp->len >= len)
+        return -1;
+    if (sp->len)
+        memcpy(buf, sp->p, sp->len); /* an absent field has no pointer */
+    buf[sp->len] = '\0';
+    return 0;
+}
+
+/* Objects reach the model as text, parsed once by the model's own scanner (no jansson
+ * tree); a pod that starts to wait for a node wakes the control loop. */
 static void
-on_event(void *ud, enum kube_event_type type, json_t *obj)
+on_raw_event(void *ud, enum kube_event_type type, const char *json, size_t len,
+             const struct kube_raw_meta *meta)
 {
     struct sync_kind *k = ud;
+    struct model *m = k->s->m;
+    char ns[256], name[256], err[256] = "";
+    int is_pod = !strcmp(k->desc->kind, "Pod"), waited = 0, rc;
 
-    if (type == KUBE_EVENT_DELETED)
-        apply_delete(k->s->m, k->desc->kind, obj);
-    else
-        /* a malformed object is logged by the model and left out */
-        (void)model_upsert(k->s->m, obj, k->desc->kind);
+    if (span_str(ns, sizeof(ns), &meta->ns) != 0 ||
+        span_str(name, sizeof(name), &meta->name) != 0)
+        return; /* longer than any valid name: the model would refuse it as well */
+    if (type == KUBE_EVENT_DELETED) {
+        apply_delete(m, k->desc->kind, ns, name);
+        return;
+    }
+    if (is_pod)
+        waited = pod_waits(m, ns, name);
+    rc = model_upsert_text(m, json, len, k->desc->kind, NULL, err, sizeof(err));
+    if (rc == NSC_ERR_INVALID)
+        log_msg(NSC_LOG_WARNING, "kube", "%s %s%s%s left out: %s", k->desc->kind, ns,
+                ns[0] ? "/" : "", name, err);
+    if (is_pod && !waited && pod_waits(m, ns, name))
+        kube_informers_wake(k->s->set);
 }
 
 int
@@ -114,10 +146,8 @@ kube_sync_new(struct kube_client *c, struct model *m, struct kube_sync **out)
         o.name = kinds[i].name;
         o.path = kinds[i].path ? kinds[i].path : pdb_path;
         o.kind = kinds[i].kind;
-        o.on_event = on_event;
+        o.on_raw_event = on_raw_event;
         o.ud = &s->k[i];
-        if (!strcmp(kinds[i].kind, "Pod"))
-            o.wake_if = kube_pod_is_unschedulable;
         rc = kube_informers_add(s->set, &o, NULL);
         if (rc) {
             kube_sync_free(s);
@@ -165,33 +195,18 @@ struct load_ctx {
     struct model *m;
     const char *kind;
     struct model_load_stats *st;
+    char err[256];
 };
 
 static int
-load_item(void *ud, json_t *item)
+load_item(void *ud, const char *json, size_t len)
 {
     struct load_ctx *lc = ud;
-    int rc = model_upsert(lc->m, item, lc->kind);
+    int rc = model_upsert_text(lc->m, json, len, lc->kind, lc->st, lc->err, sizeof(lc->err));
 
-    if (rc == NSC_ERR_NOMEM)
-        return rc;
-    if (rc == NSC_ERR_NOT_IMPLEMENTED)
-        lc->st->n_ignored++;
-    else if (rc < 0)
-        lc->st->n_skipped++;
-    else if (!strcmp(lc->kind, "Pod"))
-        lc->st->n_pods++;
-    else if (!strcmp(lc->kind, "Node"))
-        lc->st->n_nodes++;
-    else if (!strcmp(lc->kind, "PodDisruptionBudget"))
-        lc->st->n_pdbs++;
-    else if (!strcmp(lc->kind, "PersistentVolume"))
-        lc->st->n_pvs++;
-    else if (!strcmp(lc->kind, "PersistentVolumeClaim"))
-        lc->st->n_pvcs++;
-    else if (!strcmp(lc->kind, "Namespace"))
-        lc->st->n_namespaces++;
-    return 0;
+    /* a malformed object is counted as skipped by the model; text that is not JSON at all
+     * means the answer is broken: stop, as a whole page that is not JSON does */
+    return rc == NSC_ERR_INVALID ? NSC_ERR_INTERNAL : rc;
 }
 
 int
@@ -203,11 +218,16 @@ kube_load_model(struct kube_client *c, struct model *m, struct model_load_stats 
     size_t i;
 
     for (i = 0; i < N_KINDS; i++) {
-        struct load_ctx lc = {m, kinds[i].kind, stats ? stats : &local};
+        struct load_ctx lc = {m, kinds[i].kind, stats ? stats : &local, ""};
         struct kube_resp resp;
-        int rc = kube_list(c, kinds[i].path ? kinds[i].path : pdb_path, NULL, 500, load_item,
-                           &lc, NULL, 0, &resp);
+        int rc = kube_list_raw(c, kinds[i].path ? kinds[i].path : pdb_path, NULL, 500,
+                               load_item, &lc, NULL, 0, &resp);
 
+        if (rc == NSC_ERR_INTERNAL && lc.err[0] && err && err_len) {
+            snprintf(err, err_len, "GET %s: a %s is not JSON: %s", resp.path, lc.kind, lc.err);
+            kube_resp_clear(&resp);
+            return rc;
+        }
         if (rc) {
             if (err && err_len)
                 kube_resp_describe(&resp, err, err_len);

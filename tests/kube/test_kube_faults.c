@@ -2,7 +2,8 @@
  * endpoint: a dropped watch is reconnected after a backoff without a relist, a 410 (as a
  * watch answer or an ERROR event) relists, a 500 or a 429 is retried when the server says
  * when and otherwise reported with its status and reason, a slow answer times out; and a
- * relist reports only what changed while the watch was down.
+ * relist reports only what changed while the watch was down; the model kept by kube_sync
+ * follows, and a pod turning unschedulable wakes it.
  * Needs NSC_IT_KUBECONFIG and NSC_IT_ADMIN_URL (faults-emulator.sh sets them). */
 #include "config.h"
 
@@ -15,7 +16,9 @@
 
 #include "kube/client.h"
 #include "kube/informer.h"
+#include "kube/sync.h"
 #include "log.h"
+#include "model/model.h"
 
 static char ns[64];
 
@@ -488,6 +491,55 @@ START_TEST(test_relist_skips_unchanged)
 }
 END_TEST
 
+START_TEST(test_sync_model_and_wake)
+{
+    struct kube_client *c = client_with(0);
+    struct model *m = model_new();
+    struct kube_sync *sync;
+    struct kube_resp resp;
+    char path[256];
+    int woke = 0, rc;
+    int64_t end;
+
+    /* the model follows the cluster through text parsed by the model itself */
+    ck_assert_int_eq(kube_sync_new(c, m, &sync), 0);
+    end = kube_wall_ms() + 10000;
+    while ((!kube_sync_synced(sync) || model_find_pod(m, ns, "p-0") == NULL) &&
+           kube_wall_ms() < end)
+        kube_sync_run(sync, 100);
+    ck_assert_ptr_nonnull(model_find_pod(m, ns, "p-0"));
+    ck_assert(!model_find_pod(m, ns, "p-0")->unschedulable);
+    /* a pod turning unschedulable wakes the loop, and the model says so */
+    snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/p-0/status", ns);
+    {
+        json_t *st = json_pack("{s:{s:s, s:[{s:s, s:s, s:s}]}}", "status", "phase", "Pending",
+                               "conditions", "type", "PodScheduled", "status", "False",
+                               "reason", "Unschedulable");
+
+        rc = kube_request(c, "PATCH", path, st, "application/merge-patch+json", 0, &resp);
+        json_decref(st);
+        ck_assert_int_eq(resp.status, 200);
+        kube_resp_clear(&resp);
+    }
+    end = kube_wall_ms() + 10000;
+    while (!woke && kube_wall_ms() < end)
+        woke = kube_sync_run(sync, 1000) == 1;
+    ck_assert_msg(woke, "no wake-up for an unschedulable pod");
+    ck_assert(model_find_pod(m, ns, "p-0")->unschedulable);
+    /* a delete leaves the model */
+    snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/p-0", ns);
+    ck_assert_int_eq(req(c, "DELETE", path, NULL, &resp, &rc), 200);
+    kube_resp_clear(&resp);
+    end = kube_wall_ms() + 10000;
+    while (model_find_pod(m, ns, "p-0") != NULL && kube_wall_ms() < end)
+        kube_sync_run(sync, 100);
+    ck_assert_ptr_null(model_find_pod(m, ns, "p-0"));
+    kube_sync_free(sync);
+    model_free(m);
+    kube_client_free(c);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -507,6 +559,7 @@ main(void)
     tcase_add_test(tc, test_fault_slow);
     tcase_add_test(tc, test_fault_list_500);
     tcase_add_test(tc, test_relist_skips_unchanged);
+    tcase_add_test(tc, test_sync_model_and_wake);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
