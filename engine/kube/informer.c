@@ -560,8 +560,11 @@ list_item(void *ud, const char *json, size_t len)
     json_error_t jerr;
     json_t *obj;
 
-    if (inf->index.n > 0 && kube_raw_meta(json, len, &m) == 0 && m.rv.len > 0 &&
-        m.rv.len < RV_MAX) {
+    /* the metadata is read once: for the unchanged check, and for a raw delivery */
+    int have_meta =
+        (inf->index.n > 0 || inf->on_raw_event) && kube_raw_meta(json, len, &m) == 0;
+
+    if (have_meta && inf->index.n > 0 && m.rv.len > 0 && m.rv.len < RV_MAX) {
         char key[512];
         int n = make_key(key, sizeof(key), m.ns.p, m.ns.len, m.name.p, m.name.len);
         struct idx_ent *e = n > 0 ? idx_find(&inf->index, key, (size_t)n) : NULL;
@@ -571,6 +574,10 @@ list_item(void *ud, const char *json, size_t len)
             inf->n_unchanged++;
             return 0;
         }
+    }
+    if (inf->on_raw_event && have_meta && m.name.len > 0) {
+        deliver_raw(inf, KUBE_EVENT_ADDED, json, len, &m);
+        return 0;
     }
     if (inf->on_raw_event)
         return deliver_text(inf, KUBE_EVENT_ADDED, json, len, NULL, inf->item_err,
