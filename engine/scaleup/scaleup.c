@@ -238,14 +238,79 @@ out:
 }
 
 /*
- * DaemonSet and mirror pods of live template sources travel with their template. The
- * snapshot already lists each node's pods (in model order), so only the source nodes'
- * pods are looked at, not every pod of the cluster.
+ * One running pod of every DaemonSet, the pattern of the pod that DaemonSet would start on
+ * a new node (the model keeps pods, not DaemonSets). In model order, so that the same
+ * cluster always gives the same templates. *out is owned by the caller.
+ */
+static int
+daemonset_patterns(const struct model *m, const struct model_pod ***out, size_t *n_out)
+{
+    const struct model_pod **v = NULL;
+    size_t n = 0, cap = 0;
+    for (uint32_t i = 0; i < m->pods.n_slots; i++) {
+        const struct model_pod *p = m->pods.slots[i];
+        if (!p || p->terminating || p->node == INTERN_NONE || !p->owner_uid ||
+            !model_pod_is_daemonset(m, p))
+            continue;
+        size_t j = 0;
+        while (j < n && v[j]->owner_uid != p->owner_uid) /* DaemonSets are few */
+            j++;
+        if (j == n && ptr_push(&v, &n, &cap, p) < 0) {
+            free(v);
+            return NSC_ERR_NOMEM;
+        }
+    }
+    *out = v;
+    *n_out = n;
+    return 0;
+}
+
+/*
+ * A backend's template has no pods, but a node made from it runs every DaemonSet whose
+ * taints, selector and affinity it meets, as far as its allocatable goes: those pods take
+ * room the pending pods cannot have, so a scale-up from zero asks for enough nodes.
+ */
+static int
+template_daemonsets(struct planner *pl, struct gstate *gs, const struct model_pod **pat,
+                    size_t n_pat)
+{
+    const struct model_node *n = &gs->t.node;
+    int64_t room[RES_N_FIXED];
+    size_t cap = gs->t.n_ds;
+    for (int k = 0; k < RES_N_FIXED; k++)
+        room[k] = n->alloc.fixed[k];
+    for (size_t i = 0; i < n_pat; i++) {
+        const int64_t *req = pat[i]->spec->req.fixed;
+        bool fits = room[RES_PODS] >= 1;
+        for (int k = 0; k < RES_PODS; k++)
+            fits = fits && req[k] <= room[k];
+        if (!fits || !sim_daemon_pod_fits(pl->m, pat[i], n))
+            continue;
+        if (ptr_push(&gs->t.ds, &gs->t.n_ds, &cap, pat[i]) < 0)
+            return NSC_ERR_NOMEM;
+        for (int k = 0; k < RES_PODS; k++)
+            room[k] -= req[k];
+        room[RES_PODS]--;
+    }
+    if (gs->t.n_ds > 0)
+        log_msg(NSC_LOG_DEBUG, "scaleup",
+                "group %s: the template node runs %zu DaemonSet pod(s)", gs->g->id, gs->t.n_ds);
+    return 0;
+}
+
+/*
+ * DaemonSet and mirror pods of live template sources travel with their template; a
+ * backend's template gets the DaemonSet pods a new node would run. The snapshot already
+ * lists each node's pods (in model order), so only the source nodes' pods are looked at,
+ * not every pod of the cluster.
  */
 static int
 template_pods(struct planner *pl)
 {
     const struct sim_snapshot *s = pl->s;
+    const struct model_pod **pat = NULL;
+    size_t n_pat = 0;
+    bool have_pat = false;
     for (size_t g = 0; g < pl->n_groups; g++) {
         struct gstate *gs = &pl->gst[g];
         uint32_t idx = gs->src ? sim_node_index(s, gs->src->name) : SIM_NONE;
@@ -255,8 +320,19 @@ template_pods(struct planner *pl)
                 !(model_pod_is_daemonset(pl->m, p) || model_pod_is_mirror(pl->m, p)))
                 continue;
             size_t cap = gs->t.n_ds; /* grows one at a time: small lists */
-            if (ptr_push(&gs->t.ds, &gs->t.n_ds, &cap, p) < 0)
+            if (ptr_push(&gs->t.ds, &gs->t.n_ds, &cap, p) < 0) {
+                free(pat);
                 return NSC_ERR_NOMEM;
+            }
+        }
+        if (!gs->src && gs->has_tmpl) {
+            if (!have_pat && daemonset_patterns(pl->m, &pat, &n_pat) < 0)
+                return NSC_ERR_NOMEM;
+            have_pat = true;
+            if (template_daemonsets(pl, gs, pat, n_pat) < 0) {
+                free(pat);
+                return NSC_ERR_NOMEM;
+            }
         }
         for (int k = 0; k < RES_N_FIXED; k++)
             gs->free_t[k] = gs->t.node.alloc.fixed[k];
@@ -264,6 +340,7 @@ template_pods(struct planner *pl)
             for (int k = 0; k < RES_PODS; k++)
                 gs->free_t[k] -= gs->t.ds[i]->spec->req.fixed[k];
     }
+    free(pat);
     return 0;
 }
 

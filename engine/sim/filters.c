@@ -257,6 +257,31 @@ node_affinity_ok(const struct model *m, const struct pod_spec *ps, const struct 
     return true;
 }
 
+bool
+sim_daemon_pod_fits(const struct model *m, const struct model_pod *p,
+                    const struct model_node *n)
+{
+    const struct pod_spec *ps = p->spec;
+    const struct labelset *ns = ps->node_selector;
+
+    if (untolerated(ps, n) != NULL)
+        return false;
+    for (uint32_t i = 0; ns != NULL && i < ns->n; i++)
+        if (labels_get(n->labels, ns->l[i].key) != ns->l[i].val)
+            return false;
+    if (ps->node_aff == NULL)
+        return true;
+    for (uint32_t t = 0; t < ps->node_aff->n_terms; t++) {
+        const struct node_term *term = &ps->node_aff->terms[t];
+        /* A term the controller made of the pinning field alone carries no constraint. */
+        if (term->exprs.n == 0 && term->fields.n == 0)
+            continue;
+        if (selector_matches(&m->strings, &term->exprs, n->labels))
+            return true;
+    }
+    return false;
+}
+
 /* ---- context ---- */
 
 static void

@@ -192,6 +192,17 @@ uint32_t sim_find(struct sim_snapshot *s, struct sim_ctx *c, uint32_t from, uint
 uint32_t sim_next_with_room(const struct sim_snapshot *s, uint32_t from, uint32_t to,
                             const struct sim_free *need);
 
+/**
+ * True when a pod of the same DaemonSet as p would run on node n: n's NoSchedule and
+ * NoExecute taints tolerated, p's nodeSelector and required node affinity met by n's
+ * labels. The DaemonSet controller pins each of its pods to one node with a metadata.name
+ * field term, so field terms are not checked: the pod made for n would name n. Resources
+ * are left to the caller. Used to give a backend's template node the DaemonSet pods a new
+ * node would run.
+ */
+bool sim_daemon_pod_fits(const struct model *m, const struct model_pod *p,
+                         const struct model_node *n);
+
 /** Format a resource amount for people: cpu in cores ("1.5"), bytes with Ki/Mi/Gi. */
 void sim_format_amount(int kind, int64_t v, char *buf, size_t len);
 
