@@ -236,6 +236,13 @@ exo_backend_create(const struct exo_kind *kind, const struct nsc_host *host,
     if ((rc = opt_int(host, "max-pods", 1, 100000, &v, errbuf, errbuf_len)) < 0)
         goto fail;
     b->max_pods = (int32_t)v;
+    if ((rc = opt_int(host, "reserved-cpu-m", 0, 1000000, &b->reserved_cpu_m, errbuf,
+                      errbuf_len)) < 0)
+        goto fail;
+    v = 0;
+    if ((rc = opt_int(host, "reserved-memory-mib", 0, 1 << 30, &v, errbuf, errbuf_len)) < 0)
+        goto fail;
+    b->reserved_memory_bytes = v * 1024 * 1024;
     v = b->client.max_retries;
     if ((rc = opt_int(host, "retries", 0, 10, &v, errbuf, errbuf_len)) < 0)
         goto fail;

@@ -95,6 +95,10 @@ struct nsc_backend {
     int64_t group_ttl_ms;
     int64_t quota_ttl_ms;
     int32_t max_pods;
+    /* What the kubelet of a new node keeps for itself (kube-reserved, system-reserved,
+     * eviction threshold): taken off the template's allocatable, 0 unless configured. */
+    int64_t reserved_cpu_m;
+    int64_t reserved_memory_bytes;
     /** First interval between polls of an operation (3 s as egoscale), then growing. */
     int64_t op_poll_ms;
 

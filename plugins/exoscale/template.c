@@ -15,13 +15,24 @@ valid_effect(const char *e)
                          strcmp(e, "NoExecute") == 0);
 }
 
+/* The node's capacity, or with allocatable its capacity less what the kubelet keeps
+ * (--backend-opt reserved-cpu-m / reserved-memory-mib), never below zero. */
 static json_t *
-resources(const struct nsc_backend *b, const struct exo_group *g, const struct exo_itype *t)
+resources(const struct nsc_backend *b, const struct exo_group *g, const struct exo_itype *t,
+          bool allocatable)
 {
     json_t *r = json_object();
+    int64_t cpu_m = (int64_t)t->cpus * 1000, mem = (int64_t)t->memory_bytes;
 
-    json_object_set_new(r, "cpu", json_sprintf("%lld", (long long)t->cpus));
-    json_object_set_new(r, "memory", json_sprintf("%lld", (long long)t->memory_bytes));
+    if (allocatable) {
+        cpu_m = cpu_m > b->reserved_cpu_m ? cpu_m - b->reserved_cpu_m : 0;
+        mem = mem > b->reserved_memory_bytes ? mem - b->reserved_memory_bytes : 0;
+    }
+    if (cpu_m % 1000 == 0)
+        json_object_set_new(r, "cpu", json_sprintf("%lld", (long long)(cpu_m / 1000)));
+    else
+        json_object_set_new(r, "cpu", json_sprintf("%lldm", (long long)cpu_m));
+    json_object_set_new(r, "memory", json_sprintf("%lld", (long long)mem));
     json_object_set_new(r, "pods", json_sprintf("%d", b->max_pods));
     if (g->disk_gib > 0)
         json_object_set_new(r, "ephemeral-storage",
@@ -76,10 +87,11 @@ exo_template_node(struct nsc_backend *b, const struct exo_group *g, const struct
         json_array_append_new(taints, json_pack("{s:s,s:s,s:s}", "key", k, "value",
                                                 value ? value : "", "effect", effect));
     }
-    node = json_pack("{s:s,s:s,s:{s:s,s:o},s:{s:o},s:{s:o,s:o,s:[{s:s,s:s}]}}", "apiVersion",
-                     "v1", "kind", "Node", "metadata", "name", name, "labels", labels, "spec",
-                     "taints", taints, "status", "capacity", resources(b, g, t), "allocatable",
-                     resources(b, g, t), "conditions", "type", "Ready", "status", "True");
+    node =
+        json_pack("{s:s,s:s,s:{s:s,s:o},s:{s:o},s:{s:o,s:o,s:[{s:s,s:s}]}}", "apiVersion", "v1",
+                  "kind", "Node", "metadata", "name", name, "labels", labels, "spec", "taints",
+                  taints, "status", "capacity", resources(b, g, t, false), "allocatable",
+                  resources(b, g, t, true), "conditions", "type", "Ready", "status", "True");
     if (node == NULL)
         return NULL;
     out = json_dumps(node, JSON_COMPACT | JSON_SORT_KEYS);

@@ -275,6 +275,38 @@ START_TEST(test_sks_nodes_limits)
 }
 END_TEST
 
+/* What the kubelet keeps is taken off the template's allocatable, not its capacity. */
+START_TEST(test_sks_template_reserved)
+{
+    struct nsc_option extra[] = {{"reserved-cpu-m", "250"}, {"reserved-memory-mib", "1024"}};
+    json_t *tpl, *st;
+
+    ck_assert_msg(open_backend("sks", SKS_KEY, SKS_SECRET, extra, 2) == NSC_OK, "%s", err);
+    ck_assert_msg(refresh_read() == NSC_OK, "%s", err);
+    tpl = json_loads(group(NP_GPU)->template_node_json, 0, NULL);
+    ck_assert_ptr_nonnull(tpl);
+    st = json_object_get(tpl, "status");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(st, "capacity"), "memory")),
+        "60129542144");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(st, "allocatable"), "memory")),
+        "59055800320");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(st, "capacity"), "cpu")),
+                     "12");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(st, "allocatable"), "cpu")),
+        "11750m");
+    json_decref(tpl);
+    /* A value that is not a count is refused at create, naming the option. */
+    backend_destroy(be);
+    be = NULL;
+    extra[0].value = "1.5";
+    ck_assert_int_eq(open_backend("sks", SKS_KEY, SKS_SECRET, extra, 1), NSC_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err, "reserved-cpu-m=\"1.5\""));
+}
+END_TEST
+
 START_TEST(test_sks_scale_from_zero)
 {
     struct nsc_option extra[] = {{"nodes", "0:4:gpu"}};
@@ -840,6 +872,7 @@ backends_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_sks_discovers_every_nodepool);
     tcase_add_test(tc, test_sks_nodes_limits);
+    tcase_add_test(tc, test_sks_template_reserved);
     tcase_add_test(tc, test_sks_scale_from_zero);
     tcase_add_test(tc, test_sks_evict_named);
     tcase_add_test(tc, test_sks_survives_bursts);
