@@ -15,7 +15,7 @@ EXTRA_DIST += tests/data/scaledown/replay engine/scaledown/README.md
 # Benchmark (tests/bench/bench_scaledown.c): `make bench-scaledown`, part of `make bench`;
 # make check runs the small cases. Build without --enable-sanitizers for figures.
 check_PROGRAMS += tests/bench/nsc-bench-scaledown
-tests_bench_nsc_bench_scaledown_SOURCES = tests/bench/bench_scaledown.c
+tests_bench_nsc_bench_scaledown_SOURCES = tests/bench/bench_scaledown.c tests/bench/bench_util.h
 tests_bench_nsc_bench_scaledown_CFLAGS = $(NSC_TEST_CFLAGS)
 tests_bench_nsc_bench_scaledown_LDADD = engine/libnscengine.la
 TESTS += tests/bench/bench-scaledown-small.sh

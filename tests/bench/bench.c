@@ -4,42 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "bench_util.h"
 #include "gen.h"
 #include "log.h"
 #include "loop/replay.h"
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double
-cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static long
-rss_kib(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    long pages = 0, res = 0;
-    if (f) {
-        if (fscanf(f, "%ld %ld", &pages, &res) != 2)
-            res = 0;
-        fclose(f);
-    }
-    return res * (sysconf(_SC_PAGESIZE) / 1024);
-}
 
 static int
 groups_from_file(FILE *f, struct group_set *gs)
@@ -95,30 +64,30 @@ run_case(const struct bench_case *bc)
         fprintf(stderr, "%s: cannot read groups\n", bc->name);
         return 1;
     }
-    long rss0 = rss_kib();
+    long rss0 = bench_rss_kib();
     struct model *m = model_new();
     char err[400];
     struct model_load_stats st;
-    double t0 = now_s(), c0 = cpu_s();
+    double t0 = bench_now_s(), c0 = bench_cpu_s();
     if (model_load_stream(m, snap, bc->name, &st, err, sizeof(err)) < 0) {
         fprintf(stderr, "%s: %s\n", bc->name, err);
         return 1;
     }
-    double t_ingest = now_s() - t0, c_ingest = cpu_s() - c0;
-    long rss1 = rss_kib();
+    double t_ingest = bench_now_s() - t0, c_ingest = bench_cpu_s() - c0;
+    long rss1 = bench_rss_kib();
     struct scaleup_options o;
     scaleup_options_default(&o);
     double best = 1e9, best_cpu = 1e9;
     size_t n_new = 0, n_fit = 0, n_none = 0;
     for (int r = 0; r < bc->plan_runs; r++) {
         struct scaleup_result res;
-        t0 = now_s();
-        c0 = cpu_s();
+        t0 = bench_now_s();
+        c0 = bench_cpu_s();
         if (scaleup_plan(m, &gs, &o, &res, err, sizeof(err)) < 0) {
             fprintf(stderr, "%s: %s\n", bc->name, err);
             return 1;
         }
-        double t = now_s() - t0, c = cpu_s() - c0;
+        double t = bench_now_s() - t0, c = bench_cpu_s() - c0;
         if (t < best)
             best = t;
         if (c < best_cpu)
@@ -132,8 +101,8 @@ run_case(const struct bench_case *bc)
     }
     /* The full pass: ingest, plan, decision object. */
     rewind(snap);
-    t0 = now_s();
-    c0 = cpu_s();
+    t0 = bench_now_s();
+    c0 = bench_cpu_s();
     struct model *m2 = model_new();
     json_t *d = NULL;
     if (model_load_stream(m2, snap, bc->name, NULL, err, sizeof(err)) < 0 ||
@@ -141,7 +110,7 @@ run_case(const struct bench_case *bc)
         fprintf(stderr, "%s: %s\n", bc->name, err);
         return 1;
     }
-    double t_full = now_s() - t0, c_full = cpu_s() - c0;
+    double t_full = bench_now_s() - t0, c_full = bench_cpu_s() - c0;
     json_decref(d);
     model_free(m2);
     struct rusage ru;
@@ -159,6 +128,18 @@ run_case(const struct bench_case *bc)
     fclose(snap);
     fclose(grp);
     return 0;
+}
+
+static const char *
+case_name(const void *c)
+{
+    return ((const struct bench_case *)c)->name;
+}
+
+static int
+case_run(const void *c)
+{
+    return run_case(c);
 }
 
 int
@@ -211,24 +192,5 @@ main(int argc, char **argv)
         "|\n");
     printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     fflush(stdout);
-    int failed = 0, ran = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (only && strcmp(only, cases[i].name) != 0)
-            continue;
-        ran++;
-        pid_t pid = fork();
-        if (pid == 0)
-            _exit(run_case(&cases[i]));
-        int status = 0;
-        if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
-            WEXITSTATUS(status) != 0) {
-            fprintf(stderr, "case %s failed\n", cases[i].name);
-            failed = 1;
-        }
-    }
-    if (!ran) {
-        fprintf(stderr, "no case named %s\n", only);
-        return 2;
-    }
-    return failed;
+    return bench_run_cases(cases, n, sizeof(cases[0]), only, case_name, case_run);
 }

@@ -4,10 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "bench_util.h"
 #include "model/model.h"
 #include "plugin/plugin.h"
 #include "scaledown/scaledown.h"
@@ -19,14 +17,6 @@ struct bench_case {
     int64_t expect_removable; /* -1: not checked */
     double budget_s;          /* the bound */
 };
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int
 upsert(struct model *m, json_t *o)
@@ -173,10 +163,10 @@ run_case(const struct bench_case *bc)
     struct scaledown_state st = {.now_s = 1767229200}; /* 2026-01-01T01:00:00Z */
     struct scaledown_journal j;
     char err[256] = "";
-    double t0 = now_s();
-    clock_t c0 = clock();
+    double t0 = bench_now_s();
+    double c0 = bench_cpu_s();
     int rc = scaledown_plan(m, &gs, &o, &st, &j, err, sizeof(err));
-    double wall = now_s() - t0, cpu = (double)(clock() - c0) / CLOCKS_PER_SEC;
+    double wall = bench_now_s() - t0, cpu = bench_cpu_s() - c0;
     if (rc < 0) {
         fprintf(stderr, "%s: %s\n", bc->name, err);
         return 1;
@@ -206,6 +196,18 @@ run_case(const struct bench_case *bc)
     return bad;
 }
 
+static const char *
+case_name(const void *c)
+{
+    return ((const struct bench_case *)c)->name;
+}
+
+static int
+case_run(const void *c)
+{
+    return run_case(c);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -227,24 +229,6 @@ main(int argc, char **argv)
     printf("| case | nodes | pods | unneeded | removable | busy | blocked | no place | plan ms "
            "(wall / cpu) | peak MB | bound |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
     fflush(stdout);
-    int failed = 0, ran = 0;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        if (only && strcmp(only, cases[i].name) != 0)
-            continue;
-        ran++;
-        pid_t pid = fork();
-        if (pid == 0)
-            _exit(run_case(&cases[i]));
-        int status = 0;
-        if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
-            WEXITSTATUS(status) != 0) {
-            fprintf(stderr, "case %s failed\n", cases[i].name);
-            failed = 1;
-        }
-    }
-    if (!ran) {
-        fprintf(stderr, "no case named %s\n", only);
-        return 2;
-    }
-    return failed;
+    return bench_run_cases(cases, sizeof(cases) / sizeof(cases[0]), sizeof(cases[0]), only,
+                           case_name, case_run);
 }
