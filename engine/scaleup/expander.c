@@ -30,6 +30,10 @@ struct prio_config {
     size_t n;
 };
 
+struct scaleup_priorities {
+    struct prio_config pc;
+};
+
 static void
 prio_free(struct prio_config *pc)
 {
@@ -249,8 +253,8 @@ keep_priority(const struct scaleup_option *opts, size_t *alive, size_t n_alive,
 }
 
 size_t
-scaleup_expand(const struct scaleup_option *opts, size_t n, const char *chain,
-               const char *priority_config, uint64_t *rng)
+scaleup_expand_parsed(const struct scaleup_option *opts, size_t n, const char *chain,
+                      const struct scaleup_priorities *prio, uint64_t *rng)
 {
     if (n == 0)
         return 0;
@@ -271,12 +275,8 @@ scaleup_expand(const struct scaleup_option *opts, size_t n, const char *chain,
         else if (len == 11 && strncmp(p, "least-waste", 11) == 0)
             n_alive = keep_best(opts, alive, n_alive, 2);
         else if (len == 8 && strncmp(p, "priority", 8) == 0) {
-            struct prio_config pc;
-            char err[256];
-            if (priority_config && prio_parse(priority_config, &pc, err, sizeof(err)) == 0) {
-                n_alive = keep_priority(opts, alive, n_alive, &pc);
-                prio_free(&pc);
-            }
+            if (prio)
+                n_alive = keep_priority(opts, alive, n_alive, &prio->pc);
         } else if (len == 6 && strncmp(p, "random", 6) == 0) {
             break; /* random picks among what is left, below */
         }
@@ -286,6 +286,45 @@ scaleup_expand(const struct scaleup_option *opts, size_t n, const char *chain,
     if (n_alive > 1)
         pick = alive[rng_next(rng) % n_alive];
     free(alive);
+    return pick;
+}
+
+int
+scaleup_priorities_new(const char *config, struct scaleup_priorities **out, char *err,
+                       size_t err_len)
+{
+    *out = NULL;
+    struct scaleup_priorities *p = malloc(sizeof(*p));
+    if (!p)
+        return NSC_ERR_NOMEM;
+    int rc = prio_parse(config, &p->pc, err, err_len);
+    if (rc < 0) {
+        free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+void
+scaleup_priorities_free(struct scaleup_priorities *p)
+{
+    if (!p)
+        return;
+    prio_free(&p->pc);
+    free(p);
+}
+
+size_t
+scaleup_expand(const struct scaleup_option *opts, size_t n, const char *chain,
+               const char *priority_config, uint64_t *rng)
+{
+    struct scaleup_priorities *prio = NULL;
+    char err[256];
+    if (priority_config && scaleup_priorities_new(priority_config, &prio, err, sizeof(err)) < 0)
+        prio = NULL; /* an invalid configuration leaves the priority step out */
+    size_t pick = scaleup_expand_parsed(opts, n, chain, prio, rng);
+    scaleup_priorities_free(prio);
     return pick;
 }
 

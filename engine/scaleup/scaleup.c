@@ -69,6 +69,7 @@ struct planner {
     char **reason; /* [eq * n_groups + g]: why a fresh node of g refuses eq, NULL = fits */
     int64_t total_nodes, total_cores_m, total_mem;
     uint64_t rng;
+    struct scaleup_priorities *prio; /* o->priority_config parsed once; NULL: none */
     struct scaleup_result *r;
 };
 
@@ -945,8 +946,7 @@ plan_loop(struct planner *pl)
         }
         if (n_opts == 0)
             break;
-        size_t pick =
-            scaleup_expand(opts, n_opts, pl->o->expander, pl->o->priority_config, &pl->rng);
+        size_t pick = scaleup_expand_parsed(opts, n_opts, pl->o->expander, pl->prio, &pl->rng);
         size_t best = opts[pick].group;
         uint32_t first_pod = pl->s->n_pods;
         size_t before = 0, after = 0;
@@ -1018,6 +1018,14 @@ scaleup_plan(struct model *m, const struct group_set *groups, const struct scale
     int rc = scaleup_options_check(o, err, err_len);
     if (rc < 0)
         return rc;
+    /* The options check has validated the configuration, so a failure here can only be
+     * memory; scaleup_expand would likewise leave the priority step out. */
+    char why[256];
+    if (o->priority_config && scaleup_priorities_new(o->priority_config, &pl.prio, why,
+                                                     sizeof(why)) == NSC_ERR_NOMEM) {
+        snprintf(err, err_len, "out of memory while planning a scale-up");
+        return NSC_ERR_NOMEM;
+    }
     if ((rc = setup_groups(&pl)) < 0 || (rc = sim_snapshot_new(m, &pl.s)) < 0 ||
         (rc = template_pods(&pl)) < 0 || (rc = add_upcoming(&pl)) < 0 ||
         (rc = collect_pending(&pl)) < 0 || (rc = place_existing(&pl)) < 0 ||
@@ -1042,6 +1050,7 @@ scaleup_plan(struct model *m, const struct group_set *groups, const struct scale
     }
     free(pl.gst);
     sim_snapshot_free(pl.s);
+    scaleup_priorities_free(pl.prio);
     return rc;
 }
 

@@ -128,6 +128,27 @@ struct scaleup_option {
 size_t scaleup_expand(const struct scaleup_option *opts, size_t n, const char *chain,
                       const char *priority_config, uint64_t *rng);
 
+/** A priority configuration parsed and its regexes compiled, once per plan. */
+struct scaleup_priorities;
+
+/**
+ * Parse a priority configuration (as scaleup_priority_check) into *out (owned: free with
+ * scaleup_priorities_free). Returns 0, NSC_ERR_INVALID with err "line N: problem", or
+ * NSC_ERR_NOMEM; *out is NULL on error.
+ */
+int scaleup_priorities_new(const char *config, struct scaleup_priorities **out, char *err,
+                           size_t err_len);
+
+/** Free a parsed priority configuration (NULL is allowed). */
+void scaleup_priorities_free(struct scaleup_priorities *p);
+
+/**
+ * scaleup_expand with the priority configuration already parsed (borrowed; NULL leaves the
+ * priority step out), so that planning does not recompile the regexes for every choice.
+ */
+size_t scaleup_expand_parsed(const struct scaleup_option *opts, size_t n, const char *chain,
+                             const struct scaleup_priorities *prio, uint64_t *rng);
+
 /**
  * Check a priority configuration (the ConfigMap's `priorities` text): returns 0, or
  * NSC_ERR_INVALID with err "line N: problem" (or the configuration has no regex at all),
