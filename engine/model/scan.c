@@ -482,6 +482,49 @@ rule_find(const struct scan_rule *rules, const char *key, size_t len)
 
 /* An object at sc->p whose members are filtered (how SR_OBJ or SR_ANNOT); out NULL when
  * only checking. */
+/* The opening byte of an object or array at sc->p, copied to out when out is not NULL.
+ * Returns 0 when the value is empty (its closing byte read and copied too), 1 when a
+ * member or element follows, or a negative status. */
+static int
+scan_open(struct scan *sc, char opening, char close, struct scan_buf *out)
+{
+    int rc;
+    sc->p++;
+    if (out && (rc = buf_putc(out, opening)) < 0)
+        return rc;
+    skip_ws(sc);
+    if (sc->p < sc->end && *sc->p == close) {
+        sc->p++;
+        return out ? buf_putc(out, close) : 0;
+    }
+    return 1;
+}
+
+/* After a member or element: 1 on ',' (copied to out when copy_comma; an object's members
+ * are filtered, so it writes its own commas), 0 on the closing byte (copied to out when
+ * out is not NULL), or a negative status naming the container. */
+static int
+scan_next(struct scan *sc, char close, bool copy_comma, struct scan_buf *out)
+{
+    bool obj = close == '}';
+    int rc;
+    skip_ws(sc);
+    if (sc->p >= sc->end)
+        return fail(sc, obj ? "truncated object" : "truncated array");
+    if (*sc->p == ',') {
+        sc->p++;
+        skip_ws(sc);
+        if (copy_comma && out && (rc = buf_putc(out, ',')) < 0)
+            return rc;
+        return 1;
+    }
+    if (*sc->p == close) {
+        sc->p++;
+        return out ? buf_putc(out, close) : 0;
+    }
+    return fail(sc, obj ? "expected ',' or '}'" : "expected ',' or ']'");
+}
+
 static int
 scan_object(struct scan *sc, unsigned depth, uint8_t how, const struct scan_rule *rules,
             struct scan_buf *out)
@@ -491,14 +534,8 @@ scan_object(struct scan *sc, unsigned depth, uint8_t how, const struct scan_rule
     bool first = true, first_key = true;
     int rc;
     bool top = depth == 1 && rules == r_top, spec = depth == 2 && rules == r_spec && sc->split;
-    sc->p++;
-    if (out && (rc = buf_putc(out, '{')) < 0)
+    if ((rc = scan_open(sc, '{', '}', out)) <= 0)
         return rc;
-    skip_ws(sc);
-    if (sc->p < sc->end && *sc->p == '}') {
-        sc->p++;
-        return out ? buf_putc(out, '}') : 0;
-    }
     for (;;) {
         if (sc->p >= sc->end)
             return fail(sc, "truncated object");
@@ -566,19 +603,8 @@ scan_object(struct scan *sc, unsigned depth, uint8_t how, const struct scan_rule
                 sc->res->spec_is_obj = *vs == '{';
             }
         }
-        skip_ws(sc);
-        if (sc->p >= sc->end)
-            return fail(sc, "truncated object");
-        if (*sc->p == ',') {
-            sc->p++;
-            skip_ws(sc);
-            continue;
-        }
-        if (*sc->p == '}') {
-            sc->p++;
-            return out ? buf_putc(out, '}') : 0;
-        }
-        return fail(sc, "expected ',' or '}'");
+        if ((rc = scan_next(sc, '}', false, out)) <= 0)
+            return rc;
     }
 }
 
@@ -587,35 +613,16 @@ scan_array(struct scan *sc, unsigned depth, uint8_t how, const struct scan_rule 
            struct scan_buf *out)
 {
     int rc;
-    sc->p++;
-    if (out && (rc = buf_putc(out, '[')) < 0)
+    if ((rc = scan_open(sc, '[', ']', out)) <= 0)
         return rc;
-    skip_ws(sc);
-    if (sc->p < sc->end && *sc->p == ']') {
-        sc->p++;
-        return out ? buf_putc(out, ']') : 0;
-    }
     for (;;) {
         if (sc->p >= sc->end)
             return fail(sc, "truncated array");
         if ((rc = scan_value(sc, depth + 1, how == SR_ARR_OBJ ? SR_OBJ : SR_KEEP, sub, out)) <
             0)
             return rc;
-        skip_ws(sc);
-        if (sc->p >= sc->end)
-            return fail(sc, "truncated array");
-        if (*sc->p == ',') {
-            sc->p++;
-            skip_ws(sc);
-            if (out && (rc = buf_putc(out, ',')) < 0)
-                return rc;
-            continue;
-        }
-        if (*sc->p == ']') {
-            sc->p++;
-            return out ? buf_putc(out, ']') : 0;
-        }
-        return fail(sc, "expected ',' or ']'");
+        if ((rc = scan_next(sc, ']', true, out)) <= 0)
+            return rc;
     }
 }
 

@@ -9,6 +9,7 @@
 
 #include <check.h>
 #include <curl/curl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,20 @@ admin(const char *what, const char *body)
     curl_easy_cleanup(e);
     fclose(devnull);
     ck_assert_msg(code == 200, "admin/%s: %ld", what, code);
+}
+
+/* Inject a fault: the emulator's admin/fault body, formatted as printf does. */
+static void __attribute__((format(printf, 1, 2))) fault(const char *fmt, ...)
+{
+    char body[512];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(body, sizeof(body), fmt, ap);
+    va_end(ap);
+    ck_assert_msg(n > 0 && (size_t)n < sizeof(body), "fault body too long");
+    admin("fault", body);
 }
 
 static long
@@ -185,6 +200,22 @@ until_watching_again(struct kube_informers *set, const struct kube_reflector *r,
     return kube_wall_ms() - t0;
 }
 
+/* A GET of path answered once with status and Retry-After: 1 is retried after the
+ * delay and succeeds. */
+static void
+get_retried_after(struct kube_client *c, const char *path, int status)
+{
+    struct kube_resp resp;
+    int rc;
+    int64_t t0;
+
+    fault("{\"path\":\"%s\",\"status\":%d,\"retry_after\":1}", path, status);
+    t0 = kube_wall_ms();
+    ck_assert_int_eq(req(c, "GET", path, NULL, &resp, &rc), 200);
+    ck_assert_int_ge(kube_wall_ms() - t0, 950);
+    kube_resp_clear(&resp);
+}
+
 START_TEST(test_fault_drop_watch)
 {
     struct kube_client *c = client_with(0);
@@ -221,14 +252,11 @@ START_TEST(test_fault_410)
     struct counts n = {0};
     struct kube_informers *set = watching_informer(c, &n, &inf);
     const struct kube_reflector *r = kube_informer_reflector(inf);
-    char body[512];
     long failures, relists;
     int64_t ms;
 
     /* a watch answered 410 Gone relists, then watches again */
-    snprintf(body, sizeof(body),
-             "{\"path\":\"/api/v1/namespaces/%s/pods\",\"watch\":true,\"status\":410}", ns);
-    admin("fault", body);
+    fault("{\"path\":\"/api/v1/namespaces/%s/pods\",\"watch\":true,\"status\":410}", ns);
     failures = r->n_failures;
     relists = r->n_relists;
     admin("drop-watches", NULL);
@@ -254,13 +282,12 @@ START_TEST(test_fault_500)
 {
     struct kube_client *c = client_with(0);
     struct kube_resp resp;
-    char path[256], body[512], msg[768];
+    char path[256], msg[768];
     int rc;
 
     snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/p-0", ns);
     /* without Retry-After: no retry, the status and its reason are named */
-    snprintf(body, sizeof(body), "{\"path\":\"%s\",\"status\":500}", path);
-    admin("fault", body);
+    fault("{\"path\":\"%s\",\"status\":500}", path);
     ck_assert_int_eq(req(c, "GET", path, NULL, &resp, &rc), 500);
     ck_assert_int_eq(rc, NSC_ERR_TRANSIENT);
     ck_assert_str_eq(resp.reason, "InternalError");
@@ -274,15 +301,7 @@ START_TEST(test_fault_500)
     ck_assert_int_eq(rc, 0);
     kube_resp_clear(&resp);
     /* with Retry-After, a GET is retried after the delay */
-    snprintf(body, sizeof(body), "{\"path\":\"%s\",\"status\":503,\"retry_after\":1}", path);
-    admin("fault", body);
-    {
-        int64_t t0 = kube_wall_ms();
-
-        ck_assert_int_eq(req(c, "GET", path, NULL, &resp, &rc), 200);
-        ck_assert_int_ge(kube_wall_ms() - t0, 950);
-        kube_resp_clear(&resp);
-    }
+    get_retried_after(c, path, 503);
     kube_client_free(c);
 }
 END_TEST
@@ -291,22 +310,14 @@ START_TEST(test_fault_429)
 {
     struct kube_client *c = client_with(0);
     struct kube_resp resp;
-    char path[256], body[512], msg[768];
+    char path[256], msg[768];
     int rc;
-    int64_t t0;
 
     snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/p-0", ns);
     /* once, with Retry-After: a GET waits and succeeds */
-    snprintf(body, sizeof(body), "{\"path\":\"%s\",\"status\":429,\"retry_after\":1}", path);
-    admin("fault", body);
-    t0 = kube_wall_ms();
-    ck_assert_int_eq(req(c, "GET", path, NULL, &resp, &rc), 200);
-    ck_assert_int_ge(kube_wall_ms() - t0, 950);
-    kube_resp_clear(&resp);
+    get_retried_after(c, path, 429);
     /* more often than the retries allow: the 429 is reported, with its Retry-After */
-    snprintf(body, sizeof(body),
-             "{\"path\":\"%s\",\"status\":429,\"retry_after\":1,\"count\":10}", path);
-    admin("fault", body);
+    fault("{\"path\":\"%s\",\"status\":429,\"retry_after\":1,\"count\":10}", path);
     ck_assert_int_eq(req(c, "GET", path, NULL, &resp, &rc), 429);
     ck_assert_int_eq(rc, NSC_ERR_TRANSIENT);
     ck_assert_str_eq(resp.reason, "TooManyRequests");
@@ -316,9 +327,7 @@ START_TEST(test_fault_429)
     kube_resp_clear(&resp);
     admin("clear-faults", NULL);
     /* a write is never retried: one 429 is the answer */
-    snprintf(body, sizeof(body),
-             "{\"method\":\"PATCH\",\"path\":\"%s\",\"status\":429,\"retry_after\":1}", path);
-    admin("fault", body);
+    fault("{\"method\":\"PATCH\",\"path\":\"%s\",\"status\":429,\"retry_after\":1}", path);
     {
         json_t *patch = json_pack("{s:{s:{s:s}}}", "metadata", "labels", "a", "b");
 
@@ -336,14 +345,13 @@ START_TEST(test_fault_slow)
 {
     struct kube_client *c = client_with(500);
     struct kube_resp resp;
-    char path[256], body[512], msg[768];
+    char path[256], msg[768];
     int rc;
     int64_t t0;
 
     snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods", ns);
     /* an answer slower than the request timeout: a timeout, named as such */
-    snprintf(body, sizeof(body), "{\"path\":\"%s\",\"delay_ms\":3000}", path);
-    admin("fault", body);
+    fault("{\"path\":\"%s\",\"delay_ms\":3000}", path);
     t0 = kube_wall_ms();
     ck_assert_int_eq(req(c, "GET", path, NULL, &resp, &rc), 0);
     ck_assert_int_eq(rc, NSC_ERR_TRANSIENT);
@@ -353,8 +361,7 @@ START_TEST(test_fault_slow)
     ck_assert_msg(strstr(msg, "no response") != NULL, "%s", msg);
     kube_resp_clear(&resp);
     /* a slow answer within the timeout is just slow */
-    snprintf(body, sizeof(body), "{\"path\":\"%s\",\"delay_ms\":200}", path);
-    admin("fault", body);
+    fault("{\"path\":\"%s\",\"delay_ms\":200}", path);
     ck_assert_int_eq(req(c, "GET", path, NULL, &resp, &rc), 200);
     kube_resp_clear(&resp);
     kube_client_free(c);
@@ -366,13 +373,12 @@ START_TEST(test_fault_list_500)
     struct kube_client *c = client_with(0);
     struct kube_informer *inf;
     struct counts n = {0};
-    char path[256], body[512];
+    char path[256];
     struct kube_informers *set = pods_informer(c, &n, path, sizeof(path), &inf);
     int64_t t0, end;
 
     /* the first list fails: back off, list again, then watch */
-    snprintf(body, sizeof(body), "{\"path\":\"%s\",\"watch\":false,\"status\":500}", path);
-    admin("fault", body);
+    fault("{\"path\":\"%s\",\"watch\":false,\"status\":500}", path);
     t0 = kube_wall_ms();
     end = t0 + 10000;
     while (!kube_informers_synced(set) && kube_wall_ms() < end)
@@ -433,7 +439,7 @@ START_TEST(test_relist_skips_unchanged)
     struct raw_seen seen = {0, 0, 0, "", "", 1};
     const struct kube_reflector *r;
     struct kube_resp resp;
-    char path[256], body[512];
+    char path[256];
     long relists, failures;
     int rc;
 
@@ -458,8 +464,7 @@ START_TEST(test_relist_skips_unchanged)
     ck_assert_int_eq(seen.added, 3);
     /* the watch drops, its next start is answered 410; meanwhile p-1 changes and p-2 is
      * deleted: the relist reports exactly that, and p-0 as nothing (same resourceVersion) */
-    snprintf(body, sizeof(body), "{\"path\":\"%s\",\"watch\":true,\"status\":410}", path);
-    admin("fault", body);
+    fault("{\"path\":\"%s\",\"watch\":true,\"status\":410}", path);
     relists = r->n_relists;
     failures = r->n_failures;
     admin("drop-watches", NULL);
