@@ -65,7 +65,7 @@ dist_noinst_DATA += deploy/iam/sks-role-policy.json deploy/iam/instance-pool-rol
 
 # nodescaler --once --dry-run with both backends against the emulator.
 TESTS += tests/e2e/exoscale-once.sh
-EXTRA_DIST += tests/e2e/exoscale-once.sh
+EXTRA_DIST += tests/e2e/exoscale-once.sh tests/e2e/exoscale-emulator.sh
 # Scale from zero through --once --cluster-snapshot, dry and real, with both backends.
 TESTS += tests/e2e/exoscale-scale-from-zero.sh
 EXTRA_DIST += tests/e2e/exoscale-scale-from-zero.sh tests/data/exoscale/once-sks.json \

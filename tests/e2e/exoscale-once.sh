@@ -13,19 +13,9 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-"$top_builddir/tests/emulator/exoscale-emulator" --world "$top_srcdir/tests/data/exoscale/world.json" \
-    --port-file "$work/port" >"$work/emulator.out" 2>&1 &
-emu_pid=$!
-i=0
-while [ ! -s "$work/port" ]; do
-    i=$((i + 1))
-    [ $i -lt 100 ] || { echo "exoscale-emulator did not start"; cat "$work/emulator.out"; exit 1; }
-    sleep 0.1
-done
-port=$(cat "$work/port")
-base="http://127.0.0.1:$port"
 # The credentials come from the environment, as in a Deployment; limits as backend options.
-export EXOSCALE_ZONE=ch-gva-2 EXOSCALE_API_ENDPOINT="$base/v2"
+. "$top_srcdir/tests/e2e/exoscale-emulator.sh"
+exo_emulator_start "$work" "$top_srcdir/tests/data/exoscale/world.json"
 
 fail() {
     echo "FAIL: $*"

@@ -26,17 +26,8 @@ fail() {
 # One emulator for both backends: the SKS nodepools' instance pools are not the
 # instance-pool backend's, so neither run sees the other's change. Operations complete on
 # the next tick (POST /_emu/tick), not on a timer.
-"$top_builddir/tests/emulator/exoscale-emulator" --world "$data/world.json" \
-    --op-delay-ms 0 --port-file "$work/port" >"$work/emulator.out" 2>&1 &
-emu_pid=$!
-i=0
-while [ ! -s "$work/port" ]; do
-    i=$((i + 1))
-    [ $i -lt 100 ] || { cat "$work/emulator.out"; fail "exoscale-emulator did not start"; }
-    sleep 0.1
-done
-base="http://127.0.0.1:$(cat "$work/port")"
-export EXOSCALE_ZONE=ch-gva-2 EXOSCALE_API_ENDPOINT="$base/v2"
+. "$top_srcdir/tests/e2e/exoscale-emulator.sh"
+exo_emulator_start "$work" "$data/world.json" --op-delay-ms 0
 
 admin() { curl -sf -X "$1" "$base/_emu/$2" || fail "emulator admin $1 /_emu/$2"; }
 
