@@ -72,6 +72,25 @@ once_decide(const struct nsc_config *cfg, const struct group_set *groups,
     return out->summary ? 0 : NSC_ERR_NOMEM;
 }
 
+/* One resize of a decision, or with --dry-run only what it would do: every pass applies
+ * its resizes through here, so the dry run and the real run log alike. */
+static int
+once_resize(const struct nsc_config *cfg, struct backend *b, const char *group_id, int from,
+            int to, char *err, size_t err_len)
+{
+    int rc;
+
+    if (cfg->dry_run) {
+        log_info("dry run: would resize group %s from %d to %d", group_id, from, to);
+        return 0;
+    }
+    rc = backend_resize(b, group_id, to, err, err_len);
+    if (rc < 0)
+        return rc;
+    log_info("resized group %s from %d to %d", group_id, from, to);
+    return 0;
+}
+
 /* Applies the decision's resizes; with --dry-run only says what it would do. */
 static int
 once_apply(const struct nsc_config *cfg, struct backend *b, const struct once_decision *d,
@@ -83,16 +102,10 @@ once_apply(const struct nsc_config *cfg, struct backend *b, const struct once_de
     for (i = 0; i < d->n_actions; i++) {
         const struct once_action *a = &d->actions[i];
 
-        if (cfg->dry_run) {
-            log_info("dry run: would resize group %s from %d to %d", a->group_id,
-                     (int)a->from_target, (int)a->to_target);
-            continue;
-        }
-        rc = backend_resize(b, a->group_id, a->to_target, err, err_len);
+        rc = once_resize(cfg, b, a->group_id, (int)a->from_target, (int)a->to_target, err,
+                         err_len);
         if (rc < 0)
             return rc;
-        log_info("resized group %s from %d to %d", a->group_id, (int)a->from_target,
-                 (int)a->to_target);
     }
     return 0;
 }
@@ -436,14 +449,9 @@ once_replay(const struct nsc_config *cfg, struct backend *b, const struct group_
         const char *gid = json_string_value(json_object_get(e, "group"));
         int to = (int)json_integer_value(json_object_get(e, "to"));
         int from = (int)json_integer_value(json_object_get(e, "from"));
-        if (cfg->dry_run) {
-            log_info("dry run: would resize group %s from %d to %d", gid, from, to);
-            continue;
-        }
-        rc = backend_resize(b, gid, to, err, err_len);
+        rc = once_resize(cfg, b, gid, from, to, err, err_len);
         if (rc < 0)
             goto out;
-        log_info("resized group %s from %d to %d", gid, from, to);
     }
     if (cfg->output == CONFIG_OUTPUT_JSON) {
         json_object_set_new(dec, "dry_run", json_boolean(cfg->dry_run));
