@@ -968,6 +968,7 @@ plan_loop(struct planner *pl)
                 .node_cpu_m = tmpl_cpu(gs),
                 .node_mem = tmpl_mem(gs),
                 .group_id = gs->g->id,
+                .group_name = gs->g->name,
             };
         }
         if (n_opts == 0)

@@ -343,6 +343,7 @@ START_TEST(expander_table)
                 .node_cpu_m = json_integer_value(json_object_get(o, "node_cpu")),
                 .node_mem = json_integer_value(json_object_get(o, "node_mem")),
                 .group_id = json_string_value(json_object_get(o, "id")),
+                .group_name = json_string_value(json_object_get(o, "name")),
             };
         }
         const char *prio = json_string_value(json_object_get(tc, "priorities"));
@@ -402,6 +403,25 @@ START_TEST(options_refused)
     o.priority_config = "# only a comment\n10:\n";
     ck_assert_int_eq(scaleup_options_check(&o, err, sizeof(err)), NSC_ERR_INVALID);
     ck_assert(strstr(err, "no priority with a regex") != NULL);
+    /* Nested repetitions that make POSIX regcomp take gigabytes are refused or bounded. */
+    o.priority_config = "10:\n  - a\n20:\n  - ((a{1000}){1000}){1000}b\n";
+    ck_assert_int_eq(scaleup_options_check(&o, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert_msg(strstr(err, "line 4: bad regex") != NULL, "%s", err);
+    char long_pat[2100];
+    memset(long_pat, 0, sizeof(long_pat));
+    memcpy(long_pat, "10:\n  - ", 8);
+    memset(long_pat + 8, 'a', 1100);
+    o.priority_config = long_pat;
+    ck_assert_int_eq(scaleup_options_check(&o, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert_msg(strstr(err, "line 2: regex of 1100 bytes is longer than the limit of 1024"),
+                  "%s", err);
+    o.priority_config =
+        "10:\n  - ((((((((((((((((((((((((((((((((((a))))))))))))))))))))))))))))))"
+        "))))\n";
+    ck_assert_int_eq(scaleup_options_check(&o, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert_msg(strstr(err, "line 2: bad regex") != NULL, "%s", err);
+    o.priority_config = "10:\n  - (?i)WEB\n  - \\d+\n";
+    ck_assert_int_eq(scaleup_options_check(&o, err, sizeof(err)), 0);
     o.priority_config = "10: [a, ([b]\n";
     ck_assert_int_eq(scaleup_options_check(&o, err, sizeof(err)), NSC_ERR_INVALID);
     ck_assert(strstr(err, "priority expander configuration: line 1: bad regex") != NULL);
