@@ -155,7 +155,8 @@ enum scaledown_rule {
     SD_RULE_SYSTEM,            /* kube-system pod without a PDB: blocks */
     SD_RULE_NOT_SAFE_TO_EVICT, /* safe-to-evict: "false": blocks */
     SD_RULE_LOCAL_STORAGE,     /* emptyDir (not Memory) or hostPath not declared safe: blocks */
-    SD_RULE_PDB,               /* a PDB with no disruption left, or several PDBs: blocks */
+    SD_RULE_PDB, /* a PDB with no disruption left, several PDBs, or an unreadable PDB in
+                    the pod's namespace: blocks */
     SD_RULE_N
 };
 
@@ -246,6 +247,7 @@ enum scaledown_reason {
     SD_REASON_COOLDOWN,                 /* a scale-up, deletion or failure was too recent */
     SD_REASON_MAX_PARALLELISM,          /* --max-scale-down-parallelism reached in this loop */
     SD_REASON_MAX_DRAIN_PARALLELISM,    /* --max-drain-parallelism reached in this loop */
+    SD_REASON_UNREADABLE_POD, /* a pod bound to the node could not be read (object names it) */
     SD_REASON_N
 };
 
