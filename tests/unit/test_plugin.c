@@ -976,6 +976,52 @@ START_TEST(host_http_refusals)
 }
 END_TEST
 
+/* ---- log lines ---- */
+
+static size_t
+count_char(const char *s, char c)
+{
+    size_t n = 0;
+
+    for (; *s; s++)
+        n += *s == c;
+    return n;
+}
+
+/* A pod name can carry a newline and terminal escapes: one message stays one line. */
+START_TEST(log_text_escapes_control_bytes)
+{
+    const char *out;
+
+    log_set_format(LOG_FORMAT_TEXT);
+    capture_begin();
+    log_msg(
+        NSC_LOG_INFO, "kube\nx", "deleted pod %s",
+        "a\nI1205 10:00:00.000000       1 kube] forged\x1b[31m\r\t\x01\x7f\xc2\x9b|\xc3\xa9");
+    out = capture_end();
+    ck_assert_uint_eq(count_char(out, '\n'), 1);
+    ck_assert_ptr_null(strchr(out, '\x1b'));
+    ck_assert_ptr_null(strchr(out, '\r'));
+    assert_contains(out, " kube\\nx] deleted pod a\\nI1205 10:00:00.000000       1 kube] "
+                         "forged\\x1b[31m\\r\\t\\x01\\x7f\\xc2\\x9b|\xc3\xa9\n");
+}
+END_TEST
+
+START_TEST(log_json_escapes_control_bytes)
+{
+    const char *out;
+
+    log_set_format(LOG_FORMAT_JSON);
+    capture_begin();
+    log_msg(NSC_LOG_INFO, "kube", "deleted pod %s", "a\n\"b\"\x1b[31m\x7f\xc2\x9b|\xc3\xa9");
+    out = capture_end();
+    log_set_format(LOG_FORMAT_TEXT);
+    ck_assert_uint_eq(count_char(out, '\n'), 1);
+    assert_contains(
+        out, "\"msg\":\"deleted pod a\\n\\\"b\\\"\\u001b[31m\\u007f\\u009b|\xc3\xa9\"}\n");
+}
+END_TEST
+
 static Suite *
 plugin_suite(void)
 {
@@ -1028,6 +1074,12 @@ plugin_suite(void)
     tcase_add_test(tc, host_http_round_trip);
     tcase_add_test(tc, host_http_timeout);
     tcase_add_test(tc, host_http_refusals);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("log");
+    tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
+    tcase_add_test(tc, log_text_escapes_control_bytes);
+    tcase_add_test(tc, log_json_escapes_control_bytes);
     suite_add_tcase(s, tc);
     return s;
 }
