@@ -3,12 +3,14 @@
  * limiter and the request layer's error mapping. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -552,6 +554,108 @@ START_TEST(test_exec_stderr_bounded)
 }
 END_TEST
 
+/* A server that accepts the connection and never answers: the kernel completes the
+ * handshake for a listening socket nobody accepts on. */
+static int
+silent_listener(int *port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    ck_assert_int_ge(fd, 0);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(fd, 8), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+static struct kube_client *
+silent_client(int port, const struct kube_client_opts *o)
+{
+    struct kube_config *cfg = calloc(1, sizeof(*cfg));
+    struct kube_client *c = NULL;
+    char url[64], err[256] = "";
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+    cfg->server = strdup(url);
+    cfg->source = strdup("test");
+    cfg->namespace = strdup("default");
+    ck_assert_msg(kube_client_new(cfg, o, &c, err, sizeof(err)) == 0, "%s", err);
+    return c;
+}
+
+static int
+discard_sink(void *ud, const char *data, size_t len)
+{
+    (void)ud;
+    (void)data;
+    (void)len;
+    return 0;
+}
+
+/* A request, and a list with the informer's long deadline, fail within their bounds with
+ * an error naming the path and "timed out", and the failure is logged at the default
+ * level. Upper bounds only: the verdict does not depend on the machine's speed. */
+START_TEST(test_silent_server_times_out)
+{
+    struct kube_client_opts o = {.timeout_ms = 1000, .stall_timeout_ms = 1000};
+    struct kube_resp resp;
+    char buf[512];
+    const char *out;
+    int port, fd = silent_listener(&port), rc;
+    struct kube_client *c = silent_client(port, &o);
+    int64_t t0, took;
+
+    log_set_level(NSC_LOG_INFO);
+    capture_begin();
+    t0 = mono_ms();
+    rc = kube_request(c, "GET", "/api/v1/nodes", NULL, NULL, 0, &resp);
+    took = mono_ms() - t0;
+    out = capture_end();
+    ck_assert_int_eq(rc, NSC_ERR_TRANSIENT);
+    ck_assert_msg(took < 10000, "took %lld ms with a 1000 ms deadline", (long long)took);
+    kube_resp_describe(&resp, buf, sizeof(buf));
+    ck_assert_msg(strstr(buf, "GET /api/v1/nodes: ") != NULL, "%s", buf);
+    ck_assert_msg(strstr(buf, "timed out after ") != NULL, "%s", buf);
+    ck_assert_msg(strstr(out, "W") == out && strstr(out, "/api/v1/nodes: timed out") != NULL,
+                  "no warning: %s", out);
+    kube_resp_clear(&resp);
+
+    /* the informer lists with a 120 s deadline: the stall limit ends it first */
+    t0 = mono_ms();
+    rc = kube_request_stream(c, "/api/v1/pods?limit=500", 120000, discard_sink, NULL, &resp);
+    took = mono_ms() - t0;
+    ck_assert_int_eq(rc, NSC_ERR_TRANSIENT);
+    ck_assert_msg(took < 10000, "list took %lld ms with a 1000 ms stall limit",
+                  (long long)took);
+    kube_resp_describe(&resp, buf, sizeof(buf));
+    ck_assert_msg(strstr(buf, "GET /api/v1/pods?limit=500: ") != NULL, "%s", buf);
+    ck_assert_msg(strstr(buf, "timed out") != NULL, "%s", buf);
+    kube_resp_clear(&resp);
+    kube_client_free(c);
+    close(fd);
+}
+END_TEST
+
+START_TEST(test_client_timeouts_range_checked)
+{
+    struct kube_client_opts o = {.timeout_ms = 4000000};
+    struct kube_config *cfg = calloc(1, sizeof(*cfg));
+    struct kube_client *c = NULL;
+    char err[256] = "";
+
+    cfg->server = strdup("http://127.0.0.1:1");
+    cfg->source = strdup("test");
+    cfg->namespace = strdup("default");
+    ck_assert_int_eq(kube_client_new(cfg, &o, &c, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert_ptr_null(c);
+    ck_assert_msg(strstr(err, "request timeout 4000000 ms is out of range") != NULL, "%s", err);
+}
+END_TEST
+
 START_TEST(test_status_mapping)
 {
     ck_assert_int_eq(kube_status_of_http(200), 0);
@@ -605,6 +709,8 @@ test_kube_config_tcase(void)
     tcase_add_test(tc, test_exec_plugin);
     tcase_add_loop_test(tc, test_exec_lingering_plugin, 0, 2);
     tcase_add_test(tc, test_exec_stderr_bounded);
+    tcase_add_test(tc, test_silent_server_times_out);
+    tcase_add_test(tc, test_client_timeouts_range_checked);
     tcase_add_test(tc, test_status_mapping);
     tcase_add_test(tc, test_resp_describe);
     return tc;
