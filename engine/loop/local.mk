@@ -1,5 +1,7 @@
 # engine/loop: build rules, included from the top Makefile.am.
-engine_libnscengine_la_SOURCES += engine/loop/replay.h engine/loop/replay.c
+engine_libnscengine_la_SOURCES += engine/loop/groups.h engine/loop/decision.h \
+	engine/loop/decision.c engine/loop/options.h engine/loop/options.c engine/loop/pass.h \
+	engine/loop/pass.c engine/loop/replay.h engine/loop/replay.c
 
 check_PROGRAMS += tests/unit/test_replay
 tests_unit_test_replay_SOURCES = tests/unit/test_replay.c

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "loop/options.h"
 #include "loop/replay.h"
 #include "model/model.h"
 #include "nsc_config.h"
@@ -799,7 +800,7 @@ START_TEST(options_from_daemon_flags)
     struct nsc_config cfg;
     ck_assert_int_eq(config_init(&cfg), 0);
     struct scaledown_options a, b;
-    scaledown_options_from_config(&cfg, &a);
+    loop_scaledown_options(&cfg, &a);
     scaledown_options_default(&b);
     /* The daemon's defaults are the planner's defaults. */
     ck_assert(a.enabled == b.enabled && a.utilization_threshold == b.utilization_threshold &&
@@ -827,7 +828,7 @@ START_TEST(options_from_daemon_flags)
     char *const argv[] = {a0, a1, a2, a3, a4, a5, a6, a7, NULL};
     char err[300] = "";
     ck_assert_msg(config_parse(&cfg, 8, argv, err, sizeof(err)) == 0, "%s", err);
-    scaledown_options_from_config(&cfg, &a);
+    loop_scaledown_options(&cfg, &a);
     ck_assert(a.utilization_threshold == 0.3);
     ck_assert_int_eq(a.unneeded_time_s, 90);
     ck_assert_int_eq(a.delay_after_add_s, 2); /* rounded up */
