@@ -668,7 +668,8 @@ gs_judge_instances(const struct gstate *g, struct gs_next *nx, int64_t now_ms)
         if (gs_failed(it)) {
             gr->n_failed++;
             if (!it->error_noted) {
-                char msg[GSTATE_MESSAGE_MAX + 1];
+                /* Room past the limit, so that gs_message_copy makes the cut. */
+                char msg[2 * GSTATE_MESSAGE_MAX];
                 snprintf(msg, sizeof(msg), "instance %s: %s", it->provider_id,
                          it->error_message ? it->error_message : "creation failed");
                 if (gs_backoff(&g->o, gr, gs_class_reason(it->error_class), msg, now_ms) < 0)

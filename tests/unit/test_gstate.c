@@ -300,7 +300,7 @@ START_TEST(error_instances_back_off_at_once)
     fx_init(&f, NULL);
     size_t a = fx_group(&f, "quota", 0, 10, 2);
     size_t b = fx_group(&f, "broken", 0, 10, 1);
-    size_t c = fx_group(&f, "fine", 0, 10, 1);
+    size_t c = fx_group(&f, "fine", 0, 10, 2);
     struct instance_rec *qa = fx_inst(&f, a, "p://q1", NSC_INSTANCE_CREATING);
     qa->error_class = NSC_ERROR_CLASS_OUT_OF_RESOURCES;
     qa->error_code = (char *)(uintptr_t) "QUOTA_EXCEEDED";
@@ -312,6 +312,8 @@ START_TEST(error_instances_back_off_at_once)
     struct instance_rec *rc = fx_inst(&f, c, "p://r1", NSC_INSTANCE_RUNNING);
     rc->error_class = NSC_ERROR_CLASS_OTHER;
     fx_node(&f, "p://r1", 1, T0 - 60 * MIN_MS);
+    struct instance_rec *rc2 = fx_inst(&f, c, "p://r2", NSC_INSTANCE_RUNNING);
+    rc2->error_class = NSC_ERROR_CLASS_OUT_OF_RESOURCES;
     fx_update(&f, T0);
 
     struct gstate_group_view v;
@@ -350,8 +352,8 @@ START_TEST(error_message_is_cut)
     size_t a = fx_group(&f, "pool", 0, 10, 1);
     static char big[5000];
     memset(big, 'x', sizeof(big) - 1);
-    /* a two-byte character straddling the cut */
-    memcpy(big + 200, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 14);
+    /* two-byte characters, one straddling the cut after the 16 bytes "instance p://a: " */
+    memcpy(big + 231, "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 14);
     struct instance_rec *in = fx_inst(&f, a, "p://a", NSC_INSTANCE_CREATING);
     in->error_class = NSC_ERROR_CLASS_OTHER;
     in->error_message = big;
@@ -360,6 +362,7 @@ START_TEST(error_message_is_cut)
     fx_view(&f, "pool", T0, &v);
     ck_assert_uint_le(strlen(v.backoff_message), GSTATE_MESSAGE_MAX);
     size_t len = strlen(v.backoff_message);
+    ck_assert_uint_eq(len, 255);
     ck_assert((v.backoff_message[len - 1] & 0xC0) != 0xC0); /* no cut lead byte */
     gstate_free(f.g);
 }
@@ -588,6 +591,16 @@ START_TEST(forgets_what_disappears)
     ck_assert_uint_eq(n, 0);
     ck_assert(!gstate_backed_off(f.g, "b", T0 + 20 * MIN_MS, NULL, NULL));
     ck_assert_int_eq(gstate_find(f.g, "b"), 1);
+
+    /* x unregistered for 14 m, then listed by b: timed afresh there. */
+    fx_update(&f, T0 + 34 * MIN_MS);
+    f.groups[a].n_instances = 0;
+    fx_inst(&f, 1, "p://x", NSC_INSTANCE_CREATING);
+    fx_update(&f, T0 + 36 * MIN_MS);
+    struct gstate_group_view v;
+    fx_view(&f, "b", T0 + 36 * MIN_MS, &v);
+    ck_assert_uint_eq(v.n_long_unregistered, 0);
+    ck_assert_uint_eq(v.n_unregistered, 1);
     gstate_free(f.g);
 }
 END_TEST
