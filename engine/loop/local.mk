@@ -12,3 +12,10 @@ dist_noinst_DATA += tests/data/replay/snapshot.json tests/data/replay/groups.jso
 	tests/data/replay/expected.json tests/data/replay/expected.txt
 TESTS += tests/unit/replay-cli.sh
 EXTRA_DIST += tests/unit/replay-cli.sh
+
+engine_libnscengine_la_SOURCES += engine/loop/gstate.h engine/loop/gstate.c
+check_PROGRAMS += tests/unit/test_gstate
+tests_unit_test_gstate_SOURCES = tests/unit/test_gstate.c
+tests_unit_test_gstate_CFLAGS = $(NSC_TEST_CFLAGS)
+tests_unit_test_gstate_LDADD = $(NSC_TEST_LIBS)
+TESTS += tests/unit/test_gstate
