@@ -10,3 +10,4 @@ dist_noinst_DATA += tests/data/replay/snapshot.json tests/data/replay/groups.jso
 	tests/data/replay/expected.json tests/data/replay/expected.txt
 TESTS += tests/unit/replay-cli.sh
 EXTRA_DIST += tests/unit/replay-cli.sh
+engine_libnscengine_la_SOURCES += engine/loop/drain.h engine/loop/drain.c
