@@ -681,6 +681,7 @@ START_TEST(test_unneeded_since_parse)
         {"2023-13-14T22:13:20Z", NSC_ERR_INVALID, 0},
         {"2023-11-31T22:13:20Z", NSC_ERR_INVALID, 0},
         {"1969-12-31T23:59:59Z", NSC_ERR_INVALID, 0},
+        {"1960-01-01T00:00:00Z", NSC_ERR_INVALID, 0},
         {"2023-11-14T22:13:20.Z", NSC_ERR_INVALID, 0},
         {"1700000000", NSC_ERR_INVALID, 0},
         {"", NSC_ERR_INVALID, 0},
