@@ -19,3 +19,4 @@ tests_unit_test_gstate_SOURCES = tests/unit/test_gstate.c
 tests_unit_test_gstate_CFLAGS = $(NSC_TEST_CFLAGS)
 tests_unit_test_gstate_LDADD = $(NSC_TEST_LIBS)
 TESTS += tests/unit/test_gstate
+engine_libnscengine_la_SOURCES += engine/loop/drain.h engine/loop/drain.c
