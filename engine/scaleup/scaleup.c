@@ -202,6 +202,17 @@ setup_groups(struct planner *pl)
         if (!src[g] && good_template_source(m, n))
             src[g] = n;
     }
+    /* A member that cannot be read exists but is of no use: counted as registered, it is not
+     * mistaken for an upcoming node onto which pending pods could be placed. */
+    for (uint32_t i = 0; i < m->bad_nodes.n_slots; i++) {
+        const struct model_unreadable *u = m->bad_nodes.slots[i];
+        uint32_t g;
+        if (!u)
+            continue;
+        pl->total_nodes++;
+        if (u->provider_id && smap_get(&pid, u->provider_id, &g))
+            pl->gst[g].registered++;
+    }
     for (size_t g = 0; g < pl->n_groups; g++) {
         struct gstate *gs = &pl->gst[g];
         if (src[g]) {

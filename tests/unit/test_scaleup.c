@@ -56,7 +56,9 @@ model_from(json_t *tc)
     json_array_foreach(json_object_get(tc, "nodes"), i, d)
     {
         json_t *n = fx_node(d);
-        ck_assert_int_eq(model_upsert(m, n, NULL), 0);
+        /* An unreadable node is skipped and remembered by the model (m->bad_nodes). */
+        ck_assert_int_eq(model_upsert(m, n, NULL),
+                         json_is_true(json_object_get(d, "unreadable")) ? NSC_ERR_INVALID : 0);
         json_decref(n);
     }
     json_array_foreach(json_object_get(tc, "pods"), i, d)
