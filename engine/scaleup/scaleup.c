@@ -89,7 +89,9 @@ taint_sanitised_away(const struct model *m, uint32_t key)
 static bool
 good_template_source(const struct model *m, const struct model_node *n)
 {
-    if (n->ready != 1 || n->unschedulable || n->deleting)
+    /* A kubelet that has not reported capacity yet would make a template that fits nothing,
+     * and the group would look useless to every pending pod. */
+    if (n->ready != 1 || n->unschedulable || n->deleting || !model_node_has_capacity(n))
         return false;
     uint32_t tbd = intern_find(&m->strings, "ToBeDeletedByClusterAutoscaler", 30);
     for (uint32_t i = 0; i < n->n_taints; i++)
