@@ -41,7 +41,7 @@ struct tmpl {
     size_t n_ds;
 };
 
-struct gstate {
+struct group_plan {
     const struct group_rec *g;
     const struct model_node *src; /* live node the template copies, NULL when none */
     bool has_tmpl;
@@ -62,7 +62,7 @@ struct planner {
     const struct group_set *gs;
     const struct scaleup_options *o;
     struct sim_snapshot *s;
-    struct gstate *gst;
+    struct group_plan *gst;
     size_t n_groups;
     struct eqgroup *eq;
     size_t n_eq;
@@ -176,7 +176,7 @@ setup_groups(struct planner *pl)
     if (!pl->gst)
         goto out;
     for (size_t g = 0; g < pl->n_groups; g++) {
-        struct gstate *gs = &pl->gst[g];
+        struct group_plan *gs = &pl->gst[g];
         gs->g = &pl->gs->groups[g];
         gs->target = gs->g->target_size;
         gs->inc = SIZE_MAX;
@@ -216,7 +216,7 @@ setup_groups(struct planner *pl)
             pl->gst[g].registered++;
     }
     for (size_t g = 0; g < pl->n_groups; g++) {
-        struct gstate *gs = &pl->gst[g];
+        struct group_plan *gs = &pl->gst[g];
         if (src[g]) {
             if (tmpl_from_node(m, src[g], &gs->t) < 0) {
                 free(src);
@@ -287,7 +287,7 @@ daemonset_patterns(const struct model *m, const struct model_pod ***out, size_t 
  * room the pending pods cannot have, so a scale-up from zero asks for enough nodes.
  */
 static int
-template_daemonsets(struct planner *pl, struct gstate *gs, const struct model_pod **pat,
+template_daemonsets(struct planner *pl, struct group_plan *gs, const struct model_pod **pat,
                     size_t n_pat)
 {
     const struct model_node *n = &gs->t.node;
@@ -328,7 +328,7 @@ template_pods(struct planner *pl)
     size_t n_pat = 0;
     bool have_pat = false;
     for (size_t g = 0; g < pl->n_groups; g++) {
-        struct gstate *gs = &pl->gst[g];
+        struct group_plan *gs = &pl->gst[g];
         uint32_t idx = gs->src ? sim_node_index(s, gs->src->name) : SIM_NONE;
         for (uint32_t i = 0; idx != SIM_NONE && i < s->nodes[idx].n_pods; i++) {
             const struct model_pod *p = s->pods[s->nodes[idx].pods[i]].p;
@@ -368,7 +368,7 @@ template_pods(struct planner *pl)
 static int
 template_name(struct planner *pl, size_t g, bool upcoming, uint32_t seq, uint32_t *name_id)
 {
-    struct gstate *gs = &pl->gst[g];
+    struct group_plan *gs = &pl->gst[g];
     if (!upcoming && seq < gs->cap_name_ids && gs->name_ids[seq]) {
         *name_id = gs->name_ids[seq];
         return 0;
@@ -400,7 +400,7 @@ template_name(struct planner *pl, size_t g, bool upcoming, uint32_t seq, uint32_
 static int
 add_template_node(struct planner *pl, size_t g, bool upcoming, uint32_t *idx)
 {
-    struct gstate *gs = &pl->gst[g];
+    struct group_plan *gs = &pl->gst[g];
     uint32_t name_id;
     int rc = template_name(pl, g, upcoming, gs->seq++, &name_id);
     if (rc < 0 || (rc = sim_add_template_node_id(pl->s, &gs->t.node, name_id, idx)) < 0)
@@ -413,13 +413,13 @@ add_template_node(struct planner *pl, size_t g, bool upcoming, uint32_t *idx)
 }
 
 static int64_t
-tmpl_cpu(const struct gstate *gs)
+tmpl_cpu(const struct group_plan *gs)
 {
     return gs->t.node.cap_cpu_m ? gs->t.node.cap_cpu_m : gs->t.node.alloc.fixed[RES_CPU];
 }
 
 static int64_t
-tmpl_mem(const struct gstate *gs)
+tmpl_mem(const struct group_plan *gs)
 {
     return gs->t.node.cap_mem ? gs->t.node.cap_mem : gs->t.node.alloc.fixed[RES_MEMORY];
 }
@@ -437,7 +437,7 @@ add_upcoming(struct planner *pl)
     for (size_t e = 0; e < pl->n_eq; e++)
         n_pending += pl->eq[e].n - pl->eq[e].start;
     for (size_t g = 0; g < pl->n_groups; g++) {
-        struct gstate *gs = &pl->gst[g];
+        struct group_plan *gs = &pl->gst[g];
         int32_t target = gs->target;
         if (target < 0 || target > gs->g->max_size) {
             log_msg(NSC_LOG_WARNING, "scaleup",
@@ -637,7 +637,7 @@ precheck(struct planner *pl)
 static int32_t
 group_cap(struct planner *pl, size_t g)
 {
-    struct gstate *gs = &pl->gst[g];
+    struct group_plan *gs = &pl->gst[g];
     const struct scaleup_options *o = pl->o;
     if (!gs->has_tmpl)
         return 0;
@@ -802,7 +802,7 @@ estimate(struct planner *pl, size_t g, int32_t cap, size_t *order, struct estima
 static int
 increase_add(struct planner *pl, size_t g, int32_t new_target)
 {
-    struct gstate *gs = &pl->gst[g];
+    struct group_plan *gs = &pl->gst[g];
     struct scaleup_result *r = pl->r;
     if (gs->inc == SIZE_MAX) {
         struct scaleup_increase *ni = realloc(r->increases, (r->n_increases + 1) * sizeof(*ni));
@@ -833,7 +833,7 @@ similar_groups(struct planner *pl, size_t best, const struct estimate *est, size
     caps[n++] = group_cap(pl, best);
     if (!pl->o->balance_similar)
         return n;
-    const struct gstate *b = &pl->gst[best];
+    const struct group_plan *b = &pl->gst[best];
     for (size_t g = 0; g < pl->n_groups; g++) {
         if (g == best || !pl->gst[g].has_tmpl)
             continue;
@@ -971,7 +971,7 @@ plan_loop(struct planner *pl)
                          cap);
             if (ests[g].n_pods == 0 || ests[g].nodes == 0)
                 continue;
-            struct gstate *gs = &pl->gst[g];
+            struct group_plan *gs = &pl->gst[g];
             opts[n_opts++] = (struct scaleup_option){
                 .group = g,
                 .node_count = ests[g].nodes,
