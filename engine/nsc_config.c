@@ -306,6 +306,104 @@ static const struct config_flag config_flags[] = {
      "cluster-autoscaler", NOLIM, CS_STORED, "name of the lease"},
     {"stderrthreshold", CT_STRING, F(stderrthreshold), 0, "INFO", NOLIM, CS_STORED,
      "klog compatibility; every log goes to stderr"},
+
+    /* Kubernetes client deadlines (nodescaler's own): bounded so that a hung API server
+     * stalls a loop for minutes at worst, never for hours. */
+    {"kube-api-connect-timeout", CT_DURATION, F(kube_api_connect_timeout_ms), 0, "5s", 100,
+     600000, CS_ACTIVE, "deadline of the TCP and TLS set-up with the API server"},
+    {"kube-api-request-timeout", CT_DURATION, F(kube_api_request_timeout_ms), 0, "30s", 1000,
+     3600000, CS_ACTIVE, "deadline of one API request other than a watch"},
+    {"kube-api-stall-timeout", CT_DURATION, F(kube_api_stall_timeout_ms), 0, "30s", 1000,
+     600000, CS_ACTIVE, "an API response that sends nothing for this long fails"},
+    {"kube-api-slow-call-time", CT_DURATION, F(kube_api_slow_call_ms), 0, "5s", 1, 3600000,
+     CS_ACTIVE, "an API request slower than this logs a warning"},
+
+    /* Go Cluster Autoscaler 1.26 to 1.31 flags of other clouds, of klog and of removed
+     * features: accepted so that existing manifests start. klog's underscore names match
+     * through the '_' = '-' rule of config_find. */
+    {"cluster-name", CT_STRING, F(cluster_name), 0, NULL, NOLIM, CS_STORED,
+     "autoscaled cluster name, for clouds that tag by it"},
+    {"logtostderr", CT_BOOL, F(logtostderr), 0, "true", NOLIM, CS_STORED,
+     "klog compatibility; every log goes to stderr"},
+    {"alsologtostderr", CT_BOOL, F(alsologtostderr), 0, "false", NOLIM, CS_STORED,
+     "klog compatibility; every log goes to stderr"},
+    {"add-dir-header", CT_BOOL, F(add_dir_header), 0, "false", NOLIM, CS_STORED,
+     "klog compatibility (also --add_dir_header)"},
+    {"log-backtrace-at", CT_STRING, F(log_backtrace_at), 0, ":0", NOLIM, CS_STORED,
+     "klog compatibility (also --log_backtrace_at)"},
+    {"log-dir", CT_STRING, F(log_dir), 0, NULL, NOLIM, CS_STORED,
+     "klog compatibility; logs are not written to files (also --log_dir)"},
+    {"log-file", CT_STRING, F(log_file), 0, NULL, NOLIM, CS_STORED,
+     "klog compatibility; logs are not written to files (also --log_file)"},
+    {"log-file-max-size", CT_INT, F(log_file_max_size_mb), 0, "1800", 0, 1000000000, CS_STORED,
+     "klog compatibility, MB (also --log_file_max_size)"},
+    {"one-output", CT_BOOL, F(one_output), 0, "false", NOLIM, CS_STORED,
+     "klog compatibility (also --one_output)"},
+    {"skip-headers", CT_BOOL, F(skip_headers), 0, "false", NOLIM, CS_STORED,
+     "klog compatibility (also --skip_headers)"},
+    {"skip-log-headers", CT_BOOL, F(skip_log_headers), 0, "false", NOLIM, CS_STORED,
+     "klog compatibility (also --skip_log_headers)"},
+    {"vmodule", CT_STRING, F(vmodule), 0, NULL, NOLIM, CS_STORED,
+     "per-file log verbosity, pattern=N,..."},
+    {"log-flush-frequency", CT_DURATION, F(log_flush_frequency_ms), 0, "5s", POS, CS_STORED,
+     "interval between log flushes"},
+    {"log-json-info-buffer-size", CT_STRING, F(log_json_info_buffer_size), 0, "0", NOLIM,
+     CS_STORED, "JSON log buffer of info messages (a quantity)"},
+    {"log-json-split-stream", CT_BOOL, F(log_json_split_stream), 0, "false", NOLIM, CS_STORED,
+     "JSON logs: errors to stderr, info to stdout"},
+    {"log-text-info-buffer-size", CT_STRING, F(log_text_info_buffer_size), 0, "0", NOLIM,
+     CS_STORED, "text log buffer of info messages (a quantity)"},
+    {"log-text-split-stream", CT_BOOL, F(log_text_split_stream), 0, "false", NOLIM, CS_STORED,
+     "text logs: errors to stderr, info to stdout"},
+    {"feature-gates", CT_STRING, F(feature_gates), 0, NULL, NOLIM, CS_STORED,
+     "KEY=BOOL,... Kubernetes feature gates"},
+    {"async-node-groups", CT_BOOL, F(async_node_groups), 0, "false", NOLIM, CS_STORED,
+     "create node groups asynchronously"},
+    {"enable-proactive-scaleup", CT_BOOL, F(enable_proactive_scaleup), 0, "false", NOLIM,
+     CS_STORED, "scale up for pods their controllers are about to create"},
+    {"pod-injection-limit", CT_INT, F(pod_injection_limit), 0, "5000", 0, 10000000, CS_STORED,
+     "most fake pods added by the proactive scale-up"},
+    {"enable-provisioning-requests", CT_BOOL, F(enable_provisioning_requests), 0, "false",
+     NOLIM, CS_STORED, "act on ProvisioningRequest objects"},
+    {"dynamic-node-delete-delay-after-taint-enabled", CT_BOOL,
+     F(dynamic_node_delete_delay_after_taint_enabled), 0, "false", NOLIM, CS_STORED,
+     "derive the delay after tainting from observed latency"},
+    {"scale-down-candidates-pool-ratio", CT_FLOAT, F(scale_down_candidates_pool_ratio), 0,
+     "0.1", 0, 1, CS_STORED, "share of nodes re-checked as extra removal candidates"},
+    {"scale-down-candidates-pool-min-count", CT_INT, F(scale_down_candidates_pool_min_count), 0,
+     "50", 0, NODES_MAX, CS_STORED, "fewest nodes re-checked as extra removal candidates"},
+    {"scale-down-non-empty-candidates-count", CT_INT, F(scale_down_non_empty_candidates_count),
+     0, "30", 0, NODES_MAX, CS_STORED, "most non-empty nodes considered per loop"},
+    {"max-empty-bulk-delete", CT_INT, F(max_empty_bulk_delete), 0, "10", 0, NODES_MAX,
+     CS_STORED, "empty nodes deleted at once (removed in the Go autoscaler 1.33)"},
+    {"parallel-drain", CT_BOOL, F(parallel_drain), 0, "true", NOLIM, CS_STORED,
+     "drain several nodes at once (removed in the Go autoscaler 1.32)"},
+    {"leader-elect-resource-namespace", CT_STRING, F(leader_elect_resource_namespace), 0, NULL,
+     NOLIM, CS_STORED, "unused in the Go autoscaler too: the lease lives in --namespace"},
+    {"node-autoprovisioning-enabled", CT_BOOL, F(node_autoprovisioning_enabled), 0, "false",
+     NOLIM, CS_STORED, "GKE node auto-provisioning"},
+    {"max-autoprovisioned-node-group-count", CT_INT, F(max_autoprovisioned_node_group_count), 0,
+     "15", 0, NODES_MAX, CS_STORED, "GKE node auto-provisioning: most groups"},
+    {"gpu-total", CT_STRINGS, F(gpu_total), 0, NULL, NOLIM, CS_STORED,
+     "GKE: TYPE:MIN:MAX GPUs in the cluster; repeatable"},
+    {"aws-use-static-instance-list", CT_BOOL, F(aws_use_static_instance_list), 0, "false",
+     NOLIM, CS_STORED, "AWS only"},
+    {"clusterapi-cloud-config-authoritative", CT_BOOL, F(clusterapi_cloud_config_authoritative),
+     0, "false", NOLIM, CS_STORED, "Cluster API only"},
+    {"regional", CT_BOOL, F(regional), 0, "false", NOLIM, CS_STORED, "GCE only"},
+    {"gce-concurrent-refreshes", CT_INT, F(gce_concurrent_refreshes), 0, "1", 1, 10000,
+     CS_STORED, "GCE only"},
+    {"gce-mig-instances-min-refresh-wait-time", CT_DURATION,
+     F(gce_mig_instances_min_refresh_wait_time_ms), 0, "5s", NONNEG, CS_STORED, "GCE only"},
+    {"gce-expander-ephemeral-storage-support", CT_BOOL,
+     F(gce_expander_ephemeral_storage_support), 0, "true", NOLIM, CS_STORED, "GCE only"},
+    {"bulk-mig-instances-listing-enabled", CT_BOOL, F(bulk_mig_instances_listing_enabled), 0,
+     "false", NOLIM, CS_STORED, "GCE only"},
+    {"cloud-provider-gce-lb-src-cidrs", CT_STRING, F(cloud_provider_gce_lb_src_cidrs), 0,
+     "130.211.0.0/22,209.85.152.0/22,209.85.204.0/22,35.191.0.0/16", NOLIM, CS_STORED,
+     "GCE only"},
+    {"cloud-provider-gce-l7lb-src-cidrs", CT_STRING, F(cloud_provider_gce_l7lb_src_cidrs), 0,
+     "130.211.0.0/22,35.191.0.0/16", NOLIM, CS_STORED, "GCE only"},
 };
 
 #define N_FLAGS (sizeof(config_flags) / sizeof(config_flags[0]))
@@ -571,6 +669,21 @@ config_check_expander(const char *chain, char *bad, size_t bad_len)
 }
 
 /* Applies one value to one flag. On a bad value writes the reason (without the flag). */
+/* A duration bound in the units --help uses: "100ms", "5s", "10m", "1h". */
+static const char *
+config_ms_text(int64_t ms, char *buf, size_t len)
+{
+    if (ms >= 3600000 && ms % 3600000 == 0)
+        snprintf(buf, len, "%lldh", (long long)(ms / 3600000));
+    else if (ms >= 60000 && ms % 60000 == 0)
+        snprintf(buf, len, "%lldm", (long long)(ms / 60000));
+    else if (ms >= 1000 && ms % 1000 == 0)
+        snprintf(buf, len, "%llds", (long long)(ms / 1000));
+    else
+        snprintf(buf, len, "%lldms", (long long)ms);
+    return buf;
+}
+
 static int
 config_apply(struct nsc_config *cfg, const struct config_flag *f, const char *value, char *why,
              size_t why_len)
@@ -620,6 +733,13 @@ config_apply(struct nsc_config *cfg, const struct config_flag *f, const char *va
     case CT_DURATION:
         if (config_parse_duration_ms(value, &i64) < 0) {
             config_err(why, why_len, "not a duration (examples: 300ms, 10s, 1m30s, 3h)");
+            return NSC_ERR_INVALID;
+        }
+        if (f->hi != INT64_MAX && (i64 < f->lo || i64 > f->hi)) {
+            char lo[32], hi[32];
+            config_err(why, why_len, "out of range [%s, %s]",
+                       config_ms_text(f->lo, lo, sizeof(lo)),
+                       config_ms_text(f->hi, hi, sizeof(hi)));
             return NSC_ERR_INVALID;
         }
         if (i64 < f->lo) {
@@ -728,9 +848,17 @@ config_find(const char *name, size_t name_len, size_t *index)
 {
     size_t i;
 
+    /* Go's component-base normalises '_' to '-', so klog's --log_dir is --log-dir. */
     for (i = 0; i < N_FLAGS; i++) {
-        if (strlen(config_flags[i].name) == name_len &&
-            strncmp(config_flags[i].name, name, name_len) == 0) {
+        const char *fn = config_flags[i].name;
+        size_t k;
+
+        if (strlen(fn) != name_len)
+            continue;
+        for (k = 0; k < name_len; k++)
+            if (fn[k] != name[k] && !(fn[k] == '-' && name[k] == '_'))
+                break;
+        if (k == name_len) {
             *index = i;
             return &config_flags[i];
         }
@@ -1029,6 +1157,8 @@ config_usage(FILE *out)
         bool shows_def = f->def != NULL && (f->type != CT_BOOL || strcmp(f->def, "true") == 0);
         bool ranged = f->type == CT_INT || f->type == CT_FLOAT || f->type == CT_RANGE ||
                       f->type == CT_NODES;
+        bool ranged_ms = f->type == CT_DURATION && f->hi != INT64_MAX;
+        char lo[32], hi[32];
 
         snprintf(left, sizeof(left), "--%s%s", f->name, config_metavar(f->type));
         fprintf(out, "  %-46s %s", left, f->help);
@@ -1038,7 +1168,11 @@ config_usage(FILE *out)
         if (ranged)
             fprintf(out, "%s %lld..%lld", shows_def ? "; range" : " (range", (long long)f->lo,
                     (long long)f->hi);
-        if (shows_def || ranged)
+        if (ranged_ms)
+            fprintf(out, "%s %s..%s", shows_def ? "; range" : " (range",
+                    config_ms_text(f->lo, lo, sizeof(lo)),
+                    config_ms_text(f->hi, hi, sizeof(hi)));
+        if (shows_def || ranged || ranged_ms)
             fputc(')', out);
         if (f->state == CS_STORED)
             fputs(" [stored]", out);

@@ -18,7 +18,7 @@
 #define CONFIG_EXIT_USAGE 2
 
 /** Room for the "given on the command line" marks, one per flag of the table. */
-#define CONFIG_MAX_FLAGS 160
+#define CONFIG_MAX_FLAGS 256
 
 enum config_output { CONFIG_OUTPUT_TEXT = 0, CONFIG_OUTPUT_JSON = 1 };
 
@@ -215,6 +215,36 @@ struct nsc_config {
     char *leader_elect_resource_lock;       /* leases */
     char *leader_elect_resource_name;       /* cluster-autoscaler */
     char *stderrthreshold;                  /* klog compatibility, INFO */
+    int64_t kube_api_connect_timeout_ms;    /* 5s */
+    int64_t kube_api_request_timeout_ms;    /* 30s */
+    int64_t kube_api_stall_timeout_ms;      /* 30s */
+    int64_t kube_api_slow_call_ms;          /* 5s */
+
+    /* Accepted for compatibility with the Go autoscaler's manifests; nothing acts on them. */
+    char *cluster_name;
+    bool logtostderr, alsologtostderr, add_dir_header, one_output, skip_headers,
+        skip_log_headers;
+    char *log_backtrace_at, *log_dir, *log_file, *vmodule;
+    int64_t log_file_max_size_mb;
+    int64_t log_flush_frequency_ms;
+    char *log_json_info_buffer_size, *log_text_info_buffer_size;
+    bool log_json_split_stream, log_text_split_stream;
+    char *feature_gates;
+    bool async_node_groups, enable_proactive_scaleup, enable_provisioning_requests;
+    int64_t pod_injection_limit;
+    bool dynamic_node_delete_delay_after_taint_enabled;
+    double scale_down_candidates_pool_ratio;
+    int64_t scale_down_candidates_pool_min_count, scale_down_non_empty_candidates_count;
+    int64_t max_empty_bulk_delete;
+    bool parallel_drain;
+    char *leader_elect_resource_namespace;
+    bool node_autoprovisioning_enabled;
+    int64_t max_autoprovisioned_node_group_count;
+    struct config_strings gpu_total;
+    bool aws_use_static_instance_list, clusterapi_cloud_config_authoritative, regional;
+    int64_t gce_concurrent_refreshes, gce_mig_instances_min_refresh_wait_time_ms;
+    bool gce_expander_ephemeral_storage_support, bulk_mig_instances_listing_enabled;
+    char *cloud_provider_gce_lb_src_cidrs, *cloud_provider_gce_l7lb_src_cidrs;
 
     /** Private to config.c: which flags the command line gave. */
     unsigned char given[CONFIG_MAX_FLAGS];

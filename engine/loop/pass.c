@@ -162,6 +162,10 @@ loop_load_cluster(const struct nsc_config *cfg, struct model *m, struct model_lo
     memset(&ko, 0, sizeof(ko));
     ko.qps = cfg->kube_client_qps;
     ko.burst = (int)cfg->kube_client_burst;
+    ko.connect_timeout_ms = (long)cfg->kube_api_connect_timeout_ms;
+    ko.timeout_ms = (long)cfg->kube_api_request_timeout_ms;
+    ko.stall_timeout_ms = (long)cfg->kube_api_stall_timeout_ms;
+    ko.slow_ms = (long)cfg->kube_api_slow_call_ms;
     rc = kube_client_new(kc, &ko, &kube, err, err_len);
     if (rc < 0)
         return rc;

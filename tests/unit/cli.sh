@@ -36,6 +36,9 @@ expect_usage_error "--backend=static --output" "flag --output needs a value"
 # Numbers past the planner's int32 and int64 arithmetic are refused, naming the range.
 expect_usage_error "--max-nodes-total=4294967299" 'flag --max-nodes-total: out of range [0, 1000000]'
 expect_usage_error "--max-nodes-total=2147483648" 'flag --max-nodes-total: out of range [0, 1000000]'
+# The Kubernetes client's deadlines are bounded: exit 2 naming the flag and the range.
+expect_usage_error "--kube-api-connect-timeout=11m" 'flag --kube-api-connect-timeout: out of range [100ms, 10m]'
+expect_usage_error "--kube-api-stall-timeout=1h" 'flag --kube-api-stall-timeout: out of range [1s, 10m]'
 expect_usage_error "--cores-total=0:10000000000000000" 'flag --cores-total: want MIN:MAX with 0 <= MIN <= MAX <= 1000000000'
 expect_usage_error "--memory-total=0:10000000000" 'flag --memory-total: want MIN:MAX with 0 <= MIN <= MAX <= 1000000000'
 

@@ -59,6 +59,11 @@ TESTS += tests/unit/test_config
 TESTS += tests/unit/cli.sh
 dist_noinst_SCRIPTS += tests/unit/cli.sh
 
+# Every flag of the Go Cluster Autoscaler 1.26 to 1.31 is accepted and documented.
+TESTS += tests/unit/ca-flags.sh
+dist_noinst_SCRIPTS += tests/unit/ca-flags.sh
+EXTRA_DIST += tests/data/config/ca-flags.tsv
+
 # The priority expander end to end: the offline replay with --expander-priority-config,
 # and a live run (the kube emulator) reading the ConfigMap.
 TESTS += tests/unit/priority-replay-cli.sh tests/unit/priority-configmap.sh

@@ -110,6 +110,12 @@ START_TEST(defaults_match_go)
     ck_assert_int_eq(cfg.max_startup_time_ms, 1200000);
     ck_assert_double_eq(cfg.kube_client_qps, 5);
     ck_assert_int_eq(cfg.kube_client_burst, 10);
+    ck_assert_int_eq(cfg.kube_api_connect_timeout_ms, 5000);
+    ck_assert_int_eq(cfg.kube_api_request_timeout_ms, 30000);
+    ck_assert_int_eq(cfg.kube_api_stall_timeout_ms, 30000);
+    ck_assert_int_eq(cfg.kube_api_slow_call_ms, 5000);
+    ck_assert(cfg.logtostderr);
+    ck_assert_int_eq(cfg.max_empty_bulk_delete, 10);
     ck_assert(cfg.leader_elect);
     ck_assert_int_eq(cfg.leader_elect_lease_duration_ms, 15000);
     ck_assert_int_eq(cfg.leader_elect_renew_deadline_ms, 10000);
@@ -318,6 +324,18 @@ static const struct {
     {"--predicate-parallelism=4096", "flag --predicate-parallelism: out of range [1, 1024]"},
     {"--scheduler-verbosity=-1", "flag --scheduler-verbosity: out of range [0, 10]"},
     {"--kube-client-burst=0", "flag --kube-client-burst: out of range [1, 100000]"},
+    /* The client's deadlines: an hour-long connect would stall every loop as long. */
+    {"--kube-api-connect-timeout=11m",
+     "invalid value \"11m\" for flag --kube-api-connect-timeout: out of range [100ms, 10m]"},
+    {"--kube-api-connect-timeout=10ms",
+     "flag --kube-api-connect-timeout: out of range [100ms, 10m]"},
+    {"--kube-api-request-timeout=2h",
+     "flag --kube-api-request-timeout: out of range [1s, 1h]"},
+    {"--kube-api-stall-timeout=500ms", "flag --kube-api-stall-timeout: out of range [1s, 10m]"},
+    {"--kube-api-slow-call-time=0s", "flag --kube-api-slow-call-time: out of range [1ms, 1h]"},
+    {"--max-empty-bulk-delete=-1", "flag --max-empty-bulk-delete: out of range [0, 1000000]"},
+    {"--scale-down-candidates-pool-ratio=2",
+     "flag --scale-down-candidates-pool-ratio: out of range [0, 1]"},
     {"--kube-client-qps=1e6", "flag --kube-client-qps: out of range [0, 100000]"},
     {"--max-total-unready-percentage=101",
      "flag --max-total-unready-percentage: out of range [0, 100]"},
