@@ -1264,9 +1264,10 @@ do_binding(struct MHD_Connection *c, const struct route *rt, json_t *body)
     }
     if (json_string_value(json_object_get(spec, "nodeName")) != NULL &&
         *json_string_value(json_object_get(spec, "nodeName")) != '\0') {
-        snprintf(msg, sizeof(msg), "Operation cannot be fulfilled on pods/binding \"%s\": pod "
-                 "%s is already assigned to node \"%s\"", rt->name, rt->name,
-                 json_string_value(json_object_get(spec, "nodeName")));
+        snprintf(msg, sizeof(msg),
+                 "Operation cannot be fulfilled on pods/binding \"%s\": pod "
+                 "%s is already assigned to node \"%s\"",
+                 rt->name, rt->name, json_string_value(json_object_get(spec, "nodeName")));
         pthread_mutex_unlock(&store.mu);
         json_decref(pj);
         return send_status(c, 409, "Conflict", msg, NULL, 0);
