@@ -53,7 +53,8 @@ wait_for() {
 kube() { curl -sf -H "Authorization: Bearer $token" "$@"; }
 
 # start_cluster: the kube emulator, the Exoscale emulator registering a Node in it for each
-# running instance, and a kubeconfig for nodescaler in $work/kubeconfig.
+# running instance, and a kubeconfig for nodescaler in $work/kubeconfig. New machines boot
+# for 5 s: loops run meanwhile with the target raised and no Node yet (upcoming nodes).
 start_cluster() {
     rm -f "$work/kport" "$work/port"
     "$top_builddir/tests/emulator/kube-emulator" --port-file="$work/kport" --token=$token \
@@ -79,7 +80,7 @@ contexts:
   context: {cluster: emu, user: u}
 KC
     . "$top_srcdir/tests/e2e/exoscale-emulator.sh"
-    exo_emulator_start "$work" "$work/world-$backend.json" --op-delay-ms 100 --boot-delay-ms 300 \
+    exo_emulator_start "$work" "$work/world-$backend.json" --op-delay-ms 100 --boot-delay-ms 5000 \
         --node-ready-delay-ms 300 --kube-url "$kbase" --kube-token-file "$work/token"
 }
 
@@ -217,6 +218,10 @@ scenario() {
     wait_for "$backend: two more loops" more_loops_than $((n + 1))
     [ "$(scale_calls)" -eq 1 ] ||
         fail "$backend: $(scale_calls) scale calls for one set of pods, want 1: $(writes_to_cloud)"
+    # A second plan to grow would be refused by the backend while its operation runs, or
+    # absorbed when asking the same target: count the plans, not only the API calls.
+    plans=$(grep -c ', [1-9][0-9]* groups to grow' "$work/nsc.log" || true)
+    [ "$plans" -eq 1 ] || fail "$backend: $plans loops planned a scale-up for one set of pods, want 1"
     log_has "resized group $gid from $from to $to" ||
         fail "$backend: no log of the resize of $gid from $from to $to"
     curl -sf "$base/_emu/state" >"$work/state.json"
