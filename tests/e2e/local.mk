@@ -12,3 +12,7 @@ EXTRA_DIST += tests/e2e/once-nodes.sh
 # one scale-up per set of pending pods, SIGTERM, and a dry run that writes nothing.
 TESTS += tests/e2e/daemon-scale-up.sh
 EXTRA_DIST += tests/e2e/daemon-scale-up.sh tests/e2e/fake-scheduler.py
+
+# The control loop's start: refused flag combinations, SIGTERM before the first list.
+TESTS += tests/e2e/daemon-start.sh
+EXTRA_DIST += tests/e2e/daemon-start.sh
