@@ -79,6 +79,14 @@ daemon_now(const struct daemon *d)
     return d->clk->now_ms(d->clk->ctx);
 }
 
+/* A time plus a duration from the command line (up to INT64_MAX ms): saturates rather
+ * than overflow, so that a huge --scan-interval means "not again", never "at once". */
+static int64_t
+daemon_after(int64_t t, int64_t ms)
+{
+    return ms > INT64_MAX - t ? INT64_MAX : t + ms;
+}
+
 static int
 daemon_signals(char *err, size_t err_len)
 {
@@ -792,16 +800,14 @@ daemon_run_loop(struct daemon *d)
     d->wake_loop_ms = 0;
     rc = daemon_loop(d, &n_grown, err, sizeof(err));
     if (rc < 0) {
-        unsigned shift = d->n_failures < 5 ? d->n_failures : 5;
-
-        d->n_failures++;
-        delay = cfg->scan_interval_ms << shift;
-        if (delay > DAEMON_MAX_FAIL_DELAY_MS)
-            delay = cfg->scan_interval_ms > DAEMON_MAX_FAIL_DELAY_MS ? cfg->scan_interval_ms
-                                                                     : DAEMON_MAX_FAIL_DELAY_MS;
+        delay = cfg->scan_interval_ms;
+        for (unsigned k = 0; k < d->n_failures && delay < DAEMON_MAX_FAIL_DELAY_MS; k++)
+            delay = delay * 2 < DAEMON_MAX_FAIL_DELAY_MS ? delay * 2 : DAEMON_MAX_FAIL_DELAY_MS;
+        if (d->n_failures < UINT32_MAX)
+            d->n_failures++;
         log_warning("loop failed (%u in a row), next in %lld s: %s", d->n_failures,
                     (long long)(delay / 1000), err);
-        d->next_loop_ms = daemon_now(d) + delay;
+        d->next_loop_ms = daemon_after(daemon_now(d), delay);
         return;
     }
     if (d->n_failures > 0)
@@ -809,8 +815,9 @@ daemon_run_loop(struct daemon *d)
     d->n_failures = 0;
     /* A loop that grew a group runs again at once, as the Go autoscaler's frequent loops:
      * the pods it could not place in one go are seen without waiting a scan interval. */
-    d->next_loop_ms =
-        n_grown > 0 && cfg->frequent_loops_enabled ? daemon_now(d) : t0 + cfg->scan_interval_ms;
+    d->next_loop_ms = n_grown > 0 && cfg->frequent_loops_enabled
+                          ? daemon_now(d)
+                          : daemon_after(t0, cfg->scan_interval_ms);
 }
 
 static void
