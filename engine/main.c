@@ -1,8 +1,10 @@
-/* The nodescaler daemon's entry point: flags, logging set-up, then one pass (--once).
- * Exit status: 0 success, 1 failure at run time, 2 bad command line. */
+/* The nodescaler daemon's entry point: flags, logging set-up, then one pass (--once) or
+ * the control loop until SIGTERM. Exit status: 0 success, 1 failure at run time, 2 bad
+ * command line. */
 #include "config.h"
 
 #include "log.h"
+#include "loop/daemon.h"
 #include "nsc_config.h"
 #include "once.h"
 #include "version.h"
@@ -51,11 +53,10 @@ main(int argc, char **argv)
     log_set_format(cfg.logging_format);
     log_set_level(cfg.verbosity >= 4 ? NSC_LOG_DEBUG : NSC_LOG_INFO);
     config_warn_inactive(&cfg);
-    if (!cfg.once) {
-        log_error("the continuous control loop is not implemented yet: run with --once");
-        goto out;
-    }
-    rc = once_run(&cfg, stdout, err, sizeof(err));
+    if (cfg.once)
+        rc = once_run(&cfg, stdout, err, sizeof(err));
+    else
+        rc = loop_daemon_run(&cfg, err, sizeof(err));
     if (rc < 0) {
         log_error("%s", err);
         goto out;

@@ -190,108 +190,6 @@ once_print_cluster(FILE *out, const struct nsc_config *cfg, const struct group_s
     return rc;
 }
 
-/* The NAME of a nodes=MIN:MAX:NAME value, or NULL when it has no two colons. */
-static const char *
-once_nodes_name(const char *value)
-{
-    const char *c = value ? strchr(value, ':') : NULL;
-
-    c = c ? strchr(c + 1, ':') : NULL;
-    return c ? c + 1 : NULL;
-}
-
-/*
- * Two bounds for one group (--nodes twice, or --nodes and --backend-opt nodes=) would leave
- * the backend to pick one of them: refuse, naming both.
- */
-static int
-once_nodes_unique(const struct nsc_config *cfg, char *err, size_t err_len)
-{
-    size_t i, j;
-
-    for (i = 0; i < cfg->n_nodes; i++) {
-        const struct config_node_group_spec *s = &cfg->nodes[i];
-
-        for (j = 0; j < i; j++) {
-            if (strcmp(cfg->nodes[j].name, s->name) == 0) {
-                snprintf(err, err_len,
-                         "--nodes=%lld:%lld:%s: group %s already has --nodes=%lld:%lld:%s",
-                         (long long)s->min_size, (long long)s->max_size, s->name, s->name,
-                         (long long)cfg->nodes[j].min_size, (long long)cfg->nodes[j].max_size,
-                         s->name);
-                return NSC_ERR_INVALID;
-            }
-        }
-        for (j = 0; j < cfg->n_backend_opts; j++) {
-            const struct nsc_option *o = &cfg->backend_opts[j];
-            const char *name =
-                o->key && strcmp(o->key, "nodes") == 0 ? once_nodes_name(o->value) : NULL;
-
-            if (name != NULL && strcmp(name, s->name) == 0) {
-                snprintf(err, err_len,
-                         "--nodes=%lld:%lld:%s: group %s already has --backend-opt nodes=%s",
-                         (long long)s->min_size, (long long)s->max_size, s->name, s->name,
-                         o->value);
-                return NSC_ERR_INVALID;
-            }
-        }
-    }
-    return 0;
-}
-
-/*
- * The backend's options: every --backend-opt, then each --nodes=MIN:MAX:NAME as the option
- * nodes=MIN:MAX:NAME, the form the backends take group bounds in. *opts_out is owned by the
- * caller (once_backend_opts_free); the keys and values of the --backend-opt entries are
- * borrowed from cfg.
- */
-static int
-once_backend_opts(const struct nsc_config *cfg, struct nsc_option **opts_out, size_t *n_out)
-{
-    struct nsc_option *opts;
-    size_t i, n = cfg->n_backend_opts;
-
-    *opts_out = NULL;
-    *n_out = 0;
-    opts = calloc(cfg->n_backend_opts + cfg->n_nodes + 1, sizeof(*opts));
-    if (opts == NULL)
-        return NSC_ERR_NOMEM;
-    if (cfg->n_backend_opts > 0)
-        memcpy(opts, cfg->backend_opts, cfg->n_backend_opts * sizeof(*opts));
-    for (i = 0; i < cfg->n_nodes; i++) {
-        const struct config_node_group_spec *s = &cfg->nodes[i];
-        char *v;
-        int len = snprintf(NULL, 0, "%lld:%lld:%s", (long long)s->min_size,
-                           (long long)s->max_size, s->name);
-
-        v = len < 0 ? NULL : malloc((size_t)len + 1);
-        if (v == NULL) {
-            *opts_out = opts;
-            *n_out = n;
-            return NSC_ERR_NOMEM;
-        }
-        snprintf(v, (size_t)len + 1, "%lld:%lld:%s", (long long)s->min_size,
-                 (long long)s->max_size, s->name);
-        opts[n].key = "nodes";
-        opts[n].value = v;
-        n++;
-    }
-    *opts_out = opts;
-    *n_out = n;
-    return 0;
-}
-
-/* Frees what once_backend_opts made: the values it built, not those borrowed from cfg. */
-static void
-once_backend_opts_free(const struct nsc_config *cfg, struct nsc_option *opts, size_t n)
-{
-    size_t i;
-
-    for (i = cfg->n_backend_opts; i < n; i++)
-        free((char *)(uintptr_t)opts[i].value);
-    free(opts);
-}
-
 int
 once_run(const struct nsc_config *cfg, FILE *out, char *err, size_t err_len)
 {
@@ -300,34 +198,10 @@ once_run(const struct nsc_config *cfg, FILE *out, char *err, size_t err_len)
     struct group_set set = {NULL, 0};
     struct decision d;
     struct loop loop;
-    struct nsc_option *opts = NULL;
-    size_t n_opts = 0;
     int rc, prc;
 
     memset(&d, 0, sizeof(d));
-    rc = once_nodes_unique(cfg, err, err_len);
-    if (rc < 0)
-        goto out;
-    rc = once_backend_opts(cfg, &opts, &n_opts);
-    if (rc < 0) {
-        snprintf(err, err_len, "out of memory");
-        goto out;
-    }
-    rc = plugin_load(cfg->backend, &plugin, err, err_len);
-    if (rc < 0)
-        goto out;
-    log_info("loaded backend %s %s from %s", plugin_ops(plugin)->name,
-             plugin_ops(plugin)->version, plugin_path(plugin));
-    rc = backend_create(plugin, opts, n_opts, &b, err, err_len);
-    if (rc == NSC_ERR_INVALID && cfg->n_nodes > 0 && strstr(err, "nodes") != NULL) {
-        /* The backend names its option, nodes=...; say where it came from. */
-        size_t used = strlen(err);
-
-        if (used < err_len)
-            snprintf(err + used, err_len - used,
-                     " (--nodes=MIN:MAX:NAME reaches the backend as the option "
-                     "nodes=MIN:MAX:NAME)");
-    }
+    rc = loop_backend_open(cfg, &plugin, &b, err, err_len);
     if (rc < 0)
         goto out;
     loop.cfg = cfg;
@@ -354,6 +228,5 @@ out:
     group_set_free(&set);
     backend_destroy(b);
     plugin_unload(plugin);
-    once_backend_opts_free(cfg, opts, n_opts);
     return rc;
 }

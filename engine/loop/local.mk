@@ -20,3 +20,4 @@ tests_unit_test_gstate_CFLAGS = $(NSC_TEST_CFLAGS)
 tests_unit_test_gstate_LDADD = $(NSC_TEST_LIBS)
 TESTS += tests/unit/test_gstate
 engine_libnscengine_la_SOURCES += engine/loop/drain.h engine/loop/drain.c
+engine_libnscengine_la_SOURCES += engine/loop/daemon.h engine/loop/daemon.c

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kube/client.h"
 #include "loop/decision.h"
 #include "loop/groups.h"
 #include "loop/options.h"
@@ -30,6 +31,43 @@ struct loop {
 int loop_plan(struct model *m, const struct group_set *groups, const struct scaleup_options *o,
               const struct scaledown_options *sdo, int64_t now_s, struct decision *out,
               char *err, size_t err_len);
+
+/**
+ * The scale-up part of loop_plan alone: plan with m and groups (borrowed) and fill the
+ * scale-up part and the summary of *out (zeroed first; owned: decision_free). The control
+ * loop plans scale-down separately, with its own history. Returns 0 or a negative status
+ * with err set.
+ */
+int loop_plan_scaleup(struct model *m, const struct group_set *groups,
+                      const struct scaleup_options *o, struct decision *out, char *err,
+                      size_t err_len);
+
+/**
+ * Load cfg->backend through the loader and create it with every --backend-opt and each
+ * --nodes=MIN:MAX:NAME as the option nodes=MIN:MAX:NAME (refusing two bounds for one
+ * group). *plugin_out and *out are owned by the caller (backend_destroy, then
+ * plugin_unload). Returns 0 or a negative status with err naming the cause.
+ */
+int loop_backend_open(const struct nsc_config *cfg, struct plugin **plugin_out,
+                      struct backend **out, char *err, size_t err_len);
+
+/** Each --nodes NAME must be a group of set (borrowed), by id or name: NSC_ERR_INVALID with
+ * err listing the groups otherwise. */
+int loop_check_nodes(const struct nsc_config *cfg, const struct group_set *set, char *err,
+                     size_t err_len);
+
+/**
+ * The priority expander's configuration when the --expander chain has `priority`: the
+ * --expander-priority-config file, else the ConfigMap cluster-autoscaler-priority-expander
+ * in --namespace read with kube (borrowed; NULL when there is no API server). *out
+ * receives the owned text, NULL when the chain has no priority. Returns 0 or a negative
+ * status with err naming where it looked and the problem.
+ */
+int loop_priority_config(const struct nsc_config *cfg, struct kube_client *kube, char **out,
+                         char *err, size_t err_len);
+
+/** The backend's absolute resize as decision_apply calls it; arg is a struct backend. */
+int loop_resize(void *arg, const char *group_id, int32_t to, char *err, size_t err_len);
 
 /** Whether a pass reads a cluster: a dump, a kubeconfig, or the API server of the pod it
  * runs in. Without any, only the backend's groups are known. */

@@ -7,3 +7,12 @@ EXTRA_DIST += tests/e2e/once-in-cluster.sh
 # --nodes given twice for a group, or to a backend that takes no bounds.
 TESTS += tests/e2e/once-nodes.sh
 EXTRA_DIST += tests/e2e/once-nodes.sh
+
+# The control loop (no --once) with the kube and Exoscale emulators and the fake scheduler:
+# one scale-up per set of pending pods, SIGTERM, and a dry run that writes nothing.
+TESTS += tests/e2e/daemon-scale-up.sh
+EXTRA_DIST += tests/e2e/daemon-scale-up.sh tests/e2e/fake-scheduler.py
+
+# The control loop's start: refused flag combinations, SIGTERM before the first list.
+TESTS += tests/e2e/daemon-start.sh
+EXTRA_DIST += tests/e2e/daemon-start.sh

@@ -188,7 +188,7 @@ struct route {
     char version[32]; /* "v1", "v1beta1" */
     char ns[254];     /* "" for all namespaces / cluster scope */
     char name[254];   /* "" for the collection */
-    char sub[32];     /* "", "status", "eviction" */
+    char sub[32];     /* "", "status", "eviction", "binding" */
     char api_version[80];
 };
 
@@ -247,7 +247,7 @@ route_parse(const char *url, struct route *rt)
     if (rt->ns[0] && !kst_res_infos[r].namespaced)
         return -1;
     if (rt->sub[0] && strcmp(rt->sub, "status") &&
-        !(r == KST_PODS && !strcmp(rt->sub, "eviction")))
+        !(r == KST_PODS && (!strcmp(rt->sub, "eviction") || !strcmp(rt->sub, "binding"))))
         return -1;
     snprintf(rt->api_version, sizeof(rt->api_version), "%s%s%s", group, group[0] ? "/" : "",
              rt->version);
@@ -1228,6 +1228,70 @@ do_eviction(struct MHD_Connection *c, const struct route *rt, json_t *body)
     return send_status(c, 201, "", "", NULL, 0);
 }
 
+/* ---- binding ------------------------------------------------------------------------- */
+
+/* POST pods/NAME/binding, as a scheduler binds a pod: a v1 Binding whose target names a
+ * Node. As kube-apiserver: 409 when the pod is already bound, 404 when it does not exist;
+ * the pod gets spec.nodeName and the PodScheduled condition. The emulator plays the kubelet
+ * too: a bound pod is Running at once. */
+static enum MHD_Result
+do_binding(struct MHD_Connection *c, const struct route *rt, json_t *body)
+{
+    const char *kind = json_string_value(json_object_get(body, "kind"));
+    json_t *target = json_object_get(body, "target");
+    const char *node = json_string_value(json_object_get(target, "name"));
+    const char *tkind = json_string_value(json_object_get(target, "kind"));
+    struct kst_obj *pod;
+    json_t *pj, *spec, *status, *conds;
+    char msg[600], now[40];
+
+    if (kind == NULL || strcmp(kind, "Binding") != 0)
+        return send_status(c, 400, "BadRequest", "Object 'Kind' is missing or not Binding",
+                           NULL, 0);
+    if (node == NULL || *node == '\0' || (tkind != NULL && strcmp(tkind, "Node") != 0))
+        return send_status(c, 422, "Invalid", "target.name: Required value", json_object(), 0);
+    pthread_mutex_lock(&store.mu);
+    pod = kst_get(&store, KST_PODS, rt->ns, rt->name);
+    if (pod == NULL) {
+        pthread_mutex_unlock(&store.mu);
+        return not_found(c, rt, rt->name);
+    }
+    pj = kst_obj_json(pod);
+    spec = json_object_get(pj, "spec");
+    if (!json_is_object(spec)) {
+        spec = json_object();
+        json_object_set_new(pj, "spec", spec);
+    }
+    if (json_string_value(json_object_get(spec, "nodeName")) != NULL &&
+        *json_string_value(json_object_get(spec, "nodeName")) != '\0') {
+        snprintf(msg, sizeof(msg),
+                 "Operation cannot be fulfilled on pods/binding \"%s\": pod "
+                 "%s is already assigned to node \"%s\"",
+                 rt->name, rt->name, json_string_value(json_object_get(spec, "nodeName")));
+        pthread_mutex_unlock(&store.mu);
+        json_decref(pj);
+        return send_status(c, 409, "Conflict", msg, NULL, 0);
+    }
+    json_object_set_new(spec, "nodeName", json_string(node));
+    status = json_object_get(pj, "status");
+    if (!json_is_object(status)) {
+        status = json_object();
+        json_object_set_new(pj, "status", status);
+    }
+    kst_now_rfc3339(now, sizeof(now));
+    conds = json_array();
+    json_array_append_new(conds, json_pack("{s:s, s:s, s:s}", "type", "PodScheduled", "status",
+                                           "True", "lastTransitionTime", now));
+    json_array_append_new(conds, json_pack("{s:s, s:s, s:s}", "type", "Ready", "status", "True",
+                                           "lastTransitionTime", now));
+    json_object_set_new(status, "conditions", conds);
+    json_object_set_new(status, "phase", json_string("Running"));
+    json_object_set_new(status, "startTime", json_string(now));
+    kst_put(&store, KST_PODS, rt->ns, rt->name, pj, 1);
+    pthread_mutex_unlock(&store.mu);
+    return send_status(c, 201, "Success", "", NULL, 0);
+}
+
 /* ---- writes --------------------------------------------------------------------------- */
 
 static enum MHD_Result
@@ -1255,6 +1319,11 @@ do_write(struct MHD_Connection *c, const char *method, const struct route *rt, c
     }
     if (!strcmp(method, "POST") && !strcmp(rt->sub, "eviction")) {
         ret = do_eviction(c, rt, in);
+        json_decref(in);
+        return ret;
+    }
+    if (!strcmp(method, "POST") && !strcmp(rt->sub, "binding")) {
+        ret = do_binding(c, rt, in);
         json_decref(in);
         return ret;
     }

@@ -72,8 +72,8 @@ echo "ok: --once --dry-run JSON"
 
 # A stored-only flag is accepted, and says it does nothing yet.
 "$bin" --backend=static --backend-opt=groups="$groups" --once --dry-run \
-    --scale-down-unneeded-time=5m >/dev/null 2>"$tmp/err" || fail "stored flag run failed"
-grep -q "flag --scale-down-unneeded-time is accepted for compatibility but nothing acts on it" \
+    --max-inactivity=5m >/dev/null 2>"$tmp/err" || fail "stored flag run failed"
+grep -q "flag --max-inactivity is accepted for compatibility but nothing acts on it" \
     "$tmp/err" || fail "no warning for a stored-only flag"
 echo "ok: stored-only flag warns"
 

@@ -430,7 +430,7 @@ START_TEST(usage_lists_every_flag)
         line = eol != NULL ? eol + 1 : NULL;
     }
     assert_contains(text, "leave DaemonSet pods out of utilization\n");
-    assert_contains(text, "before it goes (default 10m) [stored]\n");
+    assert_contains(text, "before it goes (default 10m)\n");
     free(text);
 }
 END_TEST
