@@ -2,9 +2,12 @@
  * log that makes fork O(1) and revert proportional to the changes undone. */
 #include "sim/sim.h"
 
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "log.h"
 
 enum undo_op { UNDO_ADD_NODE, UNDO_ADD_POD, UNDO_REMOVE_POD, UNDO_DISABLE_NODE };
 
@@ -474,7 +477,7 @@ sim_snapshot_new(struct model *m, struct sim_snapshot **out)
     if (!s)
         return NSC_ERR_NOMEM;
     s->m = m;
-    s->has_pvcs = m->pvcs.n_live > 0;
+    s->has_pvcs = m->pvcs.n_live > 0 || m->volumes_listed;
     smap_init(&s->node_index);
     /* Pods name their node by interned id: look it up by id (index + 1), not by string. */
     struct u32map by_id;
@@ -492,8 +495,13 @@ sim_snapshot_new(struct model *m, struct sim_snapshot **out)
     }
     if (grow((void **)&s->pods, &s->cap_pods, m->pods.n_slots, sizeof(*s->pods)) < 0)
         goto nomem;
+    const struct model_pod *claimer = NULL; /* a pod with claims when checks are off */
+    uint32_t n_claimers = 0;
+    bool tell = !s->has_pvcs && !m->volumes_off_told;
     for (uint32_t i = 0; i < m->pods.n_slots; i++) {
         const struct model_pod *p = m->pods.slots[i];
+        if (tell && p && p->spec->n_claims && n_claimers++ == 0)
+            claimer = p;
         if (!p || p->node == INTERN_NONE || p->phase == PHASE_SUCCEEDED ||
             p->phase == PHASE_FAILED)
             continue;
@@ -505,6 +513,15 @@ sim_snapshot_new(struct model *m, struct sim_snapshot **out)
             goto nomem;
     }
     u32map_free(&by_id);
+    if (claimer) {
+        char ref[300];
+        log_msg(NSC_LOG_WARNING, "sim",
+                "volume checks are off: the cluster snapshot has no PersistentVolumeClaims, "
+                "yet %" PRIu32 " pod(s) use claims (first %s); they are placed as if their "
+                "volumes fitted anywhere (take the snapshot with pv,pvc,sc)",
+                n_claimers, model_pod_ref(m, claimer, ref, sizeof(ref)));
+        m->volumes_off_told = true;
+    }
     ftree_build(s, s->n_nodes);
     s->ft_on = s->ft != NULL;
     *out = s;
