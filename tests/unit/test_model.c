@@ -207,6 +207,21 @@ START_TEST(incremental_updates)
     ck_assert_uint_eq(m->nodes.n_live, 1);
     ck_assert_int_eq(model_delete_pdb(m, "default", "web-pdb"), 0);
     ck_assert_int_eq(model_delete_pv(m, "pv1"), 0);
+    /* A StorageClass replaced, then deleted; an unknown mode leaves the old one. */
+    json_t *sc = json_pack("{s:s, s:{s:s}, s:s, s:s}", "kind", "StorageClass", "metadata",
+                           "name", "fast", "provisioner", "example.com/csi",
+                           "volumeBindingMode", "WaitForFirstConsumer");
+    ck_assert_int_eq(model_upsert(m, sc, NULL), 0);
+    ck_assert(((const struct model_sc *)table_get(&m->scs, "fast"))->wait_first_consumer);
+    json_object_set_new(sc, "volumeBindingMode", json_string("Immediate"));
+    ck_assert_int_eq(model_upsert_sc(m, sc), 0);
+    ck_assert(!((const struct model_sc *)table_get(&m->scs, "fast"))->wait_first_consumer);
+    json_object_set_new(sc, "volumeBindingMode", json_string("Eventually"));
+    ck_assert_int_eq(model_upsert_sc(m, sc), NSC_ERR_INVALID);
+    ck_assert_uint_eq(m->scs.n_live, 1);
+    json_decref(sc);
+    ck_assert_int_eq(model_delete_sc(m, "fast"), 0);
+    ck_assert_int_eq(model_delete_sc(m, "fast"), NSC_ERR_NOT_FOUND);
     /* Slots are reused after deletes. */
     json_t *node = json_pack("{s:{s:s}}", "metadata", "name", "n3");
     ck_assert_int_eq(model_upsert_node(m, node), 0);
