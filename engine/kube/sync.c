@@ -24,6 +24,7 @@ static const struct kind_desc kinds[] = {
     {"persistentvolumeclaims", "/api/v1/persistentvolumeclaims", "PersistentVolumeClaim"},
     {"poddisruptionbudgets", NULL, "PodDisruptionBudget"},
     {"pods", "/api/v1/pods", "Pod"},
+    {"storageclasses", "/apis/storage.k8s.io/v1/storageclasses", "StorageClass"},
 };
 #define N_KINDS (sizeof(kinds) / sizeof(kinds[0]))
 
@@ -68,6 +69,8 @@ apply_delete(struct model *m, const char *kind, const char *ns, const char *name
         model_delete_pvc(m, ns, name);
     else if (!strcmp(kind, "Namespace"))
         model_delete_namespace(m, name);
+    else if (!strcmp(kind, "StorageClass"))
+        model_delete_sc(m, name);
 }
 
 /* What kube_pod_is_unschedulable says of the pod's JSON, read from the model. */
@@ -132,6 +135,7 @@ kube_sync_new(struct kube_client *c, struct model *m, struct kube_sync **out)
         return NSC_ERR_NOMEM;
     s->c = c;
     s->m = m;
+    m->volumes_listed = true;
     rc = kube_informers_new(c, &s->set);
     if (rc) {
         free(s);
@@ -217,6 +221,7 @@ kube_load_model(struct kube_client *c, struct model *m, struct model_load_stats 
     const char *pdb_path = kube_pdb_path(c);
     size_t i;
 
+    m->volumes_listed = true;
     for (i = 0; i < N_KINDS; i++) {
         struct load_ctx lc = {m, kinds[i].kind, stats ? stats : &local, ""};
         struct kube_resp resp;

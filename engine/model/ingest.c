@@ -38,6 +38,8 @@ model_count_kind(struct model_load_stats *st, const char *kind)
         st->n_pvcs++;
     else if (strcmp(kind, "Namespace") == 0)
         st->n_namespaces++;
+    else if (strcmp(kind, "StorageClass") == 0)
+        st->n_scs++;
 }
 
 /* The pruned document as a tree. The scanner accepted the text, so jansson refusing its
@@ -81,6 +83,10 @@ model_ingest_text(struct model *m, const char *text, size_t len, const char *kin
     const char *kind = sr->has_kind ? sr->kind : sr->kind_too_long ? "" : kind_hint;
     bool pod = kind && strcmp(kind, "Pod") == 0;
     if (pod && sr->n_spec > 1 && (rc = scan_item(text, len, false, sr, err, err_len)) < 0)
+        return rc;
+    /* Members of a pod's spec key are split off the copy; another kind may use one of
+     * those names too (a claim's spec.resources): scan it again whole. */
+    if (!pod && sr->spec_key.len && (rc = scan_item(text, len, false, sr, err, err_len)) < 0)
         return rc;
     bool split_pod = pod && sr->n_spec == 1 && sr->spec_is_obj;
     if (split_pod) {

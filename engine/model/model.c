@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "model/parse_util.h"
+#include "model/quantity.h"
 
 void model_specs_free(struct model *m);
 void model_scan_free(struct model *m);
@@ -145,6 +146,16 @@ pvc_free(struct model_pvc *p)
 }
 
 static void
+sc_free(struct model_sc *p)
+{
+    if (!p)
+        return;
+    free(p->name);
+    node_selector_free(p->topo);
+    free(p);
+}
+
+static void
 ns_free(struct model_ns *p)
 {
     if (!p)
@@ -199,12 +210,15 @@ model_free(struct model *m)
         pvc_free(m->pvcs.slots[i]);
     for (uint32_t i = 0; i < m->nss.n_slots; i++)
         ns_free(m->nss.slots[i]);
+    for (uint32_t i = 0; i < m->scs.n_slots; i++)
+        sc_free(m->scs.slots[i]);
     table_free(&m->nodes);
     table_free(&m->pods);
     table_free(&m->pdbs);
     table_free(&m->pvs);
     table_free(&m->pvcs);
     table_free(&m->nss);
+    table_free(&m->scs);
     model_specs_free(m);
     model_scan_free(m);
     model_unreadable_free_all(m);
@@ -798,7 +812,73 @@ fail:
     return rc;
 }
 
-/* ---- PV, PVC, namespace ---- */
+/* ---- PV, PVC, StorageClass, namespace ---- */
+
+/* spec.accessModes into bits. A mode this model does not know is kept as MODE_UNKNOWN: on a
+ * claim it matches no PV, on a PV it grants nothing. */
+static int
+parse_modes(struct pctx *c, json_t *arr, uint8_t *out)
+{
+    *out = 0;
+    if (!arr || json_is_null(arr))
+        return 0;
+    if (!json_is_array(arr))
+        return pfail(c, "spec.accessModes", "expected an array of strings");
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        const char *s = json_string_value(v);
+        if (!s)
+            return pfail(c, "spec.accessModes", "item %zu is not a string", i);
+        if (strcmp(s, "ReadWriteOnce") == 0)
+            *out |= MODE_RWO;
+        else if (strcmp(s, "ReadOnlyMany") == 0)
+            *out |= MODE_ROX;
+        else if (strcmp(s, "ReadWriteMany") == 0)
+            *out |= MODE_RWX;
+        else if (strcmp(s, "ReadWriteOncePod") == 0)
+            *out |= MODE_RWOP;
+        else
+            *out |= MODE_UNKNOWN;
+    }
+    return 0;
+}
+
+/* A storage quantity of a resource list (spec.capacity, spec.resources.requests), bytes;
+ * 0 when absent. */
+static int
+parse_storage(struct pctx *c, json_t *list, const char *field, int64_t *out)
+{
+    *out = 0;
+    if (!list || json_is_null(list))
+        return 0;
+    if (!json_is_object(list))
+        return pfail(c, field, "expected a map of quantities");
+    json_t *v = json_object_get(list, "storage");
+    if (!v || json_is_null(v))
+        return 0;
+    char qerr[160];
+    if (!json_is_string(v) || quantity_parse(json_string_value(v), json_string_length(v), NULL,
+                                             out, qerr, sizeof(qerr)) < 0)
+        return pfail(c, field, "storage: %s", json_is_string(v) ? qerr : "not a string");
+    if (*out < 0)
+        return pfail(c, field, "storage: negative quantity \"%.40s\"", json_string_value(v));
+    return 0;
+}
+
+static int
+parse_volume_mode(struct pctx *c, json_t *spec, bool *block)
+{
+    const char *vm;
+    int rc = get_str(c, spec, "volumeMode", "spec.volumeMode", &vm);
+    if (rc < 0)
+        return rc;
+    *block = vm && strcmp(vm, "Block") == 0;
+    if (vm && !*block && strcmp(vm, "Filesystem") != 0)
+        return pfail(c, "spec.volumeMode", "unknown mode \"%.40s\"", vm);
+    return 0;
+}
 
 static int
 parse_pv(struct pctx *c, json_t *obj, struct model_pv **out)
@@ -807,6 +887,7 @@ parse_pv(struct pctx *c, json_t *obj, struct model_pv **out)
     int rc = read_meta(c, obj, false, &md);
     if (rc < 0)
         return rc;
+    json_t *spec = json_object_get(obj, "spec");
     struct model_pv *p = calloc(1, sizeof(*p));
     if (!p || !(p->name = strdup(md.name))) {
         free(p);
@@ -815,10 +896,40 @@ parse_pv(struct pctx *c, json_t *obj, struct model_pv **out)
     if ((rc = parse_labelset(c, json_object_get(md.obj, "labels"), "metadata.labels", false,
                              &p->labels)) < 0)
         goto fail;
-    json_t *na = json_object_get(json_object_get(obj, "spec"), "nodeAffinity");
+    json_t *na = json_object_get(spec, "nodeAffinity");
     if ((rc = parse_node_selector(c, json_object_get(na, "required"),
                                   "spec.nodeAffinity.required", &p->node_aff)) < 0)
         goto fail;
+    const char *cls;
+    if ((rc = get_str(c, spec, "storageClassName", "spec.storageClassName", &cls)) < 0 ||
+        (rc = parse_modes(c, json_object_get(spec, "accessModes"), &p->modes)) < 0 ||
+        (rc = parse_storage(c, json_object_get(spec, "capacity"), "spec.capacity",
+                            &p->capacity)) < 0 ||
+        (rc = parse_volume_mode(c, spec, &p->block)) < 0)
+        goto fail;
+    p->modes &= (uint8_t)~MODE_UNKNOWN;
+    if (!(p->class_id = intern_cstr(&c->m->strings, cls ? cls : ""))) {
+        rc = NSC_ERR_NOMEM;
+        goto fail;
+    }
+    json_t *ref = json_object_get(spec, "claimRef");
+    if (ref && !json_is_null(ref)) {
+        const char *rns, *rname;
+        if (!json_is_object(ref)) {
+            rc = pfail(c, "spec.claimRef", "expected an object");
+            goto fail;
+        }
+        if ((rc = get_str(c, ref, "namespace", "spec.claimRef.namespace", &rns)) < 0 ||
+            (rc = get_str(c, ref, "name", "spec.claimRef.name", &rname)) < 0)
+            goto fail;
+        /* A reference without a name still reserves the volume: it matches no claim. */
+        p->claim_ns = intern_cstr(&c->m->strings, rns ? rns : "");
+        p->claim_name = intern_cstr(&c->m->strings, rname ? rname : "");
+        if (!p->claim_ns || !p->claim_name) {
+            rc = NSC_ERR_NOMEM;
+            goto fail;
+        }
+    }
     *out = p;
     return 0;
 fail:
@@ -833,17 +944,159 @@ parse_pvc(struct pctx *c, json_t *obj, struct model_pvc **out)
     int rc = read_meta(c, obj, true, &md);
     if (rc < 0)
         return rc;
-    const char *vn;
-    if ((rc = get_str(c, json_object_get(obj, "spec"), "volumeName", "spec.volumeName", &vn)) <
-        0)
+    json_t *spec = json_object_get(obj, "spec");
+    const char *vn, *cls, *beta;
+    if ((rc = get_str(c, spec, "volumeName", "spec.volumeName", &vn)) < 0 ||
+        (rc = get_str(c, spec, "storageClassName", "spec.storageClassName", &cls)) < 0 ||
+        (rc = get_str(c, json_object_get(md.obj, "annotations"),
+                      "volume.beta.kubernetes.io/storage-class",
+                      "metadata.annotations[volume.beta.kubernetes.io/storage-class]", &beta)) <
+            0)
         return rc;
     struct model_pvc *p = calloc(1, sizeof(*p));
     if (!p || !(p->name = strdup(md.name))) {
         free(p);
         return NSC_ERR_NOMEM;
     }
+    if ((rc = parse_modes(c, json_object_get(spec, "accessModes"), &p->modes)) < 0 ||
+        (rc = parse_storage(c, json_object_get(json_object_get(spec, "resources"), "requests"),
+                            "spec.resources.requests", &p->request)) < 0 ||
+        (rc = parse_volume_mode(c, spec, &p->block)) < 0)
+        goto fail;
+    json_t *sel = json_object_get(spec, "selector");
+    p->has_selector = sel && !json_is_null(sel);
+    /* The beta annotation wins over the field, as the volume binder reads them. */
+    if (beta)
+        cls = beta;
+    p->has_class = cls != NULL;
     p->ns = intern_cstr(&c->m->strings, md.ns);
     p->volume = vn && *vn ? intern_cstr(&c->m->strings, vn) : INTERN_NONE;
+    p->class_id = intern_cstr(&c->m->strings, cls ? cls : "");
+    if (!p->ns || !p->class_id || (vn && *vn && !p->volume)) {
+        rc = NSC_ERR_NOMEM;
+        goto fail;
+    }
+    *out = p;
+    return 0;
+fail:
+    pvc_free(p);
+    return rc;
+}
+
+/* allowedTopologies: each term's matchLabelExpressions become In requirements of a node
+ * term; a term without expressions selects no node, as in the volume helpers. */
+static int
+parse_topologies(struct pctx *c, json_t *arr, struct node_selector **out)
+{
+    *out = NULL;
+    if (!arr || json_is_null(arr) || (json_is_array(arr) && json_array_size(arr) == 0))
+        return 0;
+    if (!json_is_array(arr))
+        return pfail(c, "allowedTopologies", "expected an array");
+    if (json_array_size(arr) > 1024)
+        return pfail(c, "allowedTopologies", "more than 1024 terms");
+    struct node_selector *ns = calloc(1, sizeof(*ns));
+    if (!ns || !(ns->terms = calloc(json_array_size(arr), sizeof(*ns->terms)))) {
+        free(ns);
+        return NSC_ERR_NOMEM;
+    }
+    int rc = 0;
+    size_t i, j, k;
+    json_t *term, *ex, *v;
+    json_array_foreach(arr, i, term)
+    {
+        struct node_term *t = &ns->terms[ns->n_terms++];
+        json_t *exprs = json_object_get(term, "matchLabelExpressions");
+        if (!json_is_object(term) || (exprs && !json_is_null(exprs) && !json_is_array(exprs))) {
+            rc = pfail(c, "allowedTopologies", "term %zu: expected matchLabelExpressions", i);
+            goto fail;
+        }
+        size_t n_ex = json_is_array(exprs) ? json_array_size(exprs) : 0;
+        if (n_ex && !(t->exprs.reqs = calloc(n_ex, sizeof(*t->exprs.reqs)))) {
+            rc = NSC_ERR_NOMEM;
+            goto fail;
+        }
+        json_array_foreach(exprs, j, ex)
+        {
+            const char *key;
+            json_t *vals = json_object_get(ex, "values");
+            if (!json_is_object(ex) || !json_is_array(vals) ||
+                (rc = get_str(c, ex, "key", "allowedTopologies[].matchLabelExpressions[].key",
+                              &key)) < 0 ||
+                !key) {
+                rc = pfail(c, "allowedTopologies",
+                           "term %zu, expression %zu: needs a key and values", i, j);
+                goto fail;
+            }
+            struct sel_req *r = &t->exprs.reqs[t->exprs.n++];
+            r->op = SEL_IN;
+            r->key = intern_cstr(&c->m->strings, key);
+            if (json_array_size(vals) &&
+                !(r->vals = calloc(json_array_size(vals), sizeof(*r->vals)))) {
+                rc = NSC_ERR_NOMEM;
+                goto fail;
+            }
+            json_array_foreach(vals, k, v)
+            {
+                if (!json_is_string(v)) {
+                    rc = pfail(c, "allowedTopologies",
+                               "term %zu, expression %zu: a value is "
+                               "not a string",
+                               i, j);
+                    goto fail;
+                }
+                if (!(r->vals[r->n_vals++] =
+                          intern_cstr(&c->m->strings, json_string_value(v)))) {
+                    rc = NSC_ERR_NOMEM;
+                    goto fail;
+                }
+            }
+            if (!r->key) {
+                rc = NSC_ERR_NOMEM;
+                goto fail;
+            }
+        }
+    }
+    *out = ns;
+    return 0;
+fail:
+    node_selector_free(ns);
+    return rc;
+}
+
+static int
+parse_sc(struct pctx *c, json_t *obj, struct model_sc **out)
+{
+    struct meta md;
+    int rc = read_meta(c, obj, false, &md);
+    if (rc < 0)
+        return rc;
+    const char *mode, *prov, *def, *def_beta;
+    json_t *ann = json_object_get(md.obj, "annotations");
+    if ((rc = get_str(c, obj, "volumeBindingMode", "volumeBindingMode", &mode)) < 0 ||
+        (rc = get_str(c, obj, "provisioner", "provisioner", &prov)) < 0 ||
+        (rc = get_str(c, ann, "storageclass.kubernetes.io/is-default-class",
+                      "metadata.annotations", &def)) < 0 ||
+        (rc = get_str(c, ann, "storageclass.beta.kubernetes.io/is-default-class",
+                      "metadata.annotations", &def_beta)) < 0)
+        return rc;
+    /* An unknown mode is refused rather than guessed: the class is then missing, and its
+     * claims fit nowhere. */
+    if (mode && strcmp(mode, "Immediate") != 0 && strcmp(mode, "WaitForFirstConsumer") != 0)
+        return pfail(c, "volumeBindingMode", "unknown mode \"%.40s\"", mode);
+    struct model_sc *p = calloc(1, sizeof(*p));
+    if (!p || !(p->name = strdup(md.name))) {
+        free(p);
+        return NSC_ERR_NOMEM;
+    }
+    p->wait_first_consumer = mode && strcmp(mode, "WaitForFirstConsumer") == 0;
+    p->no_provisioner = !prov || strcmp(prov, "kubernetes.io/no-provisioner") == 0;
+    p->is_default =
+        (def && strcmp(def, "true") == 0) || (def_beta && strcmp(def_beta, "true") == 0);
+    if ((rc = parse_topologies(c, json_object_get(obj, "allowedTopologies"), &p->topo)) < 0) {
+        sc_free(p);
+        return rc;
+    }
     *out = p;
     return 0;
 }
@@ -913,6 +1166,7 @@ MODEL_KIND(pvc, "persistentvolumeclaim", struct model_pvc, parse_pvc, pvc_free, 
 #define kind_ns(p) INTERN_NONE
 MODEL_KIND(pv, "persistentvolume", struct model_pv, parse_pv, pv_free, pvs, 0, -1)
 MODEL_KIND(namespace, "namespace", struct model_ns, parse_ns, ns_free, nss, 0, -1)
+MODEL_KIND(sc, "storageclass", struct model_sc, parse_sc, sc_free, scs, 0, -1)
 #undef kind_ns
 
 int
@@ -955,6 +1209,17 @@ model_delete_pv(struct model *m, const char *name)
 }
 
 int
+model_delete_sc(struct model *m, const char *name)
+{
+    struct model_sc *p = table_del(&m->scs, name);
+    if (!p)
+        return NSC_ERR_NOT_FOUND;
+    sc_free(p);
+    m->generation++;
+    return 0;
+}
+
+int
 model_delete_namespace(struct model *m, const char *name)
 {
     struct model_ns *p = table_del(&m->nss, name);
@@ -987,6 +1252,8 @@ model_upsert(struct model *m, json_t *obj, const char *kind_hint)
         return model_upsert_pvc(m, obj);
     if (strcmp(kind, "Namespace") == 0)
         return model_upsert_namespace(m, obj);
+    if (strcmp(kind, "StorageClass") == 0)
+        return model_upsert_sc(m, obj);
     return NSC_ERR_NOT_IMPLEMENTED;
 }
 

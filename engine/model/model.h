@@ -1,4 +1,5 @@
-/* The engine's compact cluster model: nodes, pods, PDBs, PVs, PVCs and namespaces parsed
+/* The engine's compact cluster model: nodes, pods, PDBs, PVs, PVCs, StorageClasses and
+ * namespaces parsed
  * from Kubernetes JSON, with interned strings and integer resources, kept current in place
  * by upserts and deletes (a watch) or loaded at once from a kubectl List (offline replay). */
 #ifndef NSC_MODEL_H
@@ -239,18 +240,49 @@ struct model_pdb {
     int32_t expected_pods;       /* status.expectedPods */
 };
 
-/** PersistentVolume: only what volume placement reads. */
+/** Access modes of a PV or PVC (spec.accessModes), as bits. */
+enum access_mode {
+    MODE_RWO = 1u << 0,  /* ReadWriteOnce */
+    MODE_ROX = 1u << 1,  /* ReadOnlyMany */
+    MODE_RWX = 1u << 2,  /* ReadWriteMany */
+    MODE_RWOP = 1u << 3, /* ReadWriteOncePod */
+    /* A mode this model does not know: a claim asking for it matches no PV. */
+    MODE_UNKNOWN = 1u << 4
+};
+
+/** PersistentVolume: only what volume placement and the binder's matching read. */
 struct model_pv {
     char *name;
     struct labelset *labels;        /* zone/region labels (VolumeZone) */
     struct node_selector *node_aff; /* spec.nodeAffinity.required, NULL when none */
+    uint32_t class_id;              /* interned spec.storageClassName ("" when absent) */
+    uint32_t claim_ns, claim_name;  /* spec.claimRef, INTERN_NONE when none */
+    int64_t capacity;               /* spec.capacity.storage, bytes */
+    uint8_t modes;                  /* enum access_mode bits */
+    bool block;                     /* spec.volumeMode Block (else Filesystem) */
 };
 
 /** PersistentVolumeClaim. */
 struct model_pvc {
     char *name;
     uint32_t ns;
-    uint32_t volume; /* interned spec.volumeName, INTERN_NONE when unbound */
+    uint32_t volume;   /* interned spec.volumeName, INTERN_NONE when unbound */
+    uint32_t class_id; /* interned spec.storageClassName or the beta annotation ("" is a
+                          class name too: no class, bind to PVs without one) */
+    bool has_class;    /* either was set; false: the default class, if any, decides */
+    bool has_selector; /* spec.selector set: PVs are not matched (labels not kept) */
+    bool block;        /* spec.volumeMode Block */
+    uint8_t modes;     /* enum access_mode bits */
+    int64_t request;   /* spec.resources.requests.storage, bytes */
+};
+
+/** StorageClass (storage.k8s.io/v1): when its claims bind and where they can be made. */
+struct model_sc {
+    char *name;
+    bool wait_first_consumer;   /* volumeBindingMode WaitForFirstConsumer, else Immediate */
+    bool is_default;            /* the is-default-class annotation is "true" */
+    bool no_provisioner;        /* kubernetes.io/no-provisioner: existing PVs only */
+    struct node_selector *topo; /* allowedTopologies as node terms, NULL: any node */
 };
 
 /** Namespace (for namespaceSelector). */
@@ -306,6 +338,7 @@ struct model {
     struct model_table pdbs;  /* key: namespace/name */
     struct model_table pvs;   /* key: name */
     struct model_table pvcs;  /* key: namespace/name */
+    struct model_table scs;   /* StorageClasses, key: name */
     struct model_table nss;   /* key: name */
     struct model_table specs; /* shared pod_spec, key: canonical spec text */
     /* Objects skipped as unreadable (struct model_unreadable), keyed as their kind; a
@@ -325,6 +358,11 @@ struct model {
      * it (a cache in front of the canonical key, which decides). */
     struct smap raw_specs;
     struct scan_result *scan; /* scratch of model_upsert_text (owned) */
+    /* PVCs and PVs are listed from the API server (kube/sync.c): a claim the model lacks
+     * does not exist, even in a cluster without any. A snapshot file may simply not
+     * carry them: then an empty PVC table turns volume checks off. */
+    bool volumes_listed;
+    bool volumes_off_told; /* the warning that volume checks are off was logged */
     uint64_t generation;
     /* Interned well-known strings. */
     uint32_t s_hostname, s_zone, s_region, s_zone_legacy, s_region_legacy, s_metadata_name,
@@ -333,7 +371,7 @@ struct model {
 
 /** Counts from loading a List. */
 struct model_load_stats {
-    uint32_t n_nodes, n_pods, n_pdbs, n_pvs, n_pvcs, n_namespaces;
+    uint32_t n_nodes, n_pods, n_pdbs, n_pvs, n_pvcs, n_scs, n_namespaces;
     uint32_t n_skipped; /* malformed objects, each warned about */
     uint32_t n_ignored; /* kinds the model does not use */
 };
@@ -404,9 +442,9 @@ int model_load_file(struct model *m, const char *path, struct model_load_stats *
 
 /**
  * Incremental updates, as a watch delivers them. `obj` is a complete object as the API
- * returns it (borrowed). Upsert replaces any object with the same key (nodes and
- * namespaces and PVs by name, the rest by namespace/name). On a malformed object the
- * model is unchanged, a warning naming the object and the field is logged, and
+ * returns it (borrowed). Upsert replaces any object with the same key (nodes,
+ * namespaces, PVs and StorageClasses by name, the rest by namespace/name). On a malformed
+ * object the model is unchanged, a warning naming the object and the field is logged, and
  * NSC_ERR_INVALID is returned. Delete of an absent key returns NSC_ERR_NOT_FOUND.
  */
 int model_upsert_node(struct model *m, json_t *obj);
@@ -415,6 +453,7 @@ int model_upsert_pdb(struct model *m, json_t *obj);
 int model_upsert_pv(struct model *m, json_t *obj);
 int model_upsert_pvc(struct model *m, json_t *obj);
 int model_upsert_namespace(struct model *m, json_t *obj);
+int model_upsert_sc(struct model *m, json_t *obj);
 /** Upsert by the object's `kind` (kind_hint used when the object has none); unknown
  * kinds return NSC_ERR_NOT_IMPLEMENTED without a warning. */
 int model_upsert(struct model *m, json_t *obj, const char *kind_hint);
@@ -425,6 +464,7 @@ int model_delete_pdb(struct model *m, const char *ns, const char *name);
 int model_delete_pv(struct model *m, const char *name);
 int model_delete_pvc(struct model *m, const char *ns, const char *name);
 int model_delete_namespace(struct model *m, const char *name);
+int model_delete_sc(struct model *m, const char *name);
 
 /** Lookups (borrowed; NULL when absent). */
 struct model_node *model_find_node(const struct model *m, const char *name);
@@ -470,7 +510,8 @@ const char *model_pod_ref(const struct model *m, const struct model_pod *p, char
                           size_t len);
 
 /** Which annotation keys are kept: cluster-autoscaler.kubernetes.io/ prefixed, nodescaler
- * prefixed and kubernetes.io/config.mirror. Others (often huge) are dropped at parse time. */
+ * prefixed, kubernetes.io/config.mirror, a StorageClass's is-default-class and a claim's
+ * volume.beta.kubernetes.io/storage-class. Others (often huge) are dropped at parse time. */
 bool model_keep_annotation(const char *key);
 
 #endif

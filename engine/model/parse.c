@@ -93,9 +93,13 @@ label_cmp(const void *a, const void *b)
 bool
 model_keep_annotation(const char *key)
 {
+    /* The last three: a StorageClass's default mark and a claim's legacy class. */
     return strncmp(key, "cluster-autoscaler.kubernetes.io/", 33) == 0 ||
            strncmp(key, "nodescaler", 10) == 0 ||
-           strcmp(key, "kubernetes.io/config.mirror") == 0;
+           strcmp(key, "kubernetes.io/config.mirror") == 0 ||
+           strcmp(key, "storageclass.kubernetes.io/is-default-class") == 0 ||
+           strcmp(key, "storageclass.beta.kubernetes.io/is-default-class") == 0 ||
+           strcmp(key, "volume.beta.kubernetes.io/storage-class") == 0;
 }
 
 int

@@ -79,15 +79,18 @@ static const struct scan_rule r_spec[] = {
     R("providerID"), R("unschedulable"), R("taints"),
     /* PodDisruptionBudget. */
     R("selector"), R("minAvailable"), R("maxUnavailable"),
-    /* PersistentVolume, PersistentVolumeClaim. */
-    R("nodeAffinity"), R("volumeName"), REND};
+    /* PersistentVolume, PersistentVolumeClaim (resources and selector above). */
+    R("nodeAffinity"), R("volumeName"), R("storageClassName"), R("accessModes"), R("capacity"),
+    R("claimRef"), R("volumeMode"), REND};
 static const struct scan_rule r_cond[] = {R("type"), R("status"), R("reason"),
                                           R("lastTransitionTime"), REND};
 static const struct scan_rule r_status[] = {
     R("phase"),       R("nominatedNodeName"),  RA("conditions", r_cond), R("capacity"),
     R("allocatable"), R("disruptionsAllowed"), R("expectedPods"),        REND};
-static const struct scan_rule r_top[] = {R("kind"), RO("metadata", r_meta), RO("spec", r_spec),
-                                         RO("status", r_status), REND};
+static const struct scan_rule r_top[] = {
+    R("kind"), RO("metadata", r_meta), RO("spec", r_spec), RO("status", r_status),
+    /* StorageClass: these are top-level members. */
+    R("provisioner"), R("volumeBindingMode"), R("allowedTopologies"), REND};
 
 struct scan {
     const unsigned char *p, *start, *end;

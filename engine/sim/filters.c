@@ -1,6 +1,7 @@
 /* The kube-scheduler Filter plugins over the snapshot, with per-pod prepared state
  * (PreFilter) that follows the snapshot incrementally as pods and nodes are added. */
 #include "sim/sim.h"
+#include "sim/volumes.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -68,10 +69,8 @@ struct sim_ctx {
     uint32_t n_spread;
     uint32_t *elig; /* per node: bit i = counted by spread constraint i */
     uint32_t cap_elig;
-    const struct model_pv **pvs;
-    uint32_t n_pvs;
+    struct sim_vols vols;     /* the pod's claims, when volume checks are on */
     struct sim_plist scratch; /* pod indices being gathered (symmetry) */
-    uint32_t missing_claim;   /* a claim whose PVC is absent: fits nowhere */
 };
 
 static int
@@ -300,7 +299,7 @@ ctx_clear(struct sim_ctx *c)
     free(c->sym);
     free(c->spread);
     free(c->elig);
-    free(c->pvs);
+    sim_vols_clear(&c->vols);
     free(c->log);
     c->log = NULL;
     c->n_log = c->cap_log = 0;
@@ -308,9 +307,7 @@ ctx_clear(struct sim_ctx *c)
     c->sym = NULL;
     c->spread = NULL;
     c->elig = NULL;
-    c->pvs = NULL;
-    c->n_aff = c->n_anti = c->n_sym = c->n_spread = c->n_pvs = c->cap_elig = 0;
-    c->missing_claim = INTERN_NONE;
+    c->n_aff = c->n_anti = c->n_sym = c->n_spread = c->cap_elig = 0;
     c->prepared = false;
 }
 
@@ -660,29 +657,8 @@ ctx_prepare(struct sim_ctx *c)
             st->self_match = spread_matches(m, st->sp, p->labels, p->labels);
         }
     }
-    if (s->has_pvcs) {
-        for (uint32_t i = 0; i < ps->n_claims; i++) {
-            char key[600];
-            snprintf(key, sizeof(key), "%s/%s", intern_str(&m->strings, p->ns),
-                     intern_str(&m->strings, ps->claims[i]));
-            const struct model_pvc *pvc = NULL;
-            uint32_t slot;
-            if (smap_get(&m->pvcs.index, key, &slot))
-                pvc = m->pvcs.slots[slot];
-            if (!pvc) {
-                c->missing_claim = ps->claims[i];
-                continue;
-            }
-            if (!pvc->volume ||
-                !smap_get(&m->pvs.index, intern_str(&m->strings, pvc->volume), &slot))
-                continue; /* unbound: WaitForFirstConsumer binds it where the pod goes */
-            const struct model_pv **np = realloc(c->pvs, (c->n_pvs + 1) * sizeof(*np));
-            if (!np)
-                return NSC_ERR_NOMEM;
-            c->pvs = np;
-            c->pvs[c->n_pvs++] = m->pvs.slots[slot];
-        }
-    }
+    if (s->has_pvcs && sim_vols_prepare(s, p, &c->vols) < 0)
+        return NSC_ERR_NOMEM;
     for (uint32_t i = 0; i < s->n_nodes; i++)
         if (ctx_add_node(c, i) < 0)
             return NSC_ERR_NOMEM;
@@ -890,65 +866,6 @@ check_ports(const struct sim_snapshot *s, const struct pod_spec *ps, const struc
     return SIM_OK;
 }
 
-/* The PV's zone/region labels ("a__b" lists several) against the node's. */
-static bool
-pv_zone_ok(const struct model *m, const struct model_pv *pv, const struct sim_node *n)
-{
-    const uint32_t keys[4] = {m->s_zone, m->s_region, m->s_zone_legacy, m->s_region_legacy};
-    bool node_has = false;
-    for (int i = 0; i < 4; i++)
-        node_has = node_has || labels_get(n->labels, keys[i]);
-    if (!node_has)
-        return true; /* VolumeZone lets nodes without topology labels pass */
-    for (int i = 0; i < 4; i++) {
-        uint32_t pvv = labels_get(pv->labels, keys[i]);
-        if (!pvv)
-            continue;
-        uint32_t nv = labels_get(n->labels, keys[i]);
-        if (!nv) /* a legacy PV label is matched by the node's stable one and back */
-            nv = labels_get(n->labels, keys[i ^ 2]);
-        if (!nv)
-            return false;
-        const char *list = intern_str(&m->strings, pvv), *want = intern_str(&m->strings, nv);
-        size_t wl = strlen(want);
-        bool found = false;
-        for (const char *p = list; *p && !found;) {
-            const char *e = strstr(p, "__");
-            size_t l = e ? (size_t)(e - p) : strlen(p);
-            found = l == wl && memcmp(p, want, l) == 0;
-            p = e ? e + 2 : p + l;
-        }
-        if (!found)
-            return false;
-    }
-    return true;
-}
-
-static int
-check_volumes(const struct sim_snapshot *s, const struct sim_ctx *c, const struct sim_node *n,
-              char *why, size_t why_len)
-{
-    const struct model *m = s->m;
-    if (c->missing_claim) {
-        WHY("persistentvolumeclaim \"%s\" not found",
-            intern_str(&m->strings, c->missing_claim));
-        return SIM_FAIL_VOLUME;
-    }
-    for (uint32_t i = 0; i < c->n_pvs; i++) {
-        const struct model_pv *pv = c->pvs[i];
-        if (pv->node_aff &&
-            !node_selector_matches(&m->strings, pv->node_aff, n->name_id, n->labels)) {
-            WHY("node(s) had volume node affinity conflict (volume %s)", pv->name);
-            return SIM_FAIL_VOLUME;
-        }
-        if (!pv_zone_ok(m, pv, n)) {
-            WHY("node(s) had no available volume zone (volume %s)", pv->name);
-            return SIM_FAIL_VOLUME;
-        }
-    }
-    return SIM_OK;
-}
-
 static int
 check_spread(const struct sim_snapshot *s, const struct sim_ctx *c, const struct sim_node *n,
              char *why, size_t why_len)
@@ -1034,6 +951,11 @@ check_node(struct sim_snapshot *s, struct sim_ctx *c, uint32_t node, char *why, 
         WHY("node removed in simulation");
         return SIM_FAIL_DISABLED;
     }
+    /* VolumeBinding's PreFilter refused the pod: no Filter runs, on any node. */
+    if (c->vols.fail[0]) {
+        WHY("%s", c->vols.fail);
+        return SIM_FAIL_VOLUME;
+    }
     if (n->src->unschedulable) {
         struct taint t = {m->s_unschedulable_taint, INTERN_NONE, EFFECT_NO_SCHEDULE};
         if (!tolerates(ps, &t)) {
@@ -1056,7 +978,7 @@ check_node(struct sim_snapshot *s, struct sim_ctx *c, uint32_t node, char *why, 
         return rc;
     if ((rc = check_resources(s, ps, n, why, why_len)) != SIM_OK)
         return rc;
-    if ((rc = check_volumes(s, c, n, why, why_len)) != SIM_OK)
+    if ((rc = sim_vols_check(s, &c->vols, c->pod, n, why, why_len)) != SIM_OK)
         return rc;
     if ((rc = check_spread(s, c, n, why, why_len)) != SIM_OK)
         return rc;

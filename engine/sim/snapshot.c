@@ -2,9 +2,12 @@
  * log that makes fork O(1) and revert proportional to the changes undone. */
 #include "sim/sim.h"
 
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "log.h"
 
 enum undo_op { UNDO_ADD_NODE, UNDO_ADD_POD, UNDO_REMOVE_POD, UNDO_DISABLE_NODE };
 
@@ -467,6 +470,37 @@ pod_append(struct sim_snapshot *s, const struct model_pod *p, uint32_t node, uin
     return 0;
 }
 
+/* Without claims in the model volume checks are off: say so once when pods use claims.
+ * The shared specs, far fewer than pods, tell whether any does and how many. */
+static void
+tell_volumes_off(struct model *m)
+{
+    const struct pod_spec *with = NULL;
+    uint64_t n_pods = 0;
+    for (uint32_t i = 0; i < m->specs.n_slots; i++) {
+        const struct pod_spec *ps = m->specs.slots[i];
+        if (ps && ps->n_claims) {
+            n_pods += ps->refs;
+            with = with ? with : ps;
+        }
+    }
+    if (!with)
+        return;
+    const struct model_pod *p = NULL;
+    for (uint32_t i = 0; i < m->pods.n_slots && !p; i++)
+        if (m->pods.slots[i] && ((const struct model_pod *)m->pods.slots[i])->spec == with)
+            p = m->pods.slots[i];
+    char ref[300] = "?";
+    if (p)
+        model_pod_ref(m, p, ref, sizeof(ref));
+    log_msg(NSC_LOG_WARNING, "sim",
+            "volume checks are off: the cluster snapshot has no PersistentVolumeClaims, yet "
+            "%" PRIu64 " pod(s) use claims (first %s); they are placed as if their volumes "
+            "fitted anywhere (take the snapshot with pv,pvc,sc)",
+            n_pods, ref);
+    m->volumes_off_told = true;
+}
+
 int
 sim_snapshot_new(struct model *m, struct sim_snapshot **out)
 {
@@ -474,7 +508,7 @@ sim_snapshot_new(struct model *m, struct sim_snapshot **out)
     if (!s)
         return NSC_ERR_NOMEM;
     s->m = m;
-    s->has_pvcs = m->pvcs.n_live > 0;
+    s->has_pvcs = m->pvcs.n_live > 0 || m->volumes_listed;
     smap_init(&s->node_index);
     /* Pods name their node by interned id: look it up by id (index + 1), not by string. */
     struct u32map by_id;
@@ -505,6 +539,8 @@ sim_snapshot_new(struct model *m, struct sim_snapshot **out)
             goto nomem;
     }
     u32map_free(&by_id);
+    if (!s->has_pvcs && !m->volumes_off_told)
+        tell_volumes_off(m);
     ftree_build(s, s->n_nodes);
     s->ft_on = s->ft != NULL;
     *out = s;

@@ -20,6 +20,7 @@ enum kst_res_id {
     KST_NAMESPACES,
     KST_PVS,
     KST_PVCS,
+    KST_SCS,
     KST_N_RES
 };
 

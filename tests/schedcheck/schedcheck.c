@@ -243,15 +243,37 @@ pods_path(char *buf, size_t len, json_t *pod)
     snprintf(buf, len, "/api/v1/namespaces/%s/pods", jstr(pod, "metadata", "namespace"));
 }
 
-/* The cluster as `kubectl get nodes,pods,namespaces -A -o json` prints it. Owned. */
+/* Where a scenario's volume object is created, by kind; NULL for another kind. */
+static const char *
+volume_path(char *buf, size_t len, json_t *obj)
+{
+    const char *kind = json_string_value(json_object_get(obj, "kind"));
+    if (kind && strcmp(kind, "StorageClass") == 0)
+        snprintf(buf, len, "/apis/storage.k8s.io/v1/storageclasses");
+    else if (kind && strcmp(kind, "PersistentVolume") == 0)
+        snprintf(buf, len, "/api/v1/persistentvolumes");
+    else if (kind && strcmp(kind, "PersistentVolumeClaim") == 0)
+        snprintf(buf, len, "/api/v1/namespaces/%s/persistentvolumeclaims",
+                 jstr(obj, "metadata", "namespace"));
+    else
+        return NULL;
+    return buf;
+}
+
+/* The cluster as `kubectl get nodes,pods,namespaces,pv,pvc,sc -A -o json` prints it.
+ * Owned. */
 static json_t *
 cluster_list(struct http *h)
 {
     static const struct {
-        const char *path, *kind;
-    } kinds[] = {{"/api/v1/namespaces", "Namespace"},
-                 {"/api/v1/nodes", "Node"},
-                 {"/api/v1/pods", "Pod"}};
+        const char *path, *kind, *api;
+    } kinds[] = {
+        {"/api/v1/namespaces", "Namespace", "v1"},
+        {"/api/v1/nodes", "Node", "v1"},
+        {"/api/v1/pods", "Pod", "v1"},
+        {"/api/v1/persistentvolumes", "PersistentVolume", "v1"},
+        {"/api/v1/persistentvolumeclaims", "PersistentVolumeClaim", "v1"},
+        {"/apis/storage.k8s.io/v1/storageclasses", "StorageClass", "storage.k8s.io/v1"}};
     json_t *items = json_array();
     for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
         json_t *l = NULL;
@@ -265,7 +287,7 @@ cluster_list(struct http *h)
         json_array_foreach(json_object_get(l, "items"), i, it)
         {
             json_object_set_new(it, "kind", json_string(kinds[k].kind));
-            json_object_set_new(it, "apiVersion", json_string("v1"));
+            json_object_set_new(it, "apiVersion", json_string(kinds[k].api));
             json_array_append(items, it);
         }
         json_decref(l);
@@ -435,6 +457,18 @@ add_reasons(const struct sim_snapshot *s, const struct model_pod *p, uint32_t no
         hist_add(h, "node(s) didn't match pod affinity/anti-affinity");
         hist_add(h, "node(s) didn't satisfy existing pods anti-affinity rules");
         return 0;
+    case SIM_FAIL_VOLUME: {
+        /* The volume plugins' messages are the simulation's, without the claim or volume
+         * it adds in parentheses. ReadWriteOncePod is not in 1.20. */
+        char reason[512];
+        const char *cut = strstr(why, " (");
+        if (strstr(why, "ReadWriteOncePod"))
+            return -1;
+        snprintf(reason, sizeof(reason), "%.*s", cut ? (int)(cut - why) : (int)strlen(why),
+                 why);
+        hist_add(h, reason);
+        return 0;
+    }
     default:
         return -1;
     }
@@ -763,6 +797,22 @@ run_scenario(struct http *h, const char *file, struct totals *t)
         int c = create(h, "/api/v1/nodes", n, false, "node");
         json_decref(n);
         if (c < 0)
+            goto done;
+    }
+    /* Claims, volumes and classes are not deleted between scenarios (no controller
+     * removes a claim's protection finalizer): their names must be unique over all
+     * scenarios, and an existing one is taken as is. */
+    json_array_foreach(json_object_get(sc, "volumes"), i, d)
+    {
+        char path[1024];
+        if (!volume_path(path, sizeof(path), d)) {
+            fprintf(stderr,
+                    "schedcheck: %s: volumes[%zu]: kind is not StorageClass, "
+                    "PersistentVolume or PersistentVolumeClaim\n",
+                    file, i);
+            goto done;
+        }
+        if (create(h, path, d, true, "volume object") < 0)
             goto done;
     }
     json_array_foreach(json_object_get(sc, "bound"), i, d)

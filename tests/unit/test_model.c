@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "model/model.h"
+#include "model/parse_util.h"
 #include "model/quantity.h"
 #include "model/scan.h"
 
@@ -206,6 +207,21 @@ START_TEST(incremental_updates)
     ck_assert_uint_eq(m->nodes.n_live, 1);
     ck_assert_int_eq(model_delete_pdb(m, "default", "web-pdb"), 0);
     ck_assert_int_eq(model_delete_pv(m, "pv1"), 0);
+    /* A StorageClass replaced, then deleted; an unknown mode leaves the old one. */
+    json_t *sc = json_pack("{s:s, s:{s:s}, s:s, s:s}", "kind", "StorageClass", "metadata",
+                           "name", "fast", "provisioner", "example.com/csi",
+                           "volumeBindingMode", "WaitForFirstConsumer");
+    ck_assert_int_eq(model_upsert(m, sc, NULL), 0);
+    ck_assert(((const struct model_sc *)table_get(&m->scs, "fast"))->wait_first_consumer);
+    json_object_set_new(sc, "volumeBindingMode", json_string("Immediate"));
+    ck_assert_int_eq(model_upsert_sc(m, sc), 0);
+    ck_assert(!((const struct model_sc *)table_get(&m->scs, "fast"))->wait_first_consumer);
+    json_object_set_new(sc, "volumeBindingMode", json_string("Eventually"));
+    ck_assert_int_eq(model_upsert_sc(m, sc), NSC_ERR_INVALID);
+    ck_assert_uint_eq(m->scs.n_live, 1);
+    json_decref(sc);
+    ck_assert_int_eq(model_delete_sc(m, "fast"), 0);
+    ck_assert_int_eq(model_delete_sc(m, "fast"), NSC_ERR_NOT_FOUND);
     /* Slots are reused after deletes. */
     json_t *node = json_pack("{s:{s:s}}", "metadata", "name", "n3");
     ck_assert_int_eq(model_upsert_node(m, node), 0);
@@ -621,7 +637,49 @@ same_model(const struct model *a, const struct model *b)
     ck_assert_uint_eq(a->pvs.n_live, b->pvs.n_live);
     ck_assert_uint_eq(a->pvcs.n_live, b->pvcs.n_live);
     ck_assert_uint_eq(a->nss.n_live, b->nss.n_live);
+    ck_assert_uint_eq(a->scs.n_live, b->scs.n_live);
     ck_assert_uint_eq(a->specs.n_live, b->specs.n_live);
+    for (uint32_t i = 0; i < a->pvcs.n_slots; i++) {
+        const struct model_pvc *p = a->pvcs.slots[i], *q;
+        char key[600];
+        if (!p)
+            continue;
+        snprintf(key, sizeof(key), "%s/%s", istr(a, p->ns), p->name);
+        q = table_get(&b->pvcs, key);
+        ck_assert_msg(q != NULL, "claim %s missing", key);
+        ck_assert_str_eq(istr(a, p->volume), istr(b, q->volume));
+        ck_assert_str_eq(istr(a, p->class_id), istr(b, q->class_id));
+        ck_assert_int_eq(p->has_class, q->has_class);
+        ck_assert_int_eq(p->has_selector, q->has_selector);
+        ck_assert_int_eq(p->block, q->block);
+        ck_assert_uint_eq(p->modes, q->modes);
+        ck_assert_int_eq(p->request, q->request);
+    }
+    for (uint32_t i = 0; i < a->pvs.n_slots; i++) {
+        const struct model_pv *p = a->pvs.slots[i];
+        if (!p)
+            continue;
+        const struct model_pv *q = table_get(&b->pvs, p->name);
+        ck_assert_msg(q != NULL, "volume %s missing", p->name);
+        ck_assert_str_eq(istr(a, p->class_id), istr(b, q->class_id));
+        ck_assert_str_eq(istr(a, p->claim_ns), istr(b, q->claim_ns));
+        ck_assert_str_eq(istr(a, p->claim_name), istr(b, q->claim_name));
+        ck_assert_int_eq(p->capacity, q->capacity);
+        ck_assert_uint_eq(p->modes, q->modes);
+        ck_assert_int_eq(p->block, q->block);
+        ck_assert_int_eq(p->node_aff != NULL, q->node_aff != NULL);
+    }
+    for (uint32_t i = 0; i < a->scs.n_slots; i++) {
+        const struct model_sc *p = a->scs.slots[i];
+        if (!p)
+            continue;
+        const struct model_sc *q = table_get(&b->scs, p->name);
+        ck_assert_msg(q != NULL, "class %s missing", p->name);
+        ck_assert_int_eq(p->wait_first_consumer, q->wait_first_consumer);
+        ck_assert_int_eq(p->is_default, q->is_default);
+        ck_assert_int_eq(p->no_provisioner, q->no_provisioner);
+        ck_assert_uint_eq(p->topo ? p->topo->n_terms : 99, q->topo ? q->topo->n_terms : 99);
+    }
     for (uint32_t i = 0; i < a->pods.n_slots; i++) {
         const struct model_pod *p = a->pods.slots[i];
         if (!p)
@@ -689,6 +747,7 @@ same_stats(const struct model_load_stats *a, const struct model_load_stats *b)
     ck_assert_uint_eq(a->n_pvs, b->n_pvs);
     ck_assert_uint_eq(a->n_pvcs, b->n_pvcs);
     ck_assert_uint_eq(a->n_namespaces, b->n_namespaces);
+    ck_assert_uint_eq(a->n_scs, b->n_scs);
     ck_assert_uint_eq(a->n_skipped, b->n_skipped);
     ck_assert_uint_eq(a->n_ignored, b->n_ignored);
 }
@@ -755,6 +814,32 @@ START_TEST(text_ingest_matches_tree)
             ck_assert_ptr_null(model_find_node(a, "dup-kind"));
             ck_assert_ptr_null(model_find_pod(a, "ns-a", "bad-quantity-2"));
             ck_assert_ptr_nonnull(model_find_node(a, "n1"));
+            /* Claims, volumes and classes: what the volume binder reads, from the text
+             * (a claim's spec.resources shares its name with a pod's spec-key member). */
+            const struct model_pvc *w = table_get(&a->pvcs, "ns-a/pvc-wait");
+            ck_assert_ptr_nonnull(w);
+            ck_assert_int_eq(w->request, 3LL << 30);
+            ck_assert_uint_eq(w->modes, MODE_RWOP | MODE_UNKNOWN);
+            ck_assert(w->has_class && w->has_selector && w->block);
+            ck_assert_str_eq(istr(a, w->class_id), "local");
+            const struct model_pvc *beta = table_get(&a->pvcs, "ns-a/pvc-beta");
+            ck_assert(beta->has_class);
+            ck_assert_str_eq(istr(a, beta->class_id), "old");
+            ck_assert(
+                !((const struct model_pvc *)table_get(&a->pvcs, "ns-a/pvc-1"))->has_class);
+            ck_assert_ptr_null(table_get(&a->pvcs, "ns-a/pvc-bad-size"));
+            const struct model_pv *pv = table_get(&a->pvs, "pv-local");
+            ck_assert_int_eq(pv->capacity, 5LL << 30);
+            ck_assert_uint_eq(pv->modes, MODE_RWO | MODE_RWOP);
+            ck_assert_str_eq(istr(a, pv->claim_name), "pvc-wait");
+            ck_assert_str_eq(istr(a, pv->class_id), "local");
+            const struct model_sc *cls = table_get(&a->scs, "local");
+            ck_assert_ptr_nonnull(cls);
+            ck_assert(cls->wait_first_consumer && cls->is_default && !cls->no_provisioner);
+            ck_assert_uint_eq(cls->topo->n_terms, 1);
+            ck_assert_uint_eq(cls->topo->terms[0].exprs.reqs[0].n_vals, 2);
+            ck_assert_ptr_null(table_get(&a->scs, "bad-mode"));
+            ck_assert_uint_eq(sa.n_scs, 1);
         }
         model_free(a);
         model_free(b);

@@ -78,6 +78,8 @@ model_from(json_t *tc)
             json_decref(dd);
         }
     }
+    json_array_foreach(json_object_get(tc, "extra"), i, d)
+        ck_assert_int_eq(model_upsert(m, d, NULL), 0);
     return m;
 }
 
