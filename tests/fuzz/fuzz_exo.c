@@ -1,4 +1,5 @@
 /* The canned-answer cloud of fuzz_exo.h. */
+#define _GNU_SOURCE 1 /* memmem */
 #include "config.h"
 
 #include "fuzz_exo.h"
@@ -115,6 +116,7 @@ fuzz_exo_run(const struct nsc_backend_ops *ops, const uint8_t *data, size_t size
 {
     struct nsc_backend_ops wrapped = *ops;
     char *text = fuzz_cstr(data, size);
+    const char *secret;
 
     fuzz_quiet();
     real = ops;
@@ -127,8 +129,12 @@ fuzz_exo_run(const struct nsc_backend_ops *ops, const uint8_t *data, size_t size
     fake_host_opt(&fh, "api-key", "EXO0123456789abcdef01234567");
     fake_host_opt(&fh, "api-secret", FUZZ_EXO_SECRET);
     fake_host_opt(&fh, "zone", "ch-gva-2");
-    fuzz_backend_drive(&wrapped, &fh.host, NULL, 0, FUZZ_EXO_SECRET);
-    if (strstr(fh.log, FUZZ_EXO_SECRET) != NULL)
+    /* A cloud answer that quotes the secret (the fuzzer learns it from the comparisons)
+     * may be quoted back in an error: only a secret the input does not hold is a leak. */
+    secret =
+        memmem(data, size, FUZZ_EXO_SECRET, strlen(FUZZ_EXO_SECRET)) ? NULL : FUZZ_EXO_SECRET;
+    fuzz_backend_drive(&wrapped, &fh.host, NULL, 0, secret);
+    if (secret != NULL && strstr(fh.log, secret) != NULL)
         fuzz_fail("the backend logged the API secret");
     free(text);
 }

@@ -11,8 +11,9 @@ src=$1
 out=$2
 mode=$3
 n=$4
-targets="quantity model_text model_json model_diff jscan kubeconfig exec exo_sks exo_pool
-static flags priority template"
+# FUZZ_TARGETS (space-separated) picks some of them.
+targets=${FUZZ_TARGETS:-"quantity model_text model_json model_diff jscan kubeconfig exec exo_sks
+exo_pool static flags priority template"}
 
 case $mode in
 runs | seconds | findings) ;;
