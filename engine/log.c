@@ -1,10 +1,12 @@
-/* Logging: one line per message on stderr, klog text or JSON, secrets redacted.
+/* Logging: one line per message on stderr, klog text or JSON, secrets redacted, control
+ * characters escaped.
  * A mutex keeps lines whole when the HTTP server threads log too. */
 #include "config.h"
 
 #include "log.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,22 +121,95 @@ log_redact_in_place(char *text, size_t cap)
     pthread_mutex_unlock(&log_lock);
 }
 
+/* One output line, built whole and written with one write: stderr is unbuffered, and
+ * other processes (the kubelet's log reader, a shell) must not see half lines. */
+struct log_out {
+    char buf[LOG_LINE_MAX * 8 + 256];
+    size_t len;
+};
+
+static struct log_out log_out; /* guarded by log_lock */
+
 static void
-json_escape_to(FILE *out, const char *s)
+out_put(struct log_out *o, const char *s, size_t n)
 {
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
+    if (n > sizeof(o->buf) - 1 - o->len)
+        n = sizeof(o->buf) - 1 - o->len;
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+}
+
+static void out_printf(struct log_out *o, const char *fmt, ...) NSC_PRINTF(2, 3);
+
+static void
+out_printf(struct log_out *o, const char *fmt, ...)
+{
+    char tmp[256];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        out_put(o, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+/* A C1 control (U+0080..U+009F) in UTF-8: C2 80..C2 9F. Terminals that honour them read
+ * C2 9B as CSI, the same as ESC [. */
+static int
+is_c1_utf8(const unsigned char *s)
+{
+    return s[0] == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f;
+}
+
+static void
+json_escape_to(struct log_out *o, const char *s)
+{
+    const unsigned char *p;
+
+    for (p = (const unsigned char *)s; *p; p++) {
+        unsigned char c = *p;
 
         if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
+            out_printf(o, "\\%c", c);
         else if (c == '\n')
-            fputs("\\n", out);
+            out_put(o, "\\n", 2);
         else if (c == '\t')
-            fputs("\\t", out);
-        else if (c < 0x20)
-            fprintf(out, "\\u%04x", c);
+            out_put(o, "\\t", 2);
+        else if (c < 0x20 || c == 0x7f)
+            out_printf(o, "\\u%04x", c);
+        else if (is_c1_utf8(p))
+            out_printf(o, "\\u%04x", *++p);
         else
-            fputc(c, out);
+            out_put(o, (const char *)p, 1);
+    }
+}
+
+/* Text lines carry names from the cluster (pods, nodes) verbatim: a newline in one would
+ * forge a log line and an escape sequence would rewrite the reader's terminal. Control
+ * bytes are written as C escapes, so that one message stays one line. */
+static void
+text_escape_to(struct log_out *o, const char *s)
+{
+    const unsigned char *p;
+
+    for (p = (const unsigned char *)s; *p; p++) {
+        unsigned char c = *p;
+
+        if (c == '\n')
+            out_put(o, "\\n", 2);
+        else if (c == '\r')
+            out_put(o, "\\r", 2);
+        else if (c == '\t')
+            out_put(o, "\\t", 2);
+        else if (c < 0x20 || c == 0x7f)
+            out_printf(o, "\\x%02x", c);
+        else if (is_c1_utf8(p)) {
+            out_printf(o, "\\xc2\\x%02x", p[1]);
+            p++;
+        } else
+            out_put(o, (const char *)p, 1);
     }
 }
 
@@ -144,6 +219,7 @@ log_vmsg(enum nsc_log_level level, const char *component, const char *fmt, va_li
     static const char klog_letter[] = {'E', 'W', 'I', 'I'};
     static const char *const json_level[] = {"error", "warning", "info", "debug"};
     char line[LOG_LINE_MAX];
+    struct log_out *o = &log_out;
     struct timeval tv;
     struct tm tm;
     int lvl = (int)level;
@@ -157,27 +233,33 @@ log_vmsg(enum nsc_log_level level, const char *component, const char *fmt, va_li
 
     pthread_mutex_lock(&log_lock);
     redact_locked(line, sizeof(line));
+    o->len = 0;
     if (log_format_current == LOG_FORMAT_JSON) {
         gmtime_r(&tv.tv_sec, &tm);
-        fprintf(stderr, "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ\",\"level\":\"%s\",",
-                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                (long)tv.tv_usec, json_level[lvl]);
+        out_printf(o, "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ\",\"level\":\"%s\",",
+                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                   tm.tm_sec, (long)tv.tv_usec, json_level[lvl]);
         if (component) {
-            fputs("\"component\":\"", stderr);
-            json_escape_to(stderr, component);
-            fputs("\",", stderr);
+            out_put(o, "\"component\":\"", 13);
+            json_escape_to(o, component);
+            out_put(o, "\",", 2);
         }
-        fputs("\"msg\":\"", stderr);
-        json_escape_to(stderr, line);
-        fputs("\"}\n", stderr);
+        out_put(o, "\"msg\":\"", 7);
+        json_escape_to(o, line);
+        out_put(o, "\"}", 2);
     } else {
         /* klog header: Lmmdd hh:mm:ss.uuuuuu pid file:line] msg; we have no file:line,
          * so the component stands in its place. */
         localtime_r(&tv.tv_sec, &tm);
-        fprintf(stderr, "%c%02d%02d %02d:%02d:%02d.%06ld %7d %s] %s\n", klog_letter[lvl],
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)tv.tv_usec,
-                (int)getpid(), component ? component : "nodescaler", line);
+        out_printf(o, "%c%02d%02d %02d:%02d:%02d.%06ld %7d ", klog_letter[lvl], tm.tm_mon + 1,
+                   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)tv.tv_usec,
+                   (int)getpid());
+        text_escape_to(o, component ? component : "nodescaler");
+        out_put(o, "] ", 2);
+        text_escape_to(o, line);
     }
+    o->buf[o->len++] = '\n';
+    fwrite(o->buf, 1, o->len, stderr);
     pthread_mutex_unlock(&log_lock);
 }
 

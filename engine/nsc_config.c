@@ -45,6 +45,12 @@ struct config_flag {
 #define NOLIM INT64_MIN, INT64_MAX
 #define NONNEG 0, INT64_MAX
 #define POS 1, INT64_MAX
+/* Bounds of the numbers the planner multiplies: node counts fit its int32 sizes with room to
+ * add, cores x 1000 (millicores) and GiB x 2^30 (bytes) fit int64. Kubernetes' own limits
+ * (5,000 nodes, int32 priorities and replica counts) are well inside. */
+#define NODES_MAX 1000000
+#define CORES_MAX 1000000000
+#define GIB_MAX 1000000000
 
 /* Defaults are those of cluster-autoscaler at f7bb0c (config/flags/flags.go). */
 static const struct config_flag config_flags[] = {
@@ -77,7 +83,7 @@ static const struct config_flag config_flags[] = {
     /* node groups and the loop */
     {"cloud-config", CT_STRING, F(cloud_config), 0, NULL, NOLIM, CS_STORED,
      "provider configuration file"},
-    {"nodes", CT_NODES, F(nodes), F(n_nodes), NULL, NOLIM, CS_ACTIVE,
+    {"nodes", CT_NODES, F(nodes), F(n_nodes), NULL, 0, NODES_MAX, CS_ACTIVE,
      "MIN:MAX:NAME bounds of a node group (its name or id); repeatable"},
     {"node-group-auto-discovery", CT_STRINGS, F(node_group_auto_discovery), 0, NULL, NOLIM,
      CS_STORED, "node group discovery spec (no backend of nodescaler discovers by tag)"},
@@ -99,14 +105,14 @@ static const struct config_flag config_flags[] = {
      "CA certificate of the gRPC expander"},
     {"estimator", CT_STRING, F(estimator), 0, "binpacking", NOLIM, CS_STORED,
      "node count estimator; only binpacking"},
-    {"max-nodes-total", CT_INT, F(max_nodes_total), 0, "0", NONNEG, CS_ACTIVE,
+    {"max-nodes-total", CT_INT, F(max_nodes_total), 0, "0", 0, NODES_MAX, CS_ACTIVE,
      "cap on the number of nodes in the cluster; 0 for none"},
-    {"cores-total", CT_RANGE, F(cores_total_min), F(cores_total_max), "0:320000", NOLIM,
+    {"cores-total", CT_RANGE, F(cores_total_min), F(cores_total_max), "0:320000", 0, CORES_MAX,
      CS_ACTIVE, "MIN:MAX cores in the cluster"},
-    {"memory-total", CT_RANGE, F(memory_total_min_gib), F(memory_total_max_gib), "0:6400000",
-     NOLIM, CS_ACTIVE, "MIN:MAX GiB of memory in the cluster"},
-    {"max-nodes-per-scaleup", CT_INT, F(max_nodes_per_scaleup), 0, "1000", POS, CS_ACTIVE,
-     "nodes one estimation may add to a group"},
+    {"memory-total", CT_RANGE, F(memory_total_min_gib), F(memory_total_max_gib), "0:6400000", 0,
+     GIB_MAX, CS_ACTIVE, "MIN:MAX GiB of memory in the cluster"},
+    {"max-nodes-per-scaleup", CT_INT, F(max_nodes_per_scaleup), 0, "1000", 1, NODES_MAX,
+     CS_ACTIVE, "nodes one estimation may add to a group"},
     {"max-nodegroup-binpacking-duration", CT_DURATION, F(max_nodegroup_binpacking_duration_ms),
      0, "10s", NONNEG, CS_STORED, "time limit of the estimation for one group"},
     {"max-binpacking-time", CT_DURATION, F(max_binpacking_time_ms), 0, "5m", NONNEG, CS_STORED,
@@ -140,8 +146,8 @@ static const struct config_flag config_flags[] = {
      "3h", POS, CS_STORED, "quiet time after which a group's back-off resets"},
     {"max-total-unready-percentage", CT_FLOAT, F(max_total_unready_percentage), 0, "45", 0, 100,
      CS_STORED, "above this share of unready nodes the autoscaler stops"},
-    {"ok-total-unready-count", CT_INT, F(ok_total_unready_count), 0, "3", NONNEG, CS_STORED,
-     "unready nodes always tolerated"},
+    {"ok-total-unready-count", CT_INT, F(ok_total_unready_count), 0, "3", 0, NODES_MAX,
+     CS_STORED, "unready nodes always tolerated"},
     {"scale-up-from-zero", CT_BOOL, F(scale_up_from_zero), 0, "true", NOLIM, CS_STORED,
      "act even with no ready node"},
     {"enforce-node-group-min-size", CT_BOOL, F(enforce_node_group_min_size), 0, "false", NOLIM,
@@ -180,12 +186,12 @@ static const struct config_flag config_flags[] = {
      "30s", POS, CS_STORED, "time limit of the removal simulation"},
     {"unremovable-node-recheck-timeout", CT_DURATION, F(unremovable_node_recheck_timeout_ms), 0,
      "5m", NONNEG, CS_STORED, "wait before re-checking an unremovable node"},
-    {"max-scale-down-parallelism", CT_INT, F(max_scale_down_parallelism), 0, "10", POS,
+    {"max-scale-down-parallelism", CT_INT, F(max_scale_down_parallelism), 0, "10", 1, 10000,
      CS_ACTIVE, "node deletions in flight"},
-    {"max-drain-parallelism", CT_INT, F(max_drain_parallelism), 0, "1", POS, CS_ACTIVE,
+    {"max-drain-parallelism", CT_INT, F(max_drain_parallelism), 0, "1", 1, 10000, CS_ACTIVE,
      "drained node deletions in flight"},
-    {"max-graceful-termination-sec", CT_INT, F(max_graceful_termination_s), 0, "600", NONNEG,
-     CS_STORED, "longest grace period given to an evicted pod, seconds"},
+    {"max-graceful-termination-sec", CT_INT, F(max_graceful_termination_s), 0, "600", 0,
+     INT32_MAX, CS_STORED, "longest grace period given to an evicted pod, seconds"},
     {"drain-priority-config", CT_STRING, F(drain_priority_config), 0, NULL, NOLIM, CS_STORED,
      "PRIORITY:SECONDS,... eviction bands (excludes --max-graceful-termination-sec)"},
     {"max-pod-eviction-time", CT_DURATION, F(max_pod_eviction_time_ms), 0, "2m", POS, CS_STORED,
@@ -200,7 +206,7 @@ static const struct config_flag config_flags[] = {
     {"blocking-system-pod-distruption-timeout", CT_DURATION,
      F(blocking_system_pod_disruption_timeout_ms), 0, "1h", NONNEG, CS_STORED,
      "after this, system pods stop blocking scale-down (spelling as in the Go flag)"},
-    {"min-replica-count", CT_INT, F(min_replica_count), 0, "0", NONNEG, CS_STORED,
+    {"min-replica-count", CT_INT, F(min_replica_count), 0, "0", 0, INT32_MAX, CS_STORED,
      "keep nodes with pods of controllers smaller than this"},
     {"ignore-daemonsets-utilization", CT_BOOL, F(ignore_daemonsets_utilization), 0, "false",
      NOLIM, CS_ACTIVE, "leave DaemonSet pods out of utilization"},
@@ -218,7 +224,7 @@ static const struct config_flag config_flags[] = {
      NONNEG, CS_STORED, "longest wait for delay-deletion annotations"},
     {"node-deletion-batcher-interval", CT_DURATION, F(node_deletion_batcher_interval_ms), 0,
      "0s", NONNEG, CS_STORED, "batch node deletions over this interval"},
-    {"max-bulk-soft-taint-count", CT_INT, F(max_bulk_soft_taint_count), 0, "10", NONNEG,
+    {"max-bulk-soft-taint-count", CT_INT, F(max_bulk_soft_taint_count), 0, "10", 0, NODES_MAX,
      CS_STORED, "candidate (PreferNoSchedule) taints per loop"},
     {"max-bulk-soft-taint-time", CT_DURATION, F(max_bulk_soft_taint_time_ms), 0, "3s", NONNEG,
      CS_STORED, "time spent on candidate taints per loop"},
@@ -242,7 +248,7 @@ static const struct config_flag config_flags[] = {
      "add every pending DaemonSet pod to templates"},
     {"node-info-cache-expire-time", CT_DURATION, F(node_info_cache_expire_time_ms), 0, "87600h",
      NONNEG, CS_STORED, "lifetime of cached templates"},
-    {"predicate-parallelism", CT_INT, F(predicate_parallelism), 0, "4", POS, CS_STORED,
+    {"predicate-parallelism", CT_INT, F(predicate_parallelism), 0, "4", 1, 1024, CS_STORED,
      "threads evaluating scheduler filters"},
     {"scheduler-config-file", CT_STRING, F(scheduler_config_file), 0, NULL, NOLIM, CS_STORED,
      "KubeSchedulerConfiguration file"},
@@ -282,7 +288,7 @@ static const struct config_flag config_flags[] = {
      "content type asked of the API server (nodescaler speaks JSON)"},
     {"kube-client-qps", CT_FLOAT, F(kube_client_qps), 0, "5", 0, 100000, CS_ACTIVE,
      "API requests per second"},
-    {"kube-client-burst", CT_INT, F(kube_client_burst), 0, "10", POS, CS_ACTIVE,
+    {"kube-client-burst", CT_INT, F(kube_client_burst), 0, "10", 1, 100000, CS_ACTIVE,
      "API request burst"},
     {"user-agent", CT_STRING, F(user_agent), 0, "cluster-autoscaler", NOLIM, CS_STORED,
      "User-Agent towards the API server"},
@@ -439,6 +445,20 @@ config_parse_int(const char *text, int64_t *out)
     return 0;
 }
 
+/* An optional sign and only digits, but too many for int64. */
+static bool
+config_int_overflows(const char *text)
+{
+    const char *p = text + (*text == '-' || *text == '+');
+
+    if (*p == '\0')
+        return false;
+    for (; *p != '\0'; p++)
+        if (*p < '0' || *p > '9')
+            return false;
+    return true;
+}
+
 static int
 config_parse_float(const char *text, double *out)
 {
@@ -492,9 +512,9 @@ config_append_strings(struct config_strings *list, const char *value)
     return 0;
 }
 
-/* "MIN:MAX" of non-negative integers with MIN <= MAX. */
+/* "MIN:MAX" of integers with 0 <= MIN <= MAX <= limit. */
 static int
-config_parse_range(const char *text, int64_t *lo, int64_t *hi)
+config_parse_range(const char *text, int64_t limit, int64_t *lo, int64_t *hi)
 {
     const char *colon = strchr(text, ':');
     char buf[64];
@@ -504,7 +524,7 @@ config_parse_range(const char *text, int64_t *lo, int64_t *hi)
     memcpy(buf, text, (size_t)(colon - text));
     buf[colon - text] = '\0';
     if (config_parse_int(buf, lo) < 0 || config_parse_int(colon + 1, hi) < 0 || *lo < 0 ||
-        *lo > *hi)
+        *lo > *hi || *hi > limit)
         return NSC_ERR_INVALID;
     return 0;
 }
@@ -570,7 +590,12 @@ config_apply(struct nsc_config *cfg, const struct config_flag *f, const char *va
         return 0;
     case CT_INT:
         if (config_parse_int(value, &i64) < 0) {
-            config_err(why, why_len, "not an integer");
+            /* Past int64 is still a number: say which numbers would do. */
+            if (config_int_overflows(value))
+                config_err(why, why_len, "out of range [%lld, %lld]", (long long)f->lo,
+                           (long long)f->hi);
+            else
+                config_err(why, why_len, "not an integer");
             return NSC_ERR_INVALID;
         }
         if (i64 < f->lo || i64 > f->hi) {
@@ -608,8 +633,9 @@ config_apply(struct nsc_config *cfg, const struct config_flag *f, const char *va
     case CT_STRINGS:
         return config_append_strings((struct config_strings *)(base + f->off), value);
     case CT_RANGE:
-        if (config_parse_range(value, &i64, &i64b) < 0) {
-            config_err(why, why_len, "want MIN:MAX with 0 <= MIN <= MAX");
+        if (config_parse_range(value, f->hi, &i64, &i64b) < 0) {
+            config_err(why, why_len, "want MIN:MAX with 0 <= MIN <= MAX <= %lld",
+                       (long long)f->hi);
             return NSC_ERR_INVALID;
         }
         *(int64_t *)(base + f->off) = i64;
@@ -627,8 +653,9 @@ config_apply(struct nsc_config *cfg, const struct config_flag *f, const char *va
         }
         memcpy(range, value, (size_t)(third - value));
         range[third - value] = '\0';
-        if (config_parse_range(range, &i64, &i64b) < 0) {
-            config_err(why, why_len, "want MIN:MAX:NAME with 0 <= MIN <= MAX");
+        if (config_parse_range(range, f->hi, &i64, &i64b) < 0) {
+            config_err(why, why_len, "want MIN:MAX:NAME with 0 <= MIN <= MAX <= %lld",
+                       (long long)f->hi);
             return NSC_ERR_INVALID;
         }
         grown = realloc(cfg->nodes, (cfg->n_nodes + 1) * sizeof(*grown));
@@ -998,13 +1025,21 @@ config_usage(FILE *out)
     for (i = 0; i < N_FLAGS; i++) {
         const struct config_flag *f = &config_flags[i];
         char left[96];
+        /* Booleans show only a true default; every number shows the range it is held to. */
+        bool shows_def = f->def != NULL && (f->type != CT_BOOL || strcmp(f->def, "true") == 0);
+        bool ranged = f->type == CT_INT || f->type == CT_FLOAT || f->type == CT_RANGE ||
+                      f->type == CT_NODES;
 
         snprintf(left, sizeof(left), "--%s%s", f->name, config_metavar(f->type));
         fprintf(out, "  %-46s %s", left, f->help);
-        if (f->def != NULL && f->type != CT_BOOL)
-            fprintf(out, " (default %s)", f->def);
-        else if (f->def != NULL && strcmp(f->def, "true") == 0)
-            fputs(" (default true)", out);
+
+        if (shows_def)
+            fprintf(out, " (default %s", f->def);
+        if (ranged)
+            fprintf(out, "%s %lld..%lld", shows_def ? "; range" : " (range", (long long)f->lo,
+                    (long long)f->hi);
+        if (shows_def || ranged)
+            fputc(')', out);
         if (f->state == CS_STORED)
             fputs(" [stored]", out);
         fputc('\n', out);

@@ -3,7 +3,8 @@
 # a check suite counts its "Checks: N, Failures: F, Errors: E"; any other test counts as
 # one check. A suite whose program failed after its checks passed (a sanitizer report at
 # exit, a crash) counts one more failure. Extra results may be given as "PASSED FAILED".
-# Prints one line "N passed, M failed".
+# Prints one line "N passed, M failed, K skipped": a skipped test (exit 77: a tool or server it
+# needs is absent) is neither passed nor failed, and is counted apart so that it shows.
 set -eu
 dir=${1:-.}
 extra_pass=${2:-0}
@@ -25,9 +26,9 @@ find "$dir" -path '*/_build' -prune -o -path '*/nodescaler-*/*' -prune -o \
     else
         case $res in
         PASS | XFAIL) echo "1 0 0" ;;
-        SKIP) ;;
+        SKIP) echo "0 0 0 1" ;;
         *) echo "1 1 0" ;;
         esac
     fi
 done | awk -v ep="$extra_pass" -v ef="$extra_fail" \
-    '{ n += $1; f += $2 + $3 } END { n += ep + ef; f += ef; printf "%d passed, %d failed\n", n - f, f }'
+    '{ n += $1; f += $2 + $3; s += $4 } END { n += ep + ef; f += ef; printf "%d passed, %d failed, %d skipped\n", n - f, f, s }'

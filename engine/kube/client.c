@@ -294,7 +294,25 @@ kube_client_new(struct kube_config *cfg, const struct kube_client_opts *opts,
     if (c->opts.timeout_ms <= 0)
         c->opts.timeout_ms = 30000;
     if (c->opts.connect_timeout_ms <= 0)
-        c->opts.connect_timeout_ms = 10000;
+        c->opts.connect_timeout_ms = 5000;
+    if (c->opts.stall_timeout_ms <= 0)
+        c->opts.stall_timeout_ms = 30000;
+    if (c->opts.slow_ms <= 0)
+        c->opts.slow_ms = 5000;
+    /* A deadline of hours is no deadline: a hung server would stall the loop that long. */
+    if (c->opts.timeout_ms > 3600000 || c->opts.connect_timeout_ms > 600000 ||
+        c->opts.stall_timeout_ms > 600000) {
+        rc = kube_errf(err, err_len, "kube client: %s %ld ms is out of range (at most %ld ms)",
+                       c->opts.timeout_ms > 3600000          ? "request timeout"
+                       : c->opts.connect_timeout_ms > 600000 ? "connect timeout"
+                                                             : "stall timeout",
+                       c->opts.timeout_ms > 3600000          ? c->opts.timeout_ms
+                       : c->opts.connect_timeout_ms > 600000 ? c->opts.connect_timeout_ms
+                                                             : c->opts.stall_timeout_ms,
+                       c->opts.timeout_ms > 3600000 ? 3600000L : 600000L);
+        kube_client_free(c);
+        return rc;
+    }
     if (c->opts.max_retries == 0)
         c->opts.max_retries = 3;
     c->clock = c->opts.clock ? c->opts.clock : kube_clock_real();
@@ -622,6 +640,29 @@ fill_status_fields(struct kube_resp *resp)
     log_redact_in_place(resp->message, sizeof(resp->message));
 }
 
+/* Every request at --v=4; a slow or failed one at the default level, so that a server
+ * that stopped answering shows before the deadline is counted against the loop. */
+static void
+request_log(struct kube_client *c, const char *method, const char *path, CURLcode cc,
+            int64_t took_ms, long timeout_ms)
+{
+    long status = 0;
+
+    if (cc == CURLE_OPERATION_TIMEDOUT)
+        log_msg(NSC_LOG_WARNING, "kube", "%s %.200s: timed out after %lld ms (deadline %ld ms)",
+                method, path, (long long)took_ms, timeout_ms);
+    else if (took_ms >= c->opts.slow_ms)
+        log_msg(NSC_LOG_WARNING, "kube", "%s %.200s: slow: %lld ms%s%s", method, path,
+                (long long)took_ms, cc == CURLE_OK ? "" : ", then ",
+                cc == CURLE_OK ? "" : curl_easy_strerror(cc));
+    else if (log_enabled(NSC_LOG_DEBUG)) {
+        curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+        log_msg(NSC_LOG_DEBUG, "kube", "%s %.200s: %ld in %lld ms%s%s", method, path, status,
+                (long long)took_ms, cc == CURLE_OK ? "" : ", ",
+                cc == CURLE_OK ? "" : curl_easy_strerror(cc));
+    }
+}
+
 static int
 request_once(struct kube_client *c, const char *method, const char *path, const char *body,
              const char *content_type, long timeout_ms, int force_refresh, kube_sink_fn *sink,
@@ -630,7 +671,9 @@ request_once(struct kube_client *c, const char *method, const char *path, const 
     struct body_buf bb = {0};
     struct curl_slist *h = NULL, *t;
     char err[512] = "";
+    char cerr[CURL_ERROR_SIZE];
     char ctype[96];
+    int64_t t0, took_ms;
     CURLcode cc;
     int rc;
 
@@ -677,9 +720,19 @@ request_once(struct kube_client *c, const char *method, const char *path, const 
     }
     curl_easy_setopt(c->easy, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(c->easy, CURLOPT_HEADERDATA, resp);
+    /* less than a byte a second for the stall time: also bounds the wait for the first
+     * byte of a list, whose own deadline is long */
+    curl_easy_setopt(c->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c->easy, CURLOPT_LOW_SPEED_TIME, (c->opts.stall_timeout_ms + 999) / 1000);
+    curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, cerr);
+    cerr[0] = '\0';
     kube_client_throttle(c);
+    t0 = c->clock->now_ms(c->clock->ctx);
     cc = curl_easy_perform(c->easy);
+    took_ms = c->clock->now_ms(c->clock->ctx) - t0;
     curl_slist_free_all(h);
+    curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, NULL);
+    request_log(c, method, path, cc, took_ms, timeout_ms);
     if (bb.sink_rc) {
         /* the consumer stopped the body: it says why */
         resp->status = bb.status;
@@ -689,8 +742,16 @@ request_once(struct kube_client *c, const char *method, const char *path, const 
     if (cc != CURLE_OK) {
         snprintf(resp->reason, sizeof(resp->reason), "%s",
                  cc == CURLE_OPERATION_TIMEDOUT ? "Timeout" : "Transport");
-        snprintf(resp->message, sizeof(resp->message), "%s%s", curl_easy_strerror(cc),
-                 bb.too_big ? " (body too large)" : "");
+        if (cc == CURLE_OPERATION_TIMEDOUT)
+            snprintf(resp->message, sizeof(resp->message),
+                     "timed out after %lld ms (connect timeout %ld ms, request timeout %ld "
+                     "ms, stall timeout %ld ms)%s%s",
+                     (long long)took_ms, c->opts.connect_timeout_ms, timeout_ms,
+                     c->opts.stall_timeout_ms, cerr[0] ? ": " : "", cerr);
+        else
+            snprintf(resp->message, sizeof(resp->message), "%s%s%s%s", curl_easy_strerror(cc),
+                     cerr[0] ? ": " : "", cerr, bb.too_big ? " (body too large)" : "");
+        log_redact_in_place(resp->message, sizeof(resp->message));
         free(bb.data);
         return NSC_ERR_TRANSIENT;
     }
@@ -749,7 +810,7 @@ request(struct kube_client *c, const char *method, const char *path, const json_
             (resp->status == 429 || resp->status >= 500) && resp->retry_after_s > 0 &&
             resp->retry_after_s <= 10) {
             attempt++;
-            log_msg(NSC_LOG_DEBUG, "kube", "%s %s: %ld, retrying after %ld s", method,
+            log_msg(NSC_LOG_WARNING, "kube", "%s %s: %ld, retrying after %ld s", method,
                     resp->path, resp->status, resp->retry_after_s);
             c->clock->sleep_ms(c->clock->ctx, resp->retry_after_s * 1000);
             continue;

@@ -61,10 +61,14 @@ const char *kube_resp_describe(const struct kube_resp *resp, char *buf, size_t l
 
 /** Client options; zero values mean the defaults in brackets. */
 struct kube_client_opts {
-    double qps;                     /* --kube-api-qps [5]; negative: unlimited */
-    int burst;                      /* --kube-api-burst [10] */
-    long timeout_ms;                /* per request [30000] */
-    long connect_timeout_ms;        /* [10000] */
+    double qps;              /* --kube-api-qps [5]; negative: unlimited */
+    int burst;               /* --kube-api-burst [10] */
+    long timeout_ms;         /* whole non-watch request [30000]; at most 1 h */
+    long connect_timeout_ms; /* TCP and TLS set-up [5000]; at most 10 min */
+    /* A list or request that receives nothing for this long fails, whatever its total
+     * deadline: the first byte of a slow list, a server that stops mid-body [30000]. */
+    long stall_timeout_ms;
+    long slow_ms;                   /* a request slower than this logs a warning [5000] */
     const char *user_agent;         /* ["nodescaler/VERSION"] */
     const struct kube_clock *clock; /* [kube_clock_real()] */
     int max_retries; /* retries of a 429/5xx carrying Retry-After, GET only [3] */
@@ -74,7 +78,8 @@ struct kube_client;
 
 /**
  * Create a client for cfg (stolen: freed with the client, also on failure).
- * Returns 0, NSC_ERR_NOMEM, NSC_ERR_INVALID (err names the problem).
+ * Returns 0, NSC_ERR_NOMEM, NSC_ERR_INVALID (err names the problem, or the option out of
+ * range).
  */
 int kube_client_new(struct kube_config *cfg, const struct kube_client_opts *opts,
                     struct kube_client **out, char *err, size_t err_len);

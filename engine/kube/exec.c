@@ -1,5 +1,6 @@
-/* Exec credential plugins: fork/exec with a deadline, the ExecCredential checks that
- * client-go makes (apiVersion match, status present, token or a full cert pair). */
+/* Exec credential plugins: fork/exec with one deadline for the whole run, the plugin's
+ * stderr logged bounded, the ExecCredential checks that client-go makes (apiVersion
+ * match, status present, token or a full cert pair). */
 #define _GNU_SOURCE 1 /* execvpe */
 #include "config.h"
 
@@ -203,14 +204,145 @@ done:
     return rc;
 }
 
+/* What of the plugin's stderr reaches the log: client-go passes it through whole, but it
+ * is not ours to trust (it may hold a token, or megabytes). */
+#define EXEC_ERR_KEEP 4096
+#define EXEC_ERR_LINES 8
+
+struct exec_run {
+    char *out; /* stdout, EXEC_OUT_MAX + 1 bytes */
+    size_t out_len;
+    char err[EXEC_ERR_KEEP + 1];
+    size_t err_len;
+    size_t err_dropped; /* stderr bytes past EXEC_ERR_KEEP, read and discarded */
+};
+
+/* Kills the plugin's process group (it runs in its own), so that a child it left holding
+ * the pipes goes too, then reaps the plugin. */
+static void
+exec_kill_reap(pid_t pid)
+{
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
+/* The plugin's stderr as log lines, each prefixed with the plugin's name; the log escapes
+ * control characters. Bounded in bytes and lines. */
+static void
+exec_log_stderr(const char *cmd, struct exec_run *run, int failed)
+{
+    enum nsc_log_level lvl = failed ? NSC_LOG_WARNING : NSC_LOG_INFO;
+    const char *name = strrchr(cmd, '/') ? strrchr(cmd, '/') + 1 : cmd;
+    char *line = run->err, *nl;
+    size_t n_lines = 0;
+
+    run->err[run->err_len] = '\0';
+    while (*line != '\0') {
+        nl = strchr(line, '\n');
+        if (nl != NULL)
+            *nl = '\0';
+        if (n_lines == EXEC_ERR_LINES) {
+            log_msg(lvl, "kube", "exec plugin %s: stderr: (more lines not shown)", name);
+            break;
+        }
+        if (*line != '\0') {
+            log_msg(lvl, "kube", "exec plugin %s: stderr: %s", name, line);
+            n_lines++;
+        }
+        if (nl == NULL)
+            break;
+        line = nl + 1;
+    }
+    if (run->err_dropped > 0)
+        log_msg(lvl, "kube", "exec plugin %s: stderr: (%zu more bytes not shown)", name,
+                run->err_dropped);
+}
+
+/* Reads stdout and stderr until both close, then waits for the plugin, all before
+ * deadline_ms. Returns 0 with *status set, 1 on expiry (the plugin is then killed and
+ * reaped), or a negative status (err filled; the plugin is killed and reaped). */
+static int
+exec_collect(const char *cmd, pid_t pid, int out_fd, int err_fd, int64_t deadline_ms,
+             const struct kube_clock *clk, struct exec_run *run, int *status, char *err,
+             size_t err_len)
+{
+    struct pollfd pfd[2] = {{.fd = out_fd, .events = POLLIN}, {.fd = err_fd, .events = POLLIN}};
+    char scratch[4096];
+
+    while (pfd[0].fd >= 0 || pfd[1].fd >= 0) {
+        int64_t left = deadline_ms - clk->now_ms(clk->ctx);
+        int pr, k;
+
+        if (left <= 0) {
+            exec_kill_reap(pid);
+            return 1;
+        }
+        pr = poll(pfd, 2, (int)(left > 1000 ? 1000 : left));
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr < 0) {
+            exec_kill_reap(pid);
+            return efail(err, err_len, "exec plugin %s: poll: %s", cmd, strerror(errno));
+        }
+        for (k = 0; k < 2; k++) {
+            ssize_t got;
+
+            if (pfd[k].fd < 0 || pfd[k].revents == 0)
+                continue;
+            if (k == 0)
+                got = read(out_fd, run->out + run->out_len, EXEC_OUT_MAX - run->out_len);
+            else if (run->err_len < EXEC_ERR_KEEP)
+                got = read(err_fd, run->err + run->err_len, EXEC_ERR_KEEP - run->err_len);
+            else
+                got = read(err_fd, scratch, sizeof(scratch));
+            if (got < 0 && (errno == EINTR || errno == EAGAIN))
+                continue;
+            if (got <= 0) {
+                pfd[k].fd = -1;
+                continue;
+            }
+            if (k == 1 && run->err_len >= EXEC_ERR_KEEP)
+                run->err_dropped += (size_t)got;
+            else if (k == 1)
+                run->err_len += (size_t)got;
+            else
+                run->out_len += (size_t)got;
+            if (run->out_len >= EXEC_OUT_MAX) {
+                exec_kill_reap(pid);
+                return efail(err, err_len, "exec plugin %s: output larger than %u bytes", cmd,
+                             EXEC_OUT_MAX);
+            }
+        }
+    }
+    /* Both pipes closed; the plugin may still linger, so the wait has the same deadline. */
+    for (;;) {
+        pid_t w = waitpid(pid, status, WNOHANG);
+
+        if (w == pid)
+            return 0;
+        if (w < 0 && errno != EINTR) {
+            exec_kill_reap(pid);
+            return efail(err, err_len, "exec plugin %s: waitpid: %s", cmd, strerror(errno));
+        }
+        if (deadline_ms - clk->now_ms(clk->ctx) <= 0) {
+            exec_kill_reap(pid);
+            return 1;
+        }
+        clk->sleep_ms(clk->ctx, 10);
+    }
+}
+
 int
 kube_exec_run(const struct kube_config *cfg, long timeout_ms, struct kube_exec_cred *out,
               char *err, size_t err_len)
 {
     const struct kube_exec *ex = cfg->exec;
-    int pipefd[2] = {-1, -1};
-    char *info = NULL, *buf = NULL, **argv = NULL, **envp = NULL;
-    size_t len = 0, i, n_environ = 0;
+    int pipefd[2] = {-1, -1}, errfd[2] = {-1, -1};
+    char *info = NULL, **argv = NULL, **envp = NULL;
+    struct exec_run *run = NULL;
+    size_t i, n_environ = 0;
     pid_t pid = -1;
     int rc = 0, status = 0;
     int64_t deadline;
@@ -218,12 +350,14 @@ kube_exec_run(const struct kube_config *cfg, long timeout_ms, struct kube_exec_c
 
     memset(out, 0, sizeof(*out));
     info = exec_info(cfg);
-    buf = malloc(EXEC_OUT_MAX + 1);
+    run = calloc(1, sizeof(*run));
+    if (run != NULL)
+        run->out = malloc(EXEC_OUT_MAX + 1);
     argv = calloc(ex->n_args + 2, sizeof(char *));
     while (environ[n_environ])
         n_environ++;
     envp = calloc(n_environ + ex->n_env + 2, sizeof(char *));
-    if (info == NULL || buf == NULL || argv == NULL || envp == NULL) {
+    if (info == NULL || run == NULL || run->out == NULL || argv == NULL || envp == NULL) {
         rc = NSC_ERR_NOMEM;
         goto done;
     }
@@ -261,10 +395,11 @@ kube_exec_run(const struct kube_config *cfg, long timeout_ms, struct kube_exec_c
             envp[k++] = info;
         }
     }
-    if (pipe(pipefd) != 0) {
+    if (pipe2(pipefd, O_CLOEXEC) != 0 || pipe2(errfd, O_CLOEXEC) != 0) {
         rc = efail(err, err_len, "exec plugin %s: pipe: %s", ex->command, strerror(errno));
         goto done;
     }
+    deadline = clk->now_ms(clk->ctx) + timeout_ms;
     pid = fork();
     if (pid < 0) {
         rc = efail(err, err_len, "exec plugin %s: fork: %s", ex->command, strerror(errno));
@@ -273,77 +408,64 @@ kube_exec_run(const struct kube_config *cfg, long timeout_ms, struct kube_exec_c
     if (pid == 0) {
         int devnull = open("/dev/null", O_RDONLY);
 
+        /* its own process group, so that an expired deadline kills what it started too */
+        setpgid(0, 0);
         if (devnull >= 0)
             dup2(devnull, 0);
         dup2(pipefd[1], 1);
-        close(pipefd[0]);
-        close(pipefd[1]);
+        dup2(errfd[1], 2);
         execve(ex->command, argv, envp);
         if (errno == ENOENT && strchr(ex->command, '/') == NULL)
             execvpe(ex->command, argv, envp);
         _exit(127);
     }
+    /* also here: the child may not have run setpgid yet when the deadline kills */
+    setpgid(pid, pid);
     close(pipefd[1]);
     pipefd[1] = -1;
-    deadline = clk->now_ms(clk->ctx) + timeout_ms;
-    for (;;) {
-        struct pollfd pfd = {.fd = pipefd[0], .events = POLLIN};
-        int64_t left = deadline - clk->now_ms(clk->ctx);
-        ssize_t got;
-        int pr;
-
-        if (left <= 0) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            pid = -1;
-            rc = efail(err, err_len, "exec plugin %s: no answer within %ld ms", ex->command,
-                       timeout_ms);
-            goto done;
-        }
-        pr = poll(&pfd, 1, (int)(left > 1000 ? 1000 : left));
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr <= 0)
-            continue;
-        got = read(pipefd[0], buf + len, EXEC_OUT_MAX - len);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            break;
-        len += (size_t)got;
-        if (len >= EXEC_OUT_MAX) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            pid = -1;
-            rc = efail(err, err_len, "exec plugin %s: output larger than %u bytes", ex->command,
-                       EXEC_OUT_MAX);
-            goto done;
-        }
+    close(errfd[1]);
+    errfd[1] = -1;
+    rc = exec_collect(ex->command, pid, pipefd[0], errfd[0], deadline, clk, run, &status, err,
+                      err_len);
+    pid = -1; /* reaped, in every outcome */
+    if (rc == 1) {
+        rc = efail(err, err_len,
+                   "exec plugin %s: no answer within %ld ms (deadline for the whole run); "
+                   "killed it",
+                   ex->command, timeout_ms);
+        exec_log_stderr(ex->command, run, 1);
+        goto done;
     }
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    pid = -1;
+    if (rc < 0)
+        goto done;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         rc = efail(err, err_len, "exec plugin %s: %s %d%s", ex->command,
                    WIFEXITED(status) ? "exited with status" : "killed by signal",
                    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
                    WIFEXITED(status) && WEXITSTATUS(status) == 127 ? " (command not found?)"
                                                                    : "");
+        exec_log_stderr(ex->command, run, 1);
         goto done;
     }
-    rc = parse_cred(cfg, buf, len, out, err, err_len);
+    rc = parse_cred(cfg, run->out, run->out_len, out, err, err_len);
+    /* after parse_cred: a token it returned is registered for redaction by now */
+    exec_log_stderr(ex->command, run, rc != 0);
 done:
-    if (pid > 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
+    if (pid > 0)
+        exec_kill_reap(pid);
+    for (i = 0; i < 2; i++) {
+        if (pipefd[i] >= 0)
+            close(pipefd[i]);
+        if (errfd[i] >= 0)
+            close(errfd[i]);
     }
-    if (pipefd[0] >= 0)
-        close(pipefd[0]);
-    if (pipefd[1] >= 0)
-        close(pipefd[1]);
-    if (buf) {
-        memset(buf, 0, len);
-        free(buf);
+    if (run != NULL) {
+        if (run->out != NULL) {
+            memset(run->out, 0, run->out_len);
+            free(run->out);
+        }
+        memset(run->err, 0, sizeof(run->err));
+        free(run);
     }
     free(info);
     free(argv);

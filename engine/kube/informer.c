@@ -13,6 +13,7 @@
 #include "log.h"
 
 #define LIST_TIMEOUT_MS 120000
+#define WATCH_DEADLINE_MARGIN_MS 60000
 #define WATCH_BUFFER (128L << 10) /* fewer, larger writes when events come in bursts */
 #define RV_MAX 24                 /* etcd revisions are 64-bit integers: at most 20 digits */
 #define PATH_MAX_LEN 4096
@@ -811,6 +812,10 @@ start_watch(struct kube_informer *inf)
     curl_easy_setopt(inf->easy, CURLOPT_WRITEFUNCTION, watch_write);
     curl_easy_setopt(inf->easy, CURLOPT_WRITEDATA, inf);
     curl_easy_setopt(inf->easy, CURLOPT_PRIVATE, inf);
+    /* The server ends a watch at timeoutSeconds; past that plus a margin it is hung.
+     * No low-speed limit: a watch on a quiet resource rightly receives nothing. */
+    curl_easy_setopt(inf->easy, CURLOPT_TIMEOUT_MS,
+                     (long)timeout_s * 1000L + WATCH_DEADLINE_MARGIN_MS);
     curl_multi_add_handle(inf->set->multi, inf->easy);
 }
 

@@ -36,3 +36,11 @@ tests_kube_test_kube_faults_CFLAGS = $(NSC_TEST_CFLAGS)
 tests_kube_test_kube_faults_LDADD = $(NSC_TEST_LIBS)
 TESTS += tests/kube/faults-emulator.sh
 dist_noinst_SCRIPTS += tests/kube/faults-emulator.sh
+
+# Scale-down actuation (engine/loop/drain.c) against the emulator.
+check_PROGRAMS += tests/kube/test_drain
+tests_kube_test_drain_SOURCES = tests/kube/test_drain.c
+tests_kube_test_drain_CFLAGS = $(NSC_TEST_CFLAGS)
+tests_kube_test_drain_LDADD = $(NSC_TEST_LIBS)
+TESTS += tests/kube/drain-emulator.sh
+dist_noinst_SCRIPTS += tests/kube/drain-emulator.sh

@@ -1,5 +1,7 @@
 # engine/loop: build rules, included from the top Makefile.am.
-engine_libnscengine_la_SOURCES += engine/loop/replay.h engine/loop/replay.c
+engine_libnscengine_la_SOURCES += engine/loop/groups.h engine/loop/decision.h \
+	engine/loop/decision.c engine/loop/options.h engine/loop/options.c engine/loop/pass.h \
+	engine/loop/pass.c engine/loop/replay.h engine/loop/replay.c
 
 check_PROGRAMS += tests/unit/test_replay
 tests_unit_test_replay_SOURCES = tests/unit/test_replay.c
@@ -10,3 +12,11 @@ dist_noinst_DATA += tests/data/replay/snapshot.json tests/data/replay/groups.jso
 	tests/data/replay/expected.json tests/data/replay/expected.txt
 TESTS += tests/unit/replay-cli.sh
 EXTRA_DIST += tests/unit/replay-cli.sh
+
+engine_libnscengine_la_SOURCES += engine/loop/gstate.h engine/loop/gstate.c
+check_PROGRAMS += tests/unit/test_gstate
+tests_unit_test_gstate_SOURCES = tests/unit/test_gstate.c
+tests_unit_test_gstate_CFLAGS = $(NSC_TEST_CFLAGS)
+tests_unit_test_gstate_LDADD = $(NSC_TEST_LIBS)
+TESTS += tests/unit/test_gstate
+engine_libnscengine_la_SOURCES += engine/loop/drain.h engine/loop/drain.c

@@ -5,7 +5,7 @@ engine_libnscengine_la_SOURCES += engine/model/intern.c engine/model/intern.h \
 	engine/model/parse.c engine/model/parse_util.h \
 	engine/model/podspec.c engine/model/stream.c \
 	engine/model/scan.c engine/model/scan.h engine/model/ingest.c \
-	engine/model/podtext.c
+	engine/model/podtext.c engine/model/unreadable.c
 
 check_PROGRAMS += tests/unit/test_model
 tests_unit_test_model_SOURCES = tests/unit/test_model.c

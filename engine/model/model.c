@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "log.h"
 #include "model/parse_util.h"
@@ -206,6 +207,8 @@ model_free(struct model *m)
     table_free(&m->nss);
     model_specs_free(m);
     model_scan_free(m);
+    model_unreadable_free_all(m);
+    free(m->load_dup);
     intern_free(&m->strings);
     free(m);
 }
@@ -270,6 +273,64 @@ ns_key(char *buf, size_t len, const char *ns, const char *name)
 {
     int n = snprintf(buf, len, "%s/%s", ns, name);
     return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* Skip an unreadable object with its warning, and remember it (unreadable.c) so that the
+ * planners fail closed on it. */
+static int
+skip_unreadable(struct model *m, enum model_kind kind, const char *label, json_t *obj,
+                const char *err, int rc)
+{
+    rc = warn_skip(label, obj, err, rc);
+    if (rc == NSC_ERR_INVALID && model_unreadable_note(m, kind, obj, err) < 0)
+        return NSC_ERR_NOMEM;
+    return rc;
+}
+
+/* ---- List loads: one name per Node ---- */
+
+bool
+model_load_begin(struct model *m, struct smap *seen)
+{
+    if (m->load_nodes)
+        return false;
+    smap_init(seen);
+    m->load_nodes = seen;
+    m->load_item = 0;
+    free(m->load_dup);
+    m->load_dup = NULL;
+    return true;
+}
+
+void
+model_load_end(struct model *m, struct smap *seen)
+{
+    smap_free(seen);
+    m->load_nodes = NULL;
+    free(m->load_dup);
+    m->load_dup = NULL;
+}
+
+/*
+ * A second Node of one name in a List: one of the two would silently win, and which one
+ * is an accident of order, so the whole List is refused. 0, or INVALID with m->load_dup
+ * naming the node and both items.
+ */
+static int
+load_node_seen(struct model *m, const char *name)
+{
+    uint32_t first;
+    if (!m->load_nodes)
+        return 0;
+    if (m->load_dup)
+        return NSC_ERR_INVALID;
+    if (smap_get(m->load_nodes, name, &first)) {
+        char buf[400];
+        snprintf(buf, sizeof(buf), "items[%u] and items[%u] are both Node \"%.253s\"", first,
+                 m->load_item, name);
+        return (m->load_dup = strdup(buf)) ? NSC_ERR_INVALID : NSC_ERR_NOMEM;
+    }
+    return smap_put(m->load_nodes, name, m->load_item);
 }
 
 /* ---- nodes ---- */
@@ -389,14 +450,22 @@ model_upsert_node(struct model *m, json_t *obj)
     struct model_node *n = NULL;
     int rc =
         json_is_object(obj) ? parse_node(&c, obj, &n) : pfail(&c, "(node)", "not an object");
-    if (rc < 0)
-        return warn_skip("node", obj, err, rc);
+    if (rc < 0) {
+        const char *name =
+            json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+        int dup = name && *name ? load_node_seen(m, name) : 0;
+        if (dup < 0)
+            return dup;
+        return skip_unreadable(m, MODEL_KIND_NODE, "node", obj, err, rc);
+    }
     void *old;
-    if ((rc = table_put(&m->nodes, n->name, n, &old)) < 0) {
+    if ((rc = load_node_seen(m, n->name)) < 0 ||
+        (rc = table_put(&m->nodes, n->name, n, &old)) < 0) {
         model_node_free(n);
         return rc;
     }
     model_node_free(old);
+    model_unreadable_clear(m, MODEL_KIND_NODE, n->name);
     m->generation++;
     return 0;
 }
@@ -404,9 +473,10 @@ model_upsert_node(struct model *m, json_t *obj)
 int
 model_delete_node(struct model *m, const char *name)
 {
+    bool had_record = model_unreadable_clear(m, MODEL_KIND_NODE, name);
     struct model_node *n = table_del(&m->nodes, name);
     if (!n)
-        return NSC_ERR_NOT_FOUND;
+        return had_record ? 0 : NSC_ERR_NOT_FOUND;
     model_node_free(n);
     m->generation++;
     return 0;
@@ -546,6 +616,7 @@ pod_store(struct model *m, struct model_pod *p, const char *key)
         return rc;
     }
     pod_free(m, old);
+    model_unreadable_clear(m, MODEL_KIND_POD, key);
     m->generation++;
     return 0;
 }
@@ -561,10 +632,10 @@ model_upsert_pod_ctx(struct model *m, json_t *obj, const char *raw_spec, size_t 
     if (rc == POD_SPEC_MISS)
         return rc;
     if (rc < 0)
-        return warn_skip("pod", obj, err, rc);
+        return skip_unreadable(m, MODEL_KIND_POD, "pod", obj, err, rc);
     if (ns_key(key, sizeof(key), intern_str(&m->strings, p->ns), p->name) < 0) {
         pod_free(m, p);
-        return warn_skip("pod", obj, "name too long", NSC_ERR_INVALID);
+        return skip_unreadable(m, MODEL_KIND_POD, "pod", obj, "name too long", NSC_ERR_INVALID);
     }
     return pod_store(m, p, key);
 }
@@ -598,9 +669,10 @@ model_delete_pod(struct model *m, const char *ns, const char *name)
     char key[600];
     if (ns_key(key, sizeof(key), ns, name) < 0)
         return NSC_ERR_NOT_FOUND;
+    bool had_record = model_unreadable_clear(m, MODEL_KIND_POD, key);
     struct model_pod *p = table_del(&m->pods, key);
     if (!p)
-        return NSC_ERR_NOT_FOUND;
+        return had_record ? 0 : NSC_ERR_NOT_FOUND;
     pod_free(m, p);
     m->generation++;
     return 0;
@@ -799,7 +871,7 @@ parse_ns(struct pctx *c, json_t *obj, struct model_ns **out)
 }
 
 /* Upsert/delete boilerplate for the kinds keyed by name or namespace/name. */
-#define MODEL_KIND(kind, label, type, parse, freefn, table, namespaced)                        \
+#define MODEL_KIND(kind, label, type, parse, freefn, table, namespaced, bad)                   \
     int model_upsert_##kind(struct model *m, json_t *obj)                                      \
     {                                                                                          \
         char err[512] = "", key[600];                                                          \
@@ -808,14 +880,18 @@ parse_ns(struct pctx *c, json_t *obj, struct model_ns **out)
         int rc = json_is_object(obj) ? parse(&c, obj, &p)                                      \
                                      : pfail(&c, "(" label ")", "not an object");              \
         if (rc < 0 || !p)                                                                      \
-            return warn_skip(label, obj, err, rc < 0 ? rc : NSC_ERR_INVALID);                  \
+            return (bad) >= 0 ? skip_unreadable(m, (enum model_kind)(bad), label, obj, err,    \
+                                                rc < 0 ? rc : NSC_ERR_INVALID)                 \
+                              : warn_skip(label, obj, err, rc < 0 ? rc : NSC_ERR_INVALID);     \
         if (namespaced)                                                                        \
             rc = ns_key(key, sizeof(key), intern_str(&m->strings, kind_ns(p)), p->name);       \
         else                                                                                   \
             rc = snprintf(key, sizeof(key), "%s", p->name) >= (int)sizeof(key) ? -1 : 0;       \
         if (rc < 0) {                                                                          \
             freefn(p);                                                                         \
-            return warn_skip(label, obj, "name too long", NSC_ERR_INVALID);                    \
+            return (bad) >= 0 ? skip_unreadable(m, (enum model_kind)(bad), label, obj,         \
+                                                "name too long", NSC_ERR_INVALID)              \
+                              : warn_skip(label, obj, "name too long", NSC_ERR_INVALID);       \
         }                                                                                      \
         void *old;                                                                             \
         if ((rc = table_put(&m->table, key, p, &old)) < 0) {                                   \
@@ -823,27 +899,32 @@ parse_ns(struct pctx *c, json_t *obj, struct model_ns **out)
             return rc;                                                                         \
         }                                                                                      \
         freefn(old);                                                                           \
+        if ((bad) >= 0)                                                                        \
+            model_unreadable_clear(m, (enum model_kind)(bad), key);                            \
         m->generation++;                                                                       \
         return 0;                                                                              \
     }
 
 #define kind_ns(p) ((p)->ns)
-MODEL_KIND(pdb, "poddisruptionbudget", struct model_pdb, parse_pdb, pdb_free, pdbs, 1)
-MODEL_KIND(pvc, "persistentvolumeclaim", struct model_pvc, parse_pvc, pvc_free, pvcs, 1)
+MODEL_KIND(pdb, "poddisruptionbudget", struct model_pdb, parse_pdb, pdb_free, pdbs, 1,
+           MODEL_KIND_PDB)
+MODEL_KIND(pvc, "persistentvolumeclaim", struct model_pvc, parse_pvc, pvc_free, pvcs, 1, -1)
 #undef kind_ns
 #define kind_ns(p) INTERN_NONE
-MODEL_KIND(pv, "persistentvolume", struct model_pv, parse_pv, pv_free, pvs, 0)
-MODEL_KIND(namespace, "namespace", struct model_ns, parse_ns, ns_free, nss, 0)
+MODEL_KIND(pv, "persistentvolume", struct model_pv, parse_pv, pv_free, pvs, 0, -1)
+MODEL_KIND(namespace, "namespace", struct model_ns, parse_ns, ns_free, nss, 0, -1)
 #undef kind_ns
 
 int
 model_delete_pdb(struct model *m, const char *ns, const char *name)
 {
     char key[600];
-    struct model_pdb *p =
-        ns_key(key, sizeof(key), ns, name) == 0 ? table_del(&m->pdbs, key) : NULL;
-    if (!p)
+    if (ns_key(key, sizeof(key), ns, name) < 0)
         return NSC_ERR_NOT_FOUND;
+    bool had_record = model_unreadable_clear(m, MODEL_KIND_PDB, key);
+    struct model_pdb *p = table_del(&m->pdbs, key);
+    if (!p)
+        return had_record ? 0 : NSC_ERR_NOT_FOUND;
     pdb_free(p);
     m->generation++;
     return 0;
@@ -909,9 +990,9 @@ model_upsert(struct model *m, json_t *obj, const char *kind_hint)
     return NSC_ERR_NOT_IMPLEMENTED;
 }
 
-int
-model_load_json(struct model *m, json_t *root, struct model_load_stats *stats, char *err,
-                size_t err_len)
+static int
+load_json(struct model *m, json_t *root, struct model_load_stats *stats, char *err,
+          size_t err_len)
 {
     struct model_load_stats st = {0};
     struct pctx c = {.m = m, .err = err, .err_len = err_len};
@@ -941,9 +1022,12 @@ model_load_json(struct model *m, json_t *root, struct model_load_stats *stats, c
                 st.n_skipped++;
                 continue;
             }
+            m->load_item = (uint32_t)i;
             int rc = model_upsert(m, it, ik);
             if (rc == NSC_ERR_NOMEM)
                 return rc;
+            if (m->load_dup)
+                return pfail(&c, "items", "%s", m->load_dup);
             if (rc == NSC_ERR_NOT_IMPLEMENTED)
                 st.n_ignored++;
             else if (rc < 0)
@@ -968,13 +1052,32 @@ model_load_json(struct model *m, json_t *root, struct model_load_stats *stats, c
 }
 
 int
+model_load_json(struct model *m, json_t *root, struct model_load_stats *stats, char *err,
+                size_t err_len)
+{
+    struct smap seen;
+    bool own = model_load_begin(m, &seen);
+    int rc = load_json(m, root, stats, err, err_len);
+    if (own)
+        model_load_end(m, &seen);
+    return rc;
+}
+
+int
 model_load_file(struct model *m, const char *path, struct model_load_stats *stats, char *err,
                 size_t err_len)
 {
     FILE *f = fopen(path, "rb");
+    struct stat sb;
     if (!f) {
         if (err && err_len)
             snprintf(err, err_len, "%s: %s", path, strerror(errno));
+        return NSC_ERR_INVALID;
+    }
+    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fclose(f);
+        if (err && err_len)
+            snprintf(err, err_len, "%s: is a directory, not a cluster snapshot file", path);
         return NSC_ERR_INVALID;
     }
     int rc = model_load_stream(m, f, path, stats, err, err_len);

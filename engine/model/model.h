@@ -260,6 +260,29 @@ struct model_ns {
     struct labelset *labels;
 };
 
+/**
+ * What the model keeps of an object it could not read (a pod, node or PDB skipped with a
+ * warning), so that a skip never makes a planner more willing to act: a node running an
+ * unreadable pod is not removed, a namespace with an unreadable PDB evicts nothing, an
+ * unreadable node still counts as registered. Strings owned by the record.
+ */
+struct model_unreadable {
+    char *key;         /* pods, PDBs: "ns/name"; nodes: name; "?" for an unreadable part */
+    uint32_t ns;       /* pods, PDBs: interned namespace */
+    bool ns_unknown;   /* pods, PDBs: metadata.namespace unreadable: any namespace */
+    uint32_t node;     /* pods: interned spec.nodeName (only bound pods are kept) */
+    bool node_unknown; /* pods: spec.nodeName unreadable: it may run on any node */
+    char *provider_id; /* nodes: spec.providerID when readable, else NULL */
+    struct labelset *labels; /* nodes: metadata.labels when readable, else NULL */
+    char *reason;            /* the field and the problem, as warned */
+};
+
+/** Unreadable objects remembered per kind; past it they are only counted (n_unreadable_lost),
+ * which keeps memory bounded whatever a cluster holds. */
+#define MODEL_MAX_UNREADABLE 4096
+/** Longest reason kept in a record (bytes). */
+#define MODEL_UNREADABLE_REASON_LEN 200
+
 /** A table of objects of one kind: slots reused after deletes, index by key. */
 struct model_table {
     void **slots;
@@ -285,6 +308,18 @@ struct model {
     struct model_table pvcs;  /* key: namespace/name */
     struct model_table nss;   /* key: name */
     struct model_table specs; /* shared pod_spec, key: canonical spec text */
+    /* Objects skipped as unreadable (struct model_unreadable), keyed as their kind; a
+     * later readable version or a delete of the key drops the record. */
+    struct model_table bad_pods, bad_nodes, bad_pdbs;
+    /* Unreadable objects not recorded for want of room (MODEL_MAX_UNREADABLE): sticky
+     * until the model is rebuilt, and then any node may run an unreadable pod. */
+    uint32_t n_unreadable_lost;
+    /* During a List load: node name -> item index, to refuse two Nodes of one name
+     * (NULL otherwise); load_item is the index of the item being read and load_dup the
+     * error once a duplicate is seen (owned). */
+    struct smap *load_nodes;
+    uint32_t load_item;
+    char *load_dup;
     /* Hash of a namespace and the raw text of a pod's spec members -> slot in specs, the
      * spec's raw holding the text: pods read from text find their spec without building
      * it (a cache in front of the canonical key, which decides). */
@@ -314,7 +349,8 @@ void model_free(struct model *m);
  * items without kind) or a single object. Each item is upserted; a malformed item is
  * skipped with a warning naming it and the field, and counted in stats->n_skipped.
  * root is borrowed. stats may be NULL. Returns 0, NSC_ERR_INVALID when root is not an
- * object with a kind (err says why), or NSC_ERR_NOMEM.
+ * object with a kind or is a List with two Nodes of one name (err says why: which one is
+ * real cannot be told, so the List is refused), or NSC_ERR_NOMEM.
  */
 int model_load_json(struct model *m, json_t *root, struct model_load_stats *stats, char *err,
                     size_t err_len);
@@ -323,11 +359,23 @@ int model_load_json(struct model *m, json_t *root, struct model_load_stats *stat
  * Load a List (or a single object) from a stream, item by item: each element of "items"
  * is cut out of the bytes and parsed alone, so memory stays proportional to the model,
  * not to the document. Same rules as model_load_json; name is used in error messages.
- * Returns 0, NSC_ERR_INVALID for malformed JSON or a document that is not a Kubernetes
- * List or object (err says where), or NSC_ERR_NOMEM.
+ * Returns 0, NSC_ERR_INVALID for malformed JSON, a document that is not a Kubernetes
+ * List or object (err says where), one longer than MODEL_LOAD_MAX_BYTES, or a List with
+ * two Nodes of one name (err names it and both items), or NSC_ERR_NOMEM.
  */
 int model_load_stream(struct model *m, FILE *f, const char *name,
                       struct model_load_stats *stats, char *err, size_t err_len);
+
+/**
+ * Bytes a document read by model_load_stream (a --cluster-snapshot file, a page of a
+ * list) may have: 4 GiB, about twenty times a 450,000-pod kubectl dump. A larger one, or
+ * one that never ends (/dev/zero), is refused rather than read without end.
+ */
+#define MODEL_LOAD_MAX_BYTES (UINT64_C(4) << 30)
+
+/** model_load_stream with another size limit than MODEL_LOAD_MAX_BYTES (tests, tools). */
+int model_load_stream_max(struct model *m, FILE *f, const char *name, uint64_t max_bytes,
+                          struct model_load_stats *stats, char *err, size_t err_len);
 
 /**
  * Load a List (or a single object) held in memory, e.g. one page of a paginated list:
@@ -349,7 +397,8 @@ int model_load_buffer(struct model *m, const char *buf, size_t len, const char *
 int model_upsert_text(struct model *m, const char *text, size_t len, const char *kind_hint,
                       struct model_load_stats *stats, char *err, size_t err_len);
 
-/** Read and load a JSON file with model_load_stream; err names the file on failure. */
+/** Read and load a JSON file with model_load_stream; err names the file on failure (a
+ * directory, a read error, the size limit, where the JSON goes wrong). */
 int model_load_file(struct model *m, const char *path, struct model_load_stats *stats,
                     char *err, size_t err_len);
 
@@ -394,6 +443,22 @@ void model_node_free(struct model_node *n);
 int model_pod_request(struct model *m, json_t *spec, struct res *out, char *err,
                       size_t err_len);
 void res_free(struct res *r);
+
+/**
+ * The first unreadable pod that may run on the node named node_id (interned): bound to
+ * it, or with a node that could not be read. NULL when none. Borrowed until the next
+ * change of the model. Does not see the lost ones: check m->n_unreadable_lost too.
+ */
+const struct model_unreadable *model_unreadable_pod_on(const struct model *m, uint32_t node_id);
+
+/** The first unreadable PDB that may select pods of namespace ns (interned), or NULL. */
+const struct model_unreadable *model_unreadable_pdb_in(const struct model *m, uint32_t ns);
+
+/**
+ * True when the node has allocatable cpu and memory: a node without them (a kubelet that
+ * has not reported yet) must be neither a template for new nodes nor a place for pods.
+ */
+bool model_node_has_capacity(const struct model_node *n);
 
 /** True when a pod is owned by a DaemonSet. */
 bool model_pod_is_daemonset(const struct model *m, const struct model_pod *p);

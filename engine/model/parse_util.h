@@ -75,6 +75,19 @@ int model_ingest_text(struct model *m, const char *text, size_t len, const char 
                       size_t err_len);
 /** Count one upserted object of kind in st (NULL accepted). */
 void model_count_kind(struct model_load_stats *st, const char *kind);
+/** The kinds whose unreadable objects are recorded (unreadable.c). */
+enum model_kind { MODEL_KIND_POD = 0, MODEL_KIND_NODE, MODEL_KIND_PDB };
+/** Record obj (borrowed), just skipped for reason, in its kind's table. 0 or NOMEM. */
+int model_unreadable_note(struct model *m, enum model_kind kind, json_t *obj,
+                          const char *reason);
+/** Drop the record of key; true when there was one. */
+bool model_unreadable_clear(struct model *m, enum model_kind kind, const char *key);
+void model_unreadable_free_all(struct model *m);
+/** Start checking node names for duplicates over one List load, with seen as the scratch
+ * map (its owner's storage); false when a load is already being checked (then leave it). */
+bool model_load_begin(struct model *m, struct smap *seen);
+/** End the check model_load_begin started (frees seen and any duplicate message). */
+void model_load_end(struct model *m, struct smap *seen);
 int model_parse_taints(struct pctx *c, json_t *arr, struct taint **out, uint32_t *n_out);
 int res_add(struct res *dst, const struct res *src);
 int res_max(struct res *dst, const struct res *src);

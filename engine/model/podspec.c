@@ -726,6 +726,13 @@ pod_spec_build(struct pctx *c, json_t *pod, uint32_t ns, struct pod_spec **out)
         rc = pfail(c, "spec", "missing or not an object");
         goto done;
     }
+    /* The API server refuses a pod without containers: one read here is not a real pod,
+     * and what it would request cannot be told. */
+    json_t *ctrs = json_object_get(spec, "containers");
+    if (!ctrs || json_is_null(ctrs)) {
+        rc = pfail(c, "spec.containers", "missing: a pod has at least one container");
+        goto done;
+    }
     char *key = spec_key(spec, intern_str(&m->strings, ns));
     if (!key) {
         rc = NSC_ERR_NOMEM;

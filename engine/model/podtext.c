@@ -488,14 +488,19 @@ pod_from_text(struct model *m, const char *doc, size_t len, const char *raw_spec
         rc = NSC_ERR_NOMEM;
         goto fail;
     }
-    /* Last: a found spec gains a reference. */
-    struct pctx c = {
-        .m = m, .raw_spec = raw_spec, .raw_spec_len = raw_spec_len, .raw_only = true};
+    /* Last: a found spec gains a reference. A spec without any scheduling member has
+     * empty raw text, which must still be looked up, never read from the absent tree. */
+    struct pctx c = {.m = m,
+                     .raw_spec = raw_spec ? raw_spec : "",
+                     .raw_spec_len = raw_spec_len,
+                     .raw_only = true};
     if ((rc = pod_spec_build(&c, NULL, p->ns, &p->spec)) != 0)
         goto fail;
     *out = p;
     return 0;
 fail:
     pod_free(m, p);
-    return rc == FAST_BAIL || rc == POD_SPEC_MISS ? POD_SPEC_MISS : rc;
+    /* Whatever is not plain, even an error, goes the tree way, which words the warning:
+     * only running out of memory stops here. */
+    return rc == NSC_ERR_NOMEM ? rc : POD_SPEC_MISS;
 }

@@ -26,6 +26,7 @@ struct splitter {
     size_t item_len, item_cap;
     bool collecting;
     size_t item_start_depth;
+    bool top_done; /* the top-level value ended: only whitespace may follow */
 };
 
 /* Bytes the splitter acts on outside strings below the top level (',' and ':' matter
@@ -47,6 +48,7 @@ quote_or_backslash(const unsigned char *p)
 
 struct pending_item {
     json_t **v;
+    uint32_t *index; /* each one's place in "items" */
     size_t n, cap;
 };
 
@@ -94,9 +96,14 @@ item_done(struct model *m, struct splitter *sp, struct pending_item *pend,
     bool typed = sp->kind_len > 4 && strcmp(sp->kind + sp->kind_len - 4, "List") == 0;
     if (typed)
         snprintf(hint, sizeof(hint), "%.*s", (int)(sp->kind_len - 4), sp->kind);
+    m->load_item = (uint32_t)index;
     int rc = model_ingest_text(m, sp->item, sp->item_len, typed ? hint : NULL, &it, st, why,
                                sizeof(why));
     sp->item_len = 0;
+    if (rc == 0 && m->load_dup) {
+        snprintf(err, err_len, "%s", m->load_dup);
+        return NSC_ERR_INVALID;
+    }
     if (rc == NSC_ERR_INVALID) {
         snprintf(err, err_len, "items[%zu]: %s", index, why);
         return rc;
@@ -110,13 +117,17 @@ item_done(struct model *m, struct splitter *sp, struct pending_item *pend,
     if (pend->n == pend->cap) {
         size_t ncap = pend->cap ? pend->cap * 2 : 64;
         json_t **nv = realloc(pend->v, ncap * sizeof(*nv));
-        if (!nv) {
+        if (nv)
+            pend->v = nv;
+        uint32_t *ni = nv ? realloc(pend->index, ncap * sizeof(*ni)) : NULL;
+        if (!ni) {
             json_decref(it);
             return NSC_ERR_NOMEM;
         }
-        pend->v = nv;
+        pend->index = ni;
         pend->cap = ncap;
     }
+    pend->index[pend->n] = (uint32_t)index;
     pend->v[pend->n++] = it;
     return 0;
 }
@@ -125,7 +136,15 @@ int
 model_load_stream(struct model *m, FILE *f, const char *name, struct model_load_stats *stats,
                   char *err, size_t err_len)
 {
+    return model_load_stream_max(m, f, name, MODEL_LOAD_MAX_BYTES, stats, err, err_len);
+}
+
+int
+model_load_stream_max(struct model *m, FILE *f, const char *name, uint64_t max_bytes,
+                      struct model_load_stats *stats, char *err, size_t err_len)
+{
     struct splitter sp;
+    struct smap seen;
     struct pending_item pend = {0};
     struct model_load_stats st = {0};
     memset(&sp, 0, sizeof(sp));
@@ -137,13 +156,36 @@ model_load_stream(struct model *m, FILE *f, const char *name, struct model_load_
     json_t *whole = NULL;
     if (!buf)
         return NSC_ERR_NOMEM;
+    bool own_check = model_load_begin(m, &seen);
     /* Keep the top-level object's bytes apart from the items, to read a single object. */
     char *top = NULL;
     size_t top_len = 0, top_cap = 0;
     size_t got;
     while ((got = fread(buf, 1, 1 << 20, f)) > 0) {
         size_t run_start = 0; /* start of the bytes of this chunk that belong to the item */
+        if (offset + got > max_bytes) {
+            snprintf(err, err_len,
+                     "%s: larger than the size limit of %llu bytes for a cluster snapshot",
+                     name, (unsigned long long)max_bytes);
+            rc = NSC_ERR_INVALID;
+            goto out;
+        }
         for (size_t i = 0; i < got; i++) {
+            if (sp.depth == 0) {
+                /* Outside the document only whitespace: anything else (a NUL of
+                 * /dev/zero, text after the object) would otherwise be skipped for ever. */
+                char b = buf[i];
+                if (b == ' ' || b == '\t' || b == '\n' || b == '\r')
+                    continue;
+                if (sp.top_done || b != '{') {
+                    bool value = !sp.top_done && strchr("[\"-0123456789tfn", b) && b;
+                    snprintf(err, err_len, "%s: %s at byte %zu%s", name,
+                             value ? "not a JSON object" : "not JSON", offset + i,
+                             sp.top_done ? " (after the end of the document)" : "");
+                    rc = NSC_ERR_INVALID;
+                    goto out;
+                }
+            }
             /* Outside the top level only brackets and strings matter: skip to them. */
             if (sp.collecting || sp.depth != 1) {
                 const unsigned char *u = (const unsigned char *)buf;
@@ -276,6 +318,8 @@ model_load_stream(struct model *m, FILE *f, const char *name, struct model_load_
                 }
                 if (sp.depth == 1 && sp.in_items && c == ']')
                     sp.in_items = false;
+                if (sp.depth == 0)
+                    sp.top_done = true;
                 break;
             default:
                 break;
@@ -308,6 +352,12 @@ model_load_stream(struct model *m, FILE *f, const char *name, struct model_load_
     }
     if (ferror(f)) {
         snprintf(err, err_len, "%s: read error", name);
+        rc = NSC_ERR_INVALID;
+        goto out;
+    }
+    if (!sp.top_done) {
+        snprintf(err, err_len, "%s: %s", name,
+                 sp.depth ? "truncated JSON (ends inside a value)" : "empty document");
         rc = NSC_ERR_INVALID;
         goto out;
     }
@@ -345,13 +395,22 @@ model_load_stream(struct model *m, FILE *f, const char *name, struct model_load_
             st.n_skipped++;
             continue;
         }
+        m->load_item = pend.index[i];
         if ((rc = upsert_counted(m, pend.v[i], item_kind, &st)) < 0)
             goto out;
+        if (m->load_dup) {
+            snprintf(err, err_len, "%s: %s", name, m->load_dup);
+            rc = NSC_ERR_INVALID;
+            goto out;
+        }
     }
 out:
     for (size_t i = 0; i < pend.n; i++)
         json_decref(pend.v[i]);
     free(pend.v);
+    free(pend.index);
+    if (own_check)
+        model_load_end(m, &seen);
     json_decref(whole);
     free(top);
     free(sp.item);

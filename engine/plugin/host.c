@@ -286,6 +286,14 @@ host_curl_status_map(CURLcode code)
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_BAD_FUNCTION_ARGUMENT:
         return NSC_ERR_INVALID;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+        /* The server could not prove who it is: asking again will not change that, and
+         * a backend must not treat it as a passing fault. */
+        return NSC_ERR_AUTH;
     default:
         /* Resolution, connection, TLS handshake, timeouts, resets: may pass. */
         return NSC_ERR_TRANSIENT;

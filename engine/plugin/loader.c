@@ -1,5 +1,6 @@
 /* Backend loading: resolves --backend to a file, checks it before and after dlopen, and
- * validates the operations table against the acceptance rule of backend.h. */
+ * validates the operations table against the acceptance rule of backend.h. The file is
+ * opened once, checked through that descriptor and loaded through it. */
 #include "config.h"
 
 #include "plugin/plugin.h"
@@ -140,43 +141,93 @@ found:
     return *out ? 0 : NSC_ERR_NOMEM;
 }
 
-/* Checks the file itself before dlopen runs any of its constructors. */
+/* Who may own the backend file and the directories above it: root, or whoever runs the
+ * autoscaler (a development build tree). Anyone else could swap in their own code. */
 static int
-loader_check_file(const char *path, char *err, size_t err_len)
+loader_owner_ok(uid_t uid)
 {
-    unsigned char ident[EI_NIDENT + 2];
-    struct stat st;
-    ssize_t got;
-    int fd, type;
+    return uid == 0 || uid == geteuid();
+}
 
-    if (stat(path, &st) != 0) {
-        if (errno == ENOENT || errno == ENOTDIR) {
-            loader_err(err, err_len, path, "no such file");
-            return NSC_ERR_NOT_FOUND;
-        }
-        loader_err(err, err_len, path, "%s", strerror(errno));
+/* Checks every directory above the real path REAL, up to '/', as OpenSSH's StrictModes
+ * does: whoever can write one of them can rename another file into place. A sticky
+ * directory (/tmp) lets only the owner of an entry replace it, so it passes. */
+static int
+loader_check_dirs(const char *real, char *err, size_t err_len)
+{
+    char dir[PATH_MAX];
+    struct stat st;
+    char *slash;
+
+    if (snprintf(dir, sizeof(dir), "%s", real) >= (int)sizeof(dir) || dir[0] != '/') {
+        loader_err(err, err_len, real, "refused: not an absolute path");
         return NSC_ERR_INVALID;
     }
-    if (!S_ISREG(st.st_mode)) {
+    for (;;) {
+        slash = strrchr(dir, '/');
+        if (slash == dir)
+            dir[1] = '\0';
+        else
+            *slash = '\0';
+        /* lstat: realpath resolved every link, so a link here means the tree changed. */
+        if (lstat(dir, &st) != 0) {
+            loader_err(err, err_len, real, "refused: cannot check directory %s: %s", dir,
+                       strerror(errno));
+            return NSC_ERR_INVALID;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            loader_err(err, err_len, real,
+                       "refused: %s is no longer a directory (the path changed while it was "
+                       "checked)",
+                       dir);
+            return NSC_ERR_INVALID;
+        }
+        if (!loader_owner_ok(st.st_uid)) {
+            loader_err(err, err_len, real,
+                       "refused: directory %s is owned by uid %u, not by root or uid %u", dir,
+                       (unsigned)st.st_uid, (unsigned)geteuid());
+            return NSC_ERR_INVALID;
+        }
+        if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+            loader_err(err, err_len, real,
+                       "refused: directory %s is group- or world-writable and not sticky "
+                       "(mode %04o); run chmod go-w on it",
+                       dir, (unsigned)(st.st_mode & 07777));
+            return NSC_ERR_INVALID;
+        }
+        if (dir[1] == '\0')
+            return 0;
+    }
+}
+
+/* Checks the open file fd before dlopen runs any of its constructors. */
+static int
+loader_check_fd(int fd, const char *path, const struct stat *st, char *err, size_t err_len)
+{
+    unsigned char ident[EI_NIDENT + 2];
+    ssize_t got;
+    int type;
+
+    if (!S_ISREG(st->st_mode)) {
         loader_err(err, err_len, path, "not a regular file");
         return NSC_ERR_INVALID;
     }
     /* Anyone who can write the file can run code as the autoscaler, which holds cloud
      * credentials and may delete machines. */
-    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+    if (!loader_owner_ok(st->st_uid)) {
+        loader_err(err, err_len, path,
+                   "refused: file is owned by uid %u, not by root or uid %u",
+                   (unsigned)st->st_uid, (unsigned)geteuid());
+        return NSC_ERR_INVALID;
+    }
+    if (st->st_mode & (S_IWGRP | S_IWOTH)) {
         loader_err(
             err, err_len, path,
             "refused: file is group- or world-writable (mode %04o); run chmod go-w on it",
-            (unsigned)(st.st_mode & 07777));
+            (unsigned)(st->st_mode & 07777));
         return NSC_ERR_INVALID;
     }
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        loader_err(err, err_len, path, "cannot open: %s", strerror(errno));
-        return NSC_ERR_INVALID;
-    }
-    got = read(fd, ident, sizeof(ident));
-    close(fd);
+    got = pread(fd, ident, sizeof(ident), 0);
     if (got < (ssize_t)sizeof(ident) || memcmp(ident, ELFMAG, SELFMAG) != 0) {
         loader_err(err, err_len, path, "not a shared object (no ELF header)");
         return NSC_ERR_INVALID;
@@ -194,6 +245,80 @@ loader_check_file(const char *path, char *err, size_t err_len)
         return NSC_ERR_INVALID;
     }
     return 0;
+}
+
+/* Highest descriptor number a backend was loaded through. The dynamic linker knows an
+ * object by the name it was opened under and hands back a loaded object whose name
+ * matches without opening anything; "/proc/self/fd/N" names are therefore never reused.
+ * plugin_load runs at start-up, on one thread. */
+static int loader_last_fd = 2;
+
+/* Opens the backend once and checks what was opened: the file, its owner and mode, and
+ * the directories above its real path. *fd_out is then the descriptor to load, numbered
+ * above every earlier one; *real_out the malloc'd real path. */
+static int
+loader_open_checked(const char *file, int *fd_out, char **real_out, char *err, size_t err_len)
+{
+    char real[PATH_MAX];
+    struct stat st, st_real;
+    int fd, high, rc;
+
+    *fd_out = -1;
+    *real_out = NULL;
+    /* O_NONBLOCK: a FIFO must not hang the start-up; it is refused below. */
+    fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        if (errno == ENOENT || errno == ENOTDIR) {
+            loader_err(err, err_len, file, "no such file");
+            return NSC_ERR_NOT_FOUND;
+        }
+        loader_err(err, err_len, file, "cannot open: %s", strerror(errno));
+        return NSC_ERR_INVALID;
+    }
+    if (fstat(fd, &st) != 0) {
+        loader_err(err, err_len, file, "cannot stat: %s", strerror(errno));
+        rc = NSC_ERR_INVALID;
+        goto fail;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        loader_err(err, err_len, file, "not a regular file");
+        rc = NSC_ERR_INVALID;
+        goto fail;
+    }
+    /* The directories checked are those of the real path, and the real path must still
+     * name the file that was opened. */
+    if (realpath(file, real) == NULL || stat(real, &st_real) != 0 ||
+        st_real.st_dev != st.st_dev || st_real.st_ino != st.st_ino) {
+        loader_err(err, err_len, file,
+                   "refused: the file changed while it was checked (its real path no longer "
+                   "names the opened file)");
+        rc = NSC_ERR_INVALID;
+        goto fail;
+    }
+    rc = loader_check_fd(fd, real, &st, err, err_len);
+    if (rc == 0)
+        rc = loader_check_dirs(real, err, err_len);
+    if (rc < 0)
+        goto fail;
+    high = fcntl(fd, F_DUPFD_CLOEXEC, loader_last_fd + 1);
+    if (high < 0) {
+        loader_err(err, err_len, real, "cannot duplicate descriptor: %s", strerror(errno));
+        rc = NSC_ERR_INVALID;
+        goto fail;
+    }
+    close(fd);
+    loader_last_fd = high;
+    *real_out = strdup(real);
+    if (*real_out == NULL) {
+        close(high);
+        return NSC_ERR_NOMEM;
+    }
+    *fd_out = high;
+    return 0;
+
+fail:
+    close(fd);
+    return rc;
 }
 
 static void
@@ -327,8 +452,10 @@ plugin_load(const char *name_or_path, struct plugin **out, char *err, size_t err
 {
     struct plugin *p = NULL;
     char *file = NULL;
-    char real[PATH_MAX];
+    char byfd[64];
+    struct stat st, st_fd;
     nsc_backend_entry_fn *entry;
+    int fd = -1;
     void *sym;
     int rc;
 
@@ -348,23 +475,30 @@ plugin_load(const char *name_or_path, struct plugin **out, char *err, size_t err
         if (rc < 0)
             return rc;
     }
-    rc = loader_check_file(file, err, err_len);
-    if (rc < 0)
-        goto fail;
-
     p = calloc(1, sizeof(*p));
     if (p == NULL) {
         rc = NSC_ERR_NOMEM;
         goto fail;
     }
-    /* Absolute, so that messages and dlopen agree on what was loaded. */
-    p->path = strdup(realpath(file, real) ? real : file);
-    if (p->path == NULL) {
-        rc = NSC_ERR_NOMEM;
+    /* The absolute real path names the backend in messages; the load itself goes through
+     * the checked descriptor, so no rename between check and dlopen can swap the file. */
+    rc = loader_open_checked(file, &fd, &p->path, err, err_len);
+    if (rc < 0)
+        goto fail;
+    snprintf(byfd, sizeof(byfd), "/proc/self/fd/%d", fd);
+    if (stat(byfd, &st) != 0 || fstat(fd, &st_fd) != 0 || st.st_dev != st_fd.st_dev ||
+        st.st_ino != st_fd.st_ino) {
+        loader_err(err, err_len, p->path,
+                   "cannot load through %s (is /proc mounted?); refusing to load by path",
+                   byfd);
+        rc = NSC_ERR_INVALID;
         goto fail;
     }
     dlerror();
-    p->handle = dlopen(p->path, RTLD_NOW | RTLD_LOCAL);
+    p->handle = dlopen(byfd, RTLD_NOW | RTLD_LOCAL);
+    /* The mapping holds the file; the descriptor is no longer needed. */
+    close(fd);
+    fd = -1;
     if (p->handle == NULL) {
         const char *why = dlerror();
 
@@ -389,6 +523,8 @@ plugin_load(const char *name_or_path, struct plugin **out, char *err, size_t err
     return 0;
 
 fail:
+    if (fd >= 0)
+        close(fd);
     if (p != NULL) {
         loader_close(p->handle);
         free(p->path);

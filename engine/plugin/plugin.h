@@ -8,32 +8,7 @@
 
 #include <nodescaler/backend.h>
 
-/** One instance of a group, deep-copied from the backend's sink record. */
-struct instance_rec {
-    char *provider_id;
-    enum nsc_instance_state state;
-    enum nsc_error_class error_class;
-    char *error_code;    /* NULL when none */
-    char *error_message; /* NULL when none */
-};
-
-/** One node group, deep-copied from the backend, with its instances. */
-struct group_rec {
-    char *id;
-    char *name; /* NULL when the backend gave none */
-    int32_t min_size;
-    int32_t max_size;
-    int32_t target_size;
-    char *template_node_json; /* NULL when the backend cannot build a template */
-    struct instance_rec *instances;
-    size_t n_instances;
-};
-
-/** Every group of a backend after one refresh. Owned by whoever filled it. */
-struct group_set {
-    struct group_rec *groups;
-    size_t n_groups;
-};
+#include "loop/groups.h"
 
 /** A loaded backend: the validated ops table, the file it came from, the dlopen handle. */
 struct plugin;
@@ -89,9 +64,6 @@ int backend_resize(struct backend *backend, const char *group_id, int32_t target
 /** Remove exactly these instances; on failure err receives last_error. */
 int backend_evict(struct backend *backend, const char *group_id,
                   const char *const *provider_ids, size_t n_ids, char *err, size_t err_len);
-
-/** Free every record of the set and zero it. NULL accepted. */
-void group_set_free(struct group_set *set);
 
 /** The backend's name from its table ("static"); borrowed, lives as long as the plugin. */
 const char *backend_name(const struct backend *backend);

@@ -231,34 +231,13 @@ scaledown_text(const struct scaledown_journal *j, char **out)
 }
 
 int
-scaledown_decision_fill(json_t *decision, const struct scaledown_journal *j)
-{
-    json_t *sd = scaledown_json_scale_down(j), *ur = scaledown_json_unremovable(j);
-    if (!sd || !ur || json_object_set_new(decision, "scale_down", sd) < 0) {
-        json_decref(ur);
-        return NSC_ERR_NOMEM;
-    }
-    if (json_object_set_new(decision, "unremovable", ur) < 0)
-        return NSC_ERR_NOMEM;
-    return 0;
-}
-
-int
 scaledown_replay(struct model *m, const struct group_set *groups,
                  const struct scaledown_options *o, int64_t now_s, bool scale_up_now,
-                 json_t *decision, char *err, size_t err_len)
+                 struct scaledown_journal *out, char *err, size_t err_len)
 {
     struct scaledown_options ro = *o;
     ro.unneeded_time_s = 0;
     ro.unready_time_s = 0;
     struct scaledown_state st = {.now_s = now_s, .last_scale_up_s = scale_up_now ? now_s : 0};
-    struct scaledown_journal j;
-    int rc = scaledown_plan(m, groups, &ro, &st, &j, err, err_len);
-    if (rc < 0)
-        return rc;
-    rc = scaledown_decision_fill(decision, &j);
-    if (rc < 0)
-        snprintf(err, err_len, "out of memory building the scale-down decision");
-    scaledown_journal_free(&j);
-    return rc;
+    return scaledown_plan(m, groups, &ro, &st, out, err, err_len);
 }

@@ -1,7 +1,7 @@
 # engine/scaledown: build rules, included from the top Makefile.am.
 engine_libnscengine_la_SOURCES += engine/scaledown/scaledown.h \
 	engine/scaledown/rules.c engine/scaledown/pdb.c engine/scaledown/util.c \
-	engine/scaledown/planner.c engine/scaledown/journal.c engine/scaledown/config.c
+	engine/scaledown/planner.c engine/scaledown/journal.c
 
 check_PROGRAMS += tests/unit/test_scaledown
 tests_unit_test_scaledown_SOURCES = tests/unit/test_scaledown.c

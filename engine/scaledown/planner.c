@@ -67,6 +67,7 @@ static const char *const reason_names[SD_REASON_N] = {
     [SD_REASON_COOLDOWN] = "ScaleDownInCooldown",
     [SD_REASON_MAX_PARALLELISM] = "MaxScaleDownParallelismReached",
     [SD_REASON_MAX_DRAIN_PARALLELISM] = "MaxDrainParallelismReached",
+    [SD_REASON_UNREADABLE_POD] = "UnreadablePod",
 };
 
 const char *
@@ -211,7 +212,10 @@ classify(struct planner *pl, uint32_t i, const struct smap *inst)
     c->deleting = n->deleting || c->inst_deleting || has_taint(n, pl->k_to_be_deleted);
     c->group = c->found ? (int32_t)(v >> 1) : -1;
     c->ready = n->ready == 1;
-    c->dest = c->ready && !c->deleting;
+    /* A node running a pod the model could not read is fuller than it looks: moving pods
+     * there could strand them. */
+    c->dest = c->ready && !c->deleting && !pl->m->n_unreadable_lost &&
+              !model_unreadable_pod_on(pl->m, n->name_id);
 }
 
 static bool dest_ok(const struct sim_snapshot *s, uint32_t node, void *arg);
@@ -273,6 +277,20 @@ eligibility(struct planner *pl, uint32_t i)
         return decide(e, SD_NODE_UNREMOVABLE, SD_REASON_NOT_AUTOSCALED, SD_RULE_NONE,
                       n->provider_id, "no node group owns this node (providerID \"%s\")",
                       n->provider_id ? n->provider_id : "");
+    /* Whatever the model could not read of a pod of this node, it cannot say that
+     * removing the node loses nothing. */
+    const struct model_unreadable *bad = model_unreadable_pod_on(pl->m, n->name_id);
+    if (bad)
+        return decide(e, SD_NODE_UNREMOVABLE, SD_REASON_UNREADABLE_POD, SD_RULE_NONE, bad->key,
+                      "pod %s%s could not be read (%s): what removing the node would lose is "
+                      "unknown",
+                      bad->key, bad->node_unknown ? ", whose node is unknown," : "",
+                      bad->reason);
+    if (pl->m->n_unreadable_lost)
+        return decide(e, SD_NODE_UNREMOVABLE, SD_REASON_UNREADABLE_POD, SD_RULE_NONE, NULL,
+                      "%u objects could not be read beyond the %u the model names: any node "
+                      "may run one",
+                      (unsigned)pl->m->n_unreadable_lost, (unsigned)MODEL_MAX_UNREADABLE);
     const struct group_rec *g = &pl->gs->groups[c->group];
     const struct scaledown_group_state *gst = gstate(pl, c->group);
     if (deleting)
@@ -331,9 +349,14 @@ eligibility(struct planner *pl, uint32_t i)
             scaledown_pod_check(&pl->rules, pl->tmp[k], now, &rule, &pdb, why, sizeof(why));
         if (out == SD_POD_BLOCK) {
             char obj[300];
+            const struct model_unreadable *bad_pdb =
+                rule == SD_RULE_PDB && !pdb ? model_unreadable_pdb_in(pl->m, pl->tmp[k]->ns)
+                                            : NULL;
             if (pdb)
                 snprintf(obj, sizeof(obj), "%s/%s", intern_str(&pl->m->strings, pdb->ns),
                          pdb->name);
+            else if (bad_pdb)
+                snprintf(obj, sizeof(obj), "%s", bad_pdb->key);
             else
                 model_pod_ref(pl->m, pl->tmp[k], obj, sizeof(obj));
             pl->n_moves = c->move_start;
@@ -693,9 +716,14 @@ choose(struct planner *pl, const uint32_t *order, uint32_t n_order, struct scale
                 SD_POD_BLOCK)
                 continue;
             char obj[300];
+            const struct model_unreadable *bad_pdb =
+                rule == SD_RULE_PDB && !pdb ? model_unreadable_pdb_in(pl->m, pl->tmp[k]->ns)
+                                            : NULL;
             if (pdb)
                 snprintf(obj, sizeof(obj), "%s/%s", intern_str(&pl->m->strings, pdb->ns),
                          pdb->name);
+            else if (bad_pdb)
+                snprintf(obj, sizeof(obj), "%s", bad_pdb->key);
             else
                 model_pod_ref(pl->m, p, obj, sizeof(obj));
             rc = decide(e, SD_NODE_UNNEEDED, SD_REASON_BLOCKED_BY_POD, rule, obj, "%s", why);

@@ -188,10 +188,9 @@ replicated_kind(const struct scaledown_rules *r, uint32_t kind)
                                    kind == r->kind_ss || kind == r->kind_job);
 }
 
-enum scaledown_pod_outcome
-scaledown_pod_check(const struct scaledown_rules *r, const struct model_pod *p, int64_t now_s,
-                    enum scaledown_rule *rule, const struct model_pdb **pdb, char *why,
-                    size_t why_len)
+static enum scaledown_pod_outcome
+check_rules(const struct scaledown_rules *r, const struct model_pod *p, int64_t now_s,
+            enum scaledown_rule *rule, const struct model_pdb **pdb, char *why, size_t why_len)
 {
     if (pdb)
         *pdb = NULL;
@@ -302,6 +301,28 @@ scaledown_pod_check(const struct scaledown_rules *r, const struct model_pod *p, 
     }
     *rule = SD_RULE_NONE;
     return SD_POD_MOVE;
+}
+
+enum scaledown_pod_outcome
+scaledown_pod_check(const struct scaledown_rules *r, const struct model_pod *p, int64_t now_s,
+                    enum scaledown_rule *rule, const struct model_pdb **pdb, char *why,
+                    size_t why_len)
+{
+    enum scaledown_pod_outcome out = check_rules(r, p, now_s, rule, pdb, why, why_len);
+    if (out != SD_POD_MOVE)
+        return out;
+    /* Any pod that moves is evicted, and an eviction obeys every PDB that selects the pod:
+     * a PDB the model could not read may select it with no disruption left. Even
+     * safe-to-evict pods go through the Eviction API. */
+    const struct model_unreadable *bad = model_unreadable_pdb_in(r->m, p->ns);
+    if (!bad)
+        return out;
+    char ref[300];
+    *rule = SD_RULE_PDB;
+    say(why, why_len,
+        "pod %s: PodDisruptionBudget %s could not be read (%s) and may forbid its eviction",
+        model_pod_ref(r->m, p, ref, sizeof(ref)), bad->key, bad->reason);
+    return SD_POD_BLOCK;
 }
 
 bool

@@ -51,17 +51,6 @@ struct scaledown_options {
 /** Fill o with the Go Cluster Autoscaler's defaults. */
 void scaledown_options_default(struct scaledown_options *o);
 
-struct nsc_config;
-
-/**
- * Fill o from the daemon's parsed flags (cfg borrowed): the scale-down thresholds, times
- * (milliseconds rounded up to whole seconds, so that a wait is never shortened),
- * parallelism and drain-rule switches. Flags the planner does not implement
- * (--scale-down-delay-type-local, --scale-down-simulation-timeout,
- * --blocking-system-pod-distruption-timeout, --min-replica-count) are not read.
- */
-void scaledown_options_from_config(const struct nsc_config *cfg, struct scaledown_options *o);
-
 /** Check ranges (thresholds in [0, 1], times >= 0, parallelism >= 1 unless disabled).
  * Returns 0 or NSC_ERR_INVALID with err naming the flag. */
 int scaledown_options_check(const struct scaledown_options *o, char *err, size_t err_len);
@@ -155,7 +144,8 @@ enum scaledown_rule {
     SD_RULE_SYSTEM,            /* kube-system pod without a PDB: blocks */
     SD_RULE_NOT_SAFE_TO_EVICT, /* safe-to-evict: "false": blocks */
     SD_RULE_LOCAL_STORAGE,     /* emptyDir (not Memory) or hostPath not declared safe: blocks */
-    SD_RULE_PDB,               /* a PDB with no disruption left, or several PDBs: blocks */
+    SD_RULE_PDB, /* a PDB with no disruption left, several PDBs, or an unreadable PDB in
+                    the pod's namespace: blocks */
     SD_RULE_N
 };
 
@@ -246,6 +236,7 @@ enum scaledown_reason {
     SD_REASON_COOLDOWN,                 /* a scale-up, deletion or failure was too recent */
     SD_REASON_MAX_PARALLELISM,          /* --max-scale-down-parallelism reached in this loop */
     SD_REASON_MAX_DRAIN_PARALLELISM,    /* --max-drain-parallelism reached in this loop */
+    SD_REASON_UNREADABLE_POD, /* a pod bound to the node could not be read (object names it) */
     SD_REASON_N
 };
 
@@ -302,21 +293,15 @@ json_t *scaledown_json_scale_down(const struct scaledown_journal *j);
 json_t *scaledown_json_unremovable(const struct scaledown_journal *j);
 
 /**
- * Replace the "scale_down" and "unremovable" members of a decision object (borrowed) by
- * the journal's arrays. Returns 0 or NSC_ERR_NOMEM.
- */
-int scaledown_decision_fill(json_t *decision, const struct scaledown_journal *j);
-
-/**
  * The offline replay's scale-down: plan as the loop would with o (borrowed), but as if
  * every unneeded node had waited its unneeded (or unready) time, and with the
  * delay-after-add cooldown running when scale_up_now (a scale-up in the same pass keeps
- * nodes). Fills the decision's "scale_down" and "unremovable". Returns 0 or a negative
- * status with err set.
+ * nodes). Returns 0 and fills *out (owned: scaledown_journal_free), or a negative status
+ * with err set.
  */
 int scaledown_replay(struct model *m, const struct group_set *groups,
                      const struct scaledown_options *o, int64_t now_s, bool scale_up_now,
-                     json_t *decision, char *err, size_t err_len);
+                     struct scaledown_journal *out, char *err, size_t err_len);
 
 /** Every entry with every field (for /explain and the status ConfigMap). New reference. */
 json_t *scaledown_json_journal(const struct scaledown_journal *j);

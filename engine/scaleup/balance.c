@@ -9,7 +9,9 @@ static bool
 within(int64_t a, int64_t b, double ratio)
 {
     int64_t big = a > b ? a : b, small = a > b ? b : a;
-    return (double)(big - small) <= (double)big * ratio;
+    /* Free room can be negative (DaemonSet pods above allocatable): the difference may not
+     * fit in int64. */
+    return (double)big - (double)small <= (double)big * ratio;
 }
 
 static bool

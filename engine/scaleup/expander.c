@@ -2,11 +2,15 @@
  * that narrows the options until one is left (ties then go to random). */
 #include "scaleup/scaleup.h"
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+
 #include <ctype.h>
-#include <regex.h>
+#include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "log.h"
 
 static uint64_t
 rng_next(uint64_t *s)
@@ -20,14 +24,28 @@ rng_next(uint64_t *s)
 
 /* ---- priority configuration ---- */
 
+/*
+ * Go's regexp is RE2: linear time, (?i), \d = [0-9], \w = [0-9A-Za-z_]. PCRE2 without UCP
+ * reads those the same way; what RE2 lacks (backtracking blow-ups, huge expansions) is held
+ * by these bounds. A pattern names a group, so 1 KiB is plenty.
+ */
+#define PRIO_PATTERN_MAX 1024
+#define PRIO_PARENS_MAX 32
+#define PRIO_MATCH_LIMIT 100000
+#define PRIO_DEPTH_LIMIT 1000
+#define PRIO_HEAP_LIMIT_KIB 1024
+
 struct prio_entry {
     long prio;
-    regex_t re;
+    pcre2_code *re;
+    int line;
 };
 
 struct prio_config {
     struct prio_entry *e;
     size_t n;
+    pcre2_match_context *mctx;
+    pcre2_match_data *md;
 };
 
 struct scaleup_priorities {
@@ -38,10 +56,11 @@ static void
 prio_free(struct prio_config *pc)
 {
     for (size_t i = 0; i < pc->n; i++)
-        regfree(&pc->e[i].re);
+        pcre2_code_free(pc->e[i].re);
     free(pc->e);
-    pc->e = NULL;
-    pc->n = 0;
+    pcre2_match_context_free(pc->mctx);
+    pcre2_match_data_free(pc->md);
+    memset(pc, 0, sizeof(*pc));
 }
 
 static int
@@ -55,25 +74,44 @@ prio_add(struct prio_config *pc, long prio, const char *pat, size_t len, int lin
         pat++;
         len -= 2;
     }
-    char buf[512];
-    if (len == 0 || len >= sizeof(buf)) {
-        snprintf(err, err_len, "line %d: empty or too long pattern", line);
+    if (len == 0) {
+        snprintf(err, err_len, "line %d: empty pattern", line);
         return NSC_ERR_INVALID;
     }
-    memcpy(buf, pat, len);
-    buf[len] = 0;
+    if (len > PRIO_PATTERN_MAX) {
+        snprintf(err, err_len, "line %d: regex of %zu bytes is longer than the limit of %d",
+                 line, len, PRIO_PATTERN_MAX);
+        return NSC_ERR_INVALID;
+    }
     struct prio_entry *ne = realloc(pc->e, (pc->n + 1) * sizeof(*ne));
     if (!ne)
         return NSC_ERR_NOMEM;
     pc->e = ne;
-    int rc = regcomp(&pc->e[pc->n].re, buf, REG_EXTENDED | REG_NOSUB);
-    if (rc != 0) {
-        char rerr[128];
-        regerror(rc, &pc->e[pc->n].re, rerr, sizeof(rerr));
-        snprintf(err, err_len, "line %d: bad regex \"%s\": %s", line, buf, rerr);
+    pcre2_compile_context *cctx = pcre2_compile_context_create(NULL);
+    if (!cctx)
+        return NSC_ERR_NOMEM;
+    pcre2_set_max_pattern_length(cctx, PRIO_PATTERN_MAX);
+    pcre2_set_parens_nest_limit(cctx, PRIO_PARENS_MAX);
+    int code;
+    PCRE2_SIZE off;
+    /* \C could split a UTF-8 character; the rest follows RE2's defaults (no UCP). */
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, len, PCRE2_UTF | PCRE2_NEVER_BACKSLASH_C,
+                                   &code, &off, cctx);
+    pcre2_compile_context_free(cctx);
+    if (!re) {
+        PCRE2_UCHAR msg[160];
+        if (code == PCRE2_ERROR_NOMEMORY)
+            return NSC_ERR_NOMEM;
+        if (pcre2_get_error_message(code, msg, sizeof(msg)) < 0)
+            snprintf((char *)msg, sizeof(msg), "error %d", code);
+        snprintf(err, err_len, "line %d: bad regex \"%.*s%s\": %s at offset %zu", line,
+                 (int)(len > 80 ? 80 : len), pat, len > 80 ? "..." : "", (const char *)msg,
+                 (size_t)off);
         return NSC_ERR_INVALID;
     }
+    pc->e[pc->n].re = re;
     pc->e[pc->n].prio = prio;
+    pc->e[pc->n].line = line;
     pc->n++;
     return 0;
 }
@@ -149,6 +187,16 @@ prio_parse(const char *text, struct prio_config *pc, char *err, size_t err_len)
             }
         }
     }
+    /* Every match is bounded too: steps, backtracking depth and heap. */
+    pc->mctx = pcre2_match_context_create(NULL);
+    pc->md = pcre2_match_data_create(1, NULL);
+    if (!pc->mctx || !pc->md) {
+        prio_free(pc);
+        return NSC_ERR_NOMEM;
+    }
+    pcre2_set_match_limit(pc->mctx, PRIO_MATCH_LIMIT);
+    pcre2_set_depth_limit(pc->mctx, PRIO_DEPTH_LIMIT);
+    pcre2_set_heap_limit(pc->mctx, PRIO_HEAP_LIMIT_KIB);
     return 0;
 fail:
     prio_free(pc);
@@ -213,6 +261,26 @@ keep_best(const struct scaleup_option *opts, size_t *alive, size_t n_alive, int 
     return k;
 }
 
+/*
+ * Does entry j match s (unanchored, as Go's regexp.MatchString)? A match that runs into
+ * the limits counts as no match, and says so.
+ */
+static bool
+prio_match(const struct prio_config *pc, size_t j, const char *s)
+{
+    if (!s)
+        return false;
+    int rc = pcre2_match(pc->e[j].re, (PCRE2_SPTR)s, strlen(s), 0, 0, pc->md, pc->mctx);
+    if (rc >= 0)
+        return true;
+    if (rc != PCRE2_ERROR_NOMATCH)
+        log_msg(NSC_LOG_WARNING, "scaleup",
+                "priority expander: the regex of line %d gave up on \"%.100s\" (PCRE2 error "
+                "%d): counted as no match",
+                pc->e[j].line, s, rc);
+    return false;
+}
+
 static size_t
 keep_priority(const struct scaleup_option *opts, size_t *alive, size_t n_alive,
               const struct prio_config *pc)
@@ -228,7 +296,9 @@ keep_priority(const struct scaleup_option *opts, size_t *alive, size_t n_alive,
     }
     for (size_t i = 0; i < n_alive; i++) {
         for (size_t j = 0; j < pc->n; j++) {
-            if (regexec(&pc->e[j].re, opts[alive[i]].group_id, 0, NULL, 0) != 0)
+            /* A group is named by its id and, when the backend gives one, its name. */
+            const struct scaleup_option *o = &opts[alive[i]];
+            if (!prio_match(pc, j, o->group_id) && !prio_match(pc, j, o->group_name))
                 continue;
             if (!matched[i] || pc->e[j].prio > prio[i])
                 prio[i] = pc->e[j].prio;

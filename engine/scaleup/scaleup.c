@@ -192,8 +192,10 @@ setup_groups(struct planner *pl)
         if (!n)
             continue;
         pl->total_nodes++;
-        pl->total_cores_m += n->cap_cpu_m ? n->cap_cpu_m : n->alloc.fixed[RES_CPU];
-        pl->total_mem += n->cap_mem ? n->cap_mem : n->alloc.fixed[RES_MEMORY];
+        pl->total_cores_m = sim_sat_add(pl->total_cores_m,
+                                        n->cap_cpu_m ? n->cap_cpu_m : n->alloc.fixed[RES_CPU]);
+        pl->total_mem =
+            sim_sat_add(pl->total_mem, n->cap_mem ? n->cap_mem : n->alloc.fixed[RES_MEMORY]);
         if (!n->provider_id || !smap_get(&pid, n->provider_id, &g))
             continue;
         pl->gst[g].registered++;
@@ -339,7 +341,7 @@ template_pods(struct planner *pl)
             gs->free_t[k] = gs->t.node.alloc.fixed[k];
         for (size_t i = 0; i < gs->t.n_ds; i++)
             for (int k = 0; k < RES_PODS; k++)
-                gs->free_t[k] -= gs->t.ds[i]->spec->req.fixed[k];
+                gs->free_t[k] = sim_sat_sub(gs->free_t[k], gs->t.ds[i]->spec->req.fixed[k]);
     }
     free(pat);
     return 0;
@@ -397,26 +399,52 @@ add_template_node(struct planner *pl, size_t g, bool upcoming, uint32_t *idx)
     return 0;
 }
 
+static int64_t
+tmpl_cpu(const struct gstate *gs)
+{
+    return gs->t.node.cap_cpu_m ? gs->t.node.cap_cpu_m : gs->t.node.alloc.fixed[RES_CPU];
+}
+
+static int64_t
+tmpl_mem(const struct gstate *gs)
+{
+    return gs->t.node.cap_mem ? gs->t.node.cap_mem : gs->t.node.alloc.fixed[RES_MEMORY];
+}
+
+/*
+ * Nodes being created (target above the registered count) take pending pods before any
+ * scale-up. Each pending pod takes at most one node, so no more upcoming nodes than there
+ * are pending pods are simulated; the rest only count in the cluster totals. A target
+ * outside [0, max] is reported and trusted only up to max.
+ */
 static int
 add_upcoming(struct planner *pl)
 {
+    size_t n_pending = 0;
+    for (size_t e = 0; e < pl->n_eq; e++)
+        n_pending += pl->eq[e].n - pl->eq[e].start;
     for (size_t g = 0; g < pl->n_groups; g++) {
         struct gstate *gs = &pl->gst[g];
-        int32_t up = gs->target - gs->registered;
+        int32_t target = gs->target;
+        if (target < 0 || target > gs->g->max_size) {
+            log_msg(NSC_LOG_WARNING, "scaleup",
+                    "group %s: target size %d is outside [0, max %d]; only up to the max is "
+                    "counted as upcoming, and the group is not grown",
+                    gs->g->id, target, gs->g->max_size);
+            target = target < 0 ? 0 : gs->g->max_size;
+        }
+        int64_t up = (int64_t)target - gs->registered;
         if (up <= 0 || !gs->has_tmpl)
             continue;
-        for (int32_t i = 0; i < up; i++) {
+        int64_t n_sim = up < (int64_t)n_pending ? up : (int64_t)n_pending;
+        for (int64_t i = 0; i < n_sim; i++) {
             uint32_t idx;
             if (add_template_node(pl, g, true, &idx) < 0)
                 return NSC_ERR_NOMEM;
         }
-        pl->total_nodes += up;
-        pl->total_cores_m +=
-            (int64_t)up *
-            (gs->t.node.cap_cpu_m ? gs->t.node.cap_cpu_m : gs->t.node.alloc.fixed[RES_CPU]);
-        pl->total_mem +=
-            (int64_t)up *
-            (gs->t.node.cap_mem ? gs->t.node.cap_mem : gs->t.node.alloc.fixed[RES_MEMORY]);
+        pl->total_nodes = sim_sat_add(pl->total_nodes, up);
+        pl->total_cores_m = sim_sat_add(pl->total_cores_m, sim_sat_mul(up, tmpl_cpu(gs)));
+        pl->total_mem = sim_sat_add(pl->total_mem, sim_sat_mul(up, tmpl_mem(gs)));
     }
     return 0;
 }
@@ -592,18 +620,6 @@ precheck(struct planner *pl)
     return 0;
 }
 
-static int64_t
-tmpl_cpu(const struct gstate *gs)
-{
-    return gs->t.node.cap_cpu_m ? gs->t.node.cap_cpu_m : gs->t.node.alloc.fixed[RES_CPU];
-}
-
-static int64_t
-tmpl_mem(const struct gstate *gs)
-{
-    return gs->t.node.cap_mem ? gs->t.node.cap_mem : gs->t.node.alloc.fixed[RES_MEMORY];
-}
-
 /* How many nodes group g may still add now; 0 with gs->why set when none. */
 static int32_t
 group_cap(struct planner *pl, size_t g)
@@ -612,6 +628,12 @@ group_cap(struct planner *pl, size_t g)
     const struct scaleup_options *o = pl->o;
     if (!gs->has_tmpl)
         return 0;
+    if (gs->g->target_size < 0 || gs->g->target_size > gs->g->max_size) {
+        snprintf(gs->why, sizeof(gs->why),
+                 "target size %d reported by the backend is outside [0, max %d]: not trusted",
+                 gs->g->target_size, gs->g->max_size);
+        return 0;
+    }
     int64_t cap = (int64_t)gs->g->max_size - gs->target;
     if (cap <= 0) {
         snprintf(gs->why, sizeof(gs->why), "max node group size reached (%d)", gs->g->max_size);
@@ -620,7 +642,7 @@ group_cap(struct planner *pl, size_t g)
     if (o->max_nodes_per_scaleup > 0 && cap > o->max_nodes_per_scaleup)
         cap = o->max_nodes_per_scaleup;
     if (o->max_nodes_total > 0) {
-        int64_t left = o->max_nodes_total - pl->total_nodes;
+        int64_t left = sim_sat_sub(o->max_nodes_total, pl->total_nodes);
         if (left <= 0) {
             snprintf(gs->why, sizeof(gs->why), "max-nodes-total reached (%d)",
                      o->max_nodes_total);
@@ -630,7 +652,9 @@ group_cap(struct planner *pl, size_t g)
             cap = left;
     }
     if (o->cores_total_max > 0 && tmpl_cpu(gs) > 0) {
-        int64_t left = (o->cores_total_max * 1000 - pl->total_cores_m) / tmpl_cpu(gs);
+        /* A saturated total is never below a limit: nothing more is added. */
+        int64_t left = sim_sat_sub(sim_sat_mul(o->cores_total_max, 1000), pl->total_cores_m) /
+                       tmpl_cpu(gs);
         if (left <= 0) {
             snprintf(gs->why, sizeof(gs->why),
                      "max cluster cpu limit reached (--cores-total %lld)",
@@ -641,7 +665,9 @@ group_cap(struct planner *pl, size_t g)
             cap = left;
     }
     if (o->memory_total_max_gib > 0 && tmpl_mem(gs) > 0) {
-        int64_t left = (o->memory_total_max_gib * (1LL << 30) - pl->total_mem) / tmpl_mem(gs);
+        int64_t left =
+            sim_sat_sub(sim_sat_mul(o->memory_total_max_gib, 1LL << 30), pl->total_mem) /
+            tmpl_mem(gs);
         if (left <= 0) {
             snprintf(gs->why, sizeof(gs->why),
                      "max cluster memory limit reached (--memory-total %lld GiB)",
@@ -744,8 +770,8 @@ estimate(struct planner *pl, size_t g, int32_t cap, size_t *order, struct estima
                 return NSC_ERR_NOMEM;
             est->placed[e]++;
             est->n_pods++;
-            est->cpu_m += p->spec->req.fixed[RES_CPU];
-            est->mem += p->spec->req.fixed[RES_MEMORY];
+            est->cpu_m = sim_sat_add(est->cpu_m, p->spec->req.fixed[RES_CPU]);
+            est->mem = sim_sat_add(est->mem, p->spec->req.fixed[RES_MEMORY]);
             if (eq->order_free)
                 cursor = node;
         }
@@ -777,9 +803,9 @@ increase_add(struct planner *pl, size_t g, int32_t new_target)
     }
     int32_t delta = new_target - gs->target;
     r->increases[gs->inc].to = new_target;
-    pl->total_nodes += delta;
-    pl->total_cores_m += (int64_t)delta * tmpl_cpu(gs);
-    pl->total_mem += (int64_t)delta * tmpl_mem(gs);
+    pl->total_nodes = sim_sat_add(pl->total_nodes, delta);
+    pl->total_cores_m = sim_sat_add(pl->total_cores_m, sim_sat_mul(delta, tmpl_cpu(gs)));
+    pl->total_mem = sim_sat_add(pl->total_mem, sim_sat_mul(delta, tmpl_mem(gs)));
     gs->target = new_target;
     return 0;
 }
@@ -942,6 +968,7 @@ plan_loop(struct planner *pl)
                 .node_cpu_m = tmpl_cpu(gs),
                 .node_mem = tmpl_mem(gs),
                 .group_id = gs->g->id,
+                .group_name = gs->g->name,
             };
         }
         if (n_opts == 0)
@@ -1027,8 +1054,8 @@ scaleup_plan(struct model *m, const struct group_set *groups, const struct scale
         return NSC_ERR_NOMEM;
     }
     if ((rc = setup_groups(&pl)) < 0 || (rc = sim_snapshot_new(m, &pl.s)) < 0 ||
-        (rc = template_pods(&pl)) < 0 || (rc = add_upcoming(&pl)) < 0 ||
-        (rc = collect_pending(&pl)) < 0 || (rc = place_existing(&pl)) < 0 ||
+        (rc = template_pods(&pl)) < 0 || (rc = collect_pending(&pl)) < 0 ||
+        (rc = add_upcoming(&pl)) < 0 || (rc = place_existing(&pl)) < 0 ||
         (rc = precheck(&pl)) < 0 || (rc = plan_loop(&pl)) < 0 ||
         (rc = report_unplaced(&pl)) < 0) {
         if (rc == NSC_ERR_NOMEM)

@@ -22,7 +22,8 @@ struct scaleup_options {
     const char *expander;
     /** Priority expander configuration: the `priorities` text of the ConfigMap
      * cluster-autoscaler-priority-expander (a YAML map from integer priority to a list of
-     * regular expressions matched, unanchored, against group ids). NULL = none. */
+     * regular expressions in Go's RE2 syntax, matched unanchored against each group's id
+     * and name). NULL = none. */
     const char *priority_config;
     /** --balance-similar-node-groups (default false). */
     bool balance_similar;
@@ -119,6 +120,7 @@ struct scaleup_option {
     int64_t pods_cpu_m, pods_mem; /* requests of the pods placed */
     int64_t node_cpu_m, node_mem; /* template capacity per node */
     const char *group_id;
+    const char *group_name; /* NULL when the backend gives none; matched as the id is */
 };
 
 /**

@@ -11,6 +11,40 @@
 
 #define SIM_NONE UINT32_MAX
 
+/**
+ * a + b and a * b on quantities (millicores, bytes, node counts), clamped to the int64
+ * range instead of overflowing: every sum or product of numbers from outside goes through
+ * these, so that a huge value saturates and then refuses placement rather than wrapping.
+ */
+static inline int64_t
+sim_sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r))
+        return b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
+/** a - b, clamped as sim_sat_add. */
+static inline int64_t
+sim_sat_sub(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_sub_overflow(a, b, &r))
+        return b < 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
+/** a * b, clamped as sim_sat_add. */
+static inline int64_t
+sim_sat_mul(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_mul_overflow(a, b, &r))
+        return (a < 0) != (b < 0) ? INT64_MIN : INT64_MAX;
+    return r;
+}
+
 /** Why a node was refused, in kube-scheduler's Filter order. */
 enum sim_fail {
     SIM_OK = 0,
@@ -31,15 +65,26 @@ enum sim_fail {
 /** A short fixed name per failure ("Insufficient resources", ...), for grouping. */
 const char *sim_fail_name(enum sim_fail f);
 
+/** A sum of requests kept exactly as over * INT64_MAX + lo (0 <= lo <= INT64_MAX), so that
+ * removing a pod undoes adding it even past the int64 range. */
+struct sim_sum {
+    int64_t lo;
+    uint32_t over;
+};
+
 /** A node of the snapshot. Read-only for callers except `tag`. */
 struct sim_node {
     const struct model_node *src; /* allocatable, taints, flags (borrowed) */
     uint32_t name_id;
     const struct labelset *labels;
     struct labelset *own_labels; /* template copies: owned */
-    int64_t used[RES_N_FIXED];   /* requests of its pods; used[RES_PODS] = pod count */
-    int64_t *used_ext;           /* parallel to src->alloc.ext */
-    uint32_t *pods;              /* indices into the snapshot's pods */
+    /* Requests of its pods, saturated at INT64_MAX (then nothing more fits); used[RES_PODS]
+     * is the pod count. */
+    int64_t used[RES_N_FIXED];
+    int64_t *used_ext; /* parallel to src->alloc.ext, saturated as used */
+    struct sim_sum used_sum[RES_PODS];
+    struct sim_sum *used_ext_sum; /* parallel to used_ext */
+    uint32_t *pods;               /* indices into the snapshot's pods */
     uint32_t n_pods, cap_pods;
     uint32_t n_port_pods; /* pods with host ports */
     bool disabled;

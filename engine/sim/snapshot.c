@@ -336,8 +336,14 @@ node_init(struct sim_snapshot *s, const struct model_node *src, uint32_t name_id
     n->tag = -1;
     if (src->alloc.n_ext) {
         n->used_ext = calloc(src->alloc.n_ext, sizeof(*n->used_ext));
-        if (!n->used_ext)
+        n->used_ext_sum = calloc(src->alloc.n_ext, sizeof(*n->used_ext_sum));
+        if (!n->used_ext || !n->used_ext_sum) {
+            free(n->used_ext);
+            free(n->used_ext_sum);
+            n->used_ext = NULL;
+            n->used_ext_sum = NULL;
             return NSC_ERR_NOMEM;
+        }
     }
     *idx = s->n_nodes++;
     ftree_touch(s, *idx);
@@ -349,7 +355,35 @@ node_release(struct sim_node *n)
 {
     free(n->own_labels);
     free(n->used_ext);
+    free(n->used_ext_sum);
     free(n->pods);
+}
+
+/*
+ * Add (sign 1) or take back (sign -1) one request v >= 0 (the model refuses negative
+ * quantities) and return the sum saturated at INT64_MAX. Pods the API server bound are
+ * summed unchecked, so a few huge requests can pass the int64 range; the exact sum lets a
+ * revert come back to where it was.
+ */
+static int64_t
+sum_account(struct sim_sum *sum, int64_t v, int sign)
+{
+    if (v < 0)
+        v = 0;
+    if (sign > 0) {
+        if (sum->lo > INT64_MAX - v) {
+            sum->lo -= INT64_MAX - v;
+            sum->over++;
+        } else {
+            sum->lo += v;
+        }
+    } else if (sum->lo < v) {
+        sum->lo += INT64_MAX - v;
+        sum->over--;
+    } else {
+        sum->lo -= v;
+    }
+    return sum->over ? INT64_MAX : sum->lo;
 }
 
 /* Add or subtract a pod's request to its node's aggregates. */
@@ -358,12 +392,12 @@ node_account(struct sim_snapshot *s, struct sim_node *n, const struct model_pod 
 {
     const struct res *r = &p->spec->req;
     for (int k = 0; k < RES_PODS; k++)
-        n->used[k] += sign * r->fixed[k];
+        n->used[k] = sum_account(&n->used_sum[k], r->fixed[k], sign);
     n->used[RES_PODS] += sign;
     const struct res *a = &n->src->alloc;
     for (uint32_t i = 0, j = 0; i < r->n_ext && j < a->n_ext;) {
         if (r->ext[i].name == a->ext[j].name) {
-            n->used_ext[j] += sign * r->ext[i].val;
+            n->used_ext[j] = sum_account(&n->used_ext_sum[j], r->ext[i].val, sign);
             i++;
             j++;
         } else if (r->ext[i].name < a->ext[j].name) {

@@ -194,8 +194,9 @@ typedef int nsc_host_redact_fn(const struct nsc_host *host, const char *secret);
  * environment, TLS verified against the system store (or req->ca_file), a timeout always.
  * Returns NSC_OK when a response arrived, whatever its HTTP status (the backend maps
  * statuses itself); NSC_ERR_TRANSIENT for connection, TLS handshake or timeout failures;
- * NSC_ERR_INVALID for a malformed request; NSC_ERR_NOMEM. On failure *resp is untouched
- * and the reason is logged by the host. Redirects are not followed.
+ * NSC_ERR_AUTH when the server's certificate fails verification (final: not worth
+ * retrying); NSC_ERR_INVALID for a malformed request; NSC_ERR_NOMEM. On failure *resp is
+ * untouched and the reason is logged by the host. Redirects are not followed.
  */
 typedef int nsc_host_http_fn(const struct nsc_host *host, const struct nsc_http_request *req,
                              struct nsc_http_response *resp);

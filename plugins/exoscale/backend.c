@@ -80,6 +80,7 @@ exo_group_clear(struct exo_group *g)
     free(g->name);
     free(g->pool_id);
     free(g->cloud_state);
+    free(g->size_problem);
     free(g->type_id);
     json_decref(g->labels);
     json_decref(g->taints);
@@ -114,12 +115,32 @@ group_find(struct nsc_backend *b, const char *id)
     return NULL;
 }
 
-/* The target we report: while our operation runs, the size we asked for. */
+/* Members that still count towards the pool's size: the ones on their way out do not. */
+static int32_t
+group_live_members(const struct exo_group *g)
+{
+    int32_t n = 0;
+    size_t i;
+
+    for (i = 0; i < g->n_members && n < INT32_MAX; i++) {
+        enum exo_istate st = g->members[i].state;
+
+        n += st != EXO_ISTATE_DESTROYING && st != EXO_ISTATE_DESTROYED &&
+             st != EXO_ISTATE_EXPUNGING;
+    }
+    return n;
+}
+
+/* The target we report: while our operation runs, the size we asked for. A group whose
+ * size the cloud did not give is reported at the members it has, so that it is seen;
+ * it is never resized. */
 static int32_t
 group_target(const struct exo_group *g)
 {
     if (g->op_id != NULL)
         return g->op_target;
+    if (g->size < 0)
+        return group_live_members(g);
     return g->size > INT32_MAX ? INT32_MAX : (int32_t)g->size;
 }
 
@@ -247,13 +268,15 @@ exo_backend_create(const struct exo_kind *kind, const struct nsc_host *host,
     if ((rc = opt_int(host, "retries", 0, 10, &v, errbuf, errbuf_len)) < 0)
         goto fail;
     b->client.max_retries = (int)v;
+    /* A call ends within request-timeout-ms + retry-budget-ms; both are kept to minutes so
+     * that one call cannot hold the control loop for long. */
     if ((rc = opt_int(host, "retry-base-ms", 1, 60000, &b->client.retry_base_ms, errbuf,
                       errbuf_len)) < 0 ||
-        (rc = opt_int(host, "retry-budget-ms", 0, 600000, &b->client.retry_budget_ms, errbuf,
+        (rc = opt_int(host, "retry-budget-ms", 0, 120000, &b->client.retry_budget_ms, errbuf,
                       errbuf_len)) < 0)
         goto fail;
     v = b->client.timeout_ms;
-    if ((rc = opt_int(host, "request-timeout-ms", 100, 600000, &v, errbuf, errbuf_len)) < 0)
+    if ((rc = opt_int(host, "request-timeout-ms", 100, 120000, &v, errbuf, errbuf_len)) < 0)
         goto fail;
     b->client.timeout_ms = (uint32_t)v;
     for (i = 0; i < n_opts; i++) {
@@ -774,6 +797,9 @@ exo_backend_refresh(struct nsc_backend *b)
     for (i = 0; i < b->n_groups; i++) {
         struct exo_group *g = &b->groups[i];
 
+        if (g->size_problem != NULL && g->op_id == NULL)
+            b->host->log(b->host, NSC_LOG_WARNING, "group %s: will not be resized: %s", g->id,
+                         g->size_problem);
         set_limits(b, g);
         free(g->template_json);
         g->template_json = exo_template_node(b, g, type_find(b, g->type_id));
@@ -950,22 +976,155 @@ busy(struct nsc_backend *b, const struct exo_group *g)
                     g->op_target);
 }
 
+/* Read the group's instance pool again (its size and state follow the nodepool's for
+ * sks too): after a :scale whose answer was lost, it tells whether the scale was
+ * applied. */
+static int
+reread_pool(struct nsc_backend *b, const struct exo_group *g, struct exo_pool *p)
+{
+    char path[96], err[256];
+    json_t *j = NULL;
+    int rc;
+
+    memset(p, 0, sizeof(*p));
+    snprintf(path, sizeof(path), "/instance-pool/%s", g->pool_id);
+    rc = exo_call(&b->client, "GET", path, NULL, NULL, EXO_RETRY_IDEMPOTENT, &j);
+    if (rc < 0)
+        return exo_fail(b, rc, "%s", b->client.err);
+    rc = exo_parse_pool(j, p, err, sizeof(err));
+    json_decref(j);
+    if (rc < 0)
+        return exo_fail(b, rc, "%s", err);
+    if (p->size_problem != NULL) {
+        rc = exo_fail(b, NSC_ERR_INTERNAL, "%s", p->size_problem);
+        exo_pool_clear(p);
+    }
+    return rc;
+}
+
+/* True when an answer may hide an applied :scale: no answer, a 5xx, or a 2xx whose body
+ * could not be read. */
+static bool
+scale_outcome_unknown(const struct exo_client *c, int rc)
+{
+    long s = c->last_status;
+
+    if (s == 0)
+        return rc == NSC_ERR_TRANSIENT;
+    return (s >= 500 && s < 600 && s != 501) || (s >= 200 && s < 300);
+}
+
+/* Send :scale to target. The size is absolute, so a resend after a lost answer cannot
+ * overshoot, but it can undo what happened meanwhile: each resend follows a read of the
+ * pool that shows the first send was not applied. One bound covers sends, reads and
+ * waits. Returns NSC_OK with *j the operation, or NSC_OK with *j NULL when a re-read
+ * showed the scale applied. */
+static int
+scale_send(struct nsc_backend *b, struct exo_group *g, int32_t target, json_t **j)
+{
+    struct exo_client *c = &b->client;
+    char body[64], first_err[EXO_ERR_LEN] = "", *path;
+    int64_t deadline = mono(b) + (int64_t)c->timeout_ms + c->retry_budget_ms;
+    int rc, send;
+
+    *j = NULL;
+    path = b->kind->action_path(b, g, "scale");
+    if (path == NULL)
+        return exo_fail(b, NSC_ERR_NOMEM, "out of memory");
+    snprintf(body, sizeof(body), "{\"size\":%d}", target);
+    c->deadline_ms = deadline;
+    for (send = 0;; send++) {
+        struct exo_pool p;
+        int64_t delay;
+
+        rc = exo_call(c, "PUT", path, NULL, body, EXO_RETRY_REFUSED, j);
+        if (rc == NSC_OK)
+            break;
+        if (first_err[0] == '\0')
+            snprintf(first_err, sizeof(first_err), "%s", c->err);
+        if (!scale_outcome_unknown(c, rc)) {
+            rc = exo_fail(b, rc, "group %s: %s to %d: %s", g->id, b->kind->scale_op, target,
+                          c->err);
+            break;
+        }
+        json_decref(*j);
+        *j = NULL;
+        if (reread_pool(b, g, &p) < 0) {
+            char why[EXO_ERR_LEN];
+
+            snprintf(why, sizeof(why), "%s", b->last_error);
+            rc = exo_fail(b, NSC_ERR_TRANSIENT,
+                          "group %s: %s to %d: %s; and instance pool %s could not be "
+                          "re-read to see whether it was applied: %s",
+                          g->id, b->kind->scale_op, target, first_err, g->pool_id, why);
+            break;
+        }
+        /* Scaling up now, and not before our send: the operation is ours, under way. */
+        if (p.size == target ||
+            (p.size < target && send == 0 && p.state != NULL &&
+             strcmp(p.state, "scaling-up") == 0 &&
+             (g->cloud_state == NULL || strncmp(g->cloud_state, "scaling", 7) != 0))) {
+            b->host->log(b->host, NSC_LOG_WARNING,
+                         "group %s: %s to %d answered badly (%s) but instance pool %s is "
+                         "at size %lld (%s): taken as applied",
+                         g->id, b->kind->scale_op, target, first_err, g->pool_id,
+                         (long long)p.size, p.state ? p.state : "");
+            exo_pool_clear(&p);
+            rc = NSC_OK;
+            break;
+        }
+        if (p.size > target) {
+            rc = exo_fail(b, NSC_ERR_INVALID,
+                          "group %s: %s to %d: %s; instance pool %s is now at %lld, above "
+                          "the target: not sent again (it would shrink the pool)",
+                          g->id, b->kind->scale_op, target, first_err, g->pool_id,
+                          (long long)p.size);
+            exo_pool_clear(&p);
+            break;
+        }
+        exo_pool_clear(&p);
+        delay = exo_backoff_ms(c, send, NULL, 0);
+        if (send >= c->max_retries || mono(b) + delay + EXO_MIN_ATTEMPT_MS > deadline) {
+            rc = exo_fail(b, NSC_ERR_TRANSIENT,
+                          "group %s: %s to %d: %s; the pool shows it was not applied, and "
+                          "%s",
+                          g->id, b->kind->scale_op, target, first_err,
+                          send >= c->max_retries ? "the retries are used up"
+                                                 : "the call's time is used up");
+            break;
+        }
+        b->host->log(b->host, NSC_LOG_WARNING,
+                     "group %s: %s to %d failed (%s) and was not applied; sending again "
+                     "in %lld ms",
+                     g->id, b->kind->scale_op, target, c->err, (long long)delay);
+        c->sleep(c->sleep_ctx, delay);
+    }
+    c->deadline_ms = 0;
+    free(path);
+    return rc;
+}
+
 int
 exo_backend_resize(struct nsc_backend *b, const char *group_id, int32_t target)
 {
     struct exo_group *g = group_find(b, group_id);
-    char body[64], *path;
     json_t *j = NULL;
-    int32_t cur;
+    int32_t cur, live;
     int rc;
 
     b->last_error[0] = '\0';
     if (g == NULL)
         return exo_fail(b, NSC_ERR_NOT_FOUND, "no node group %s", group_id);
     cur = group_target(g);
+    live = group_live_members(g);
     if (target < g->min_size || target > g->max_size)
         return exo_fail(b, NSC_ERR_INVALID, "group %s: target %d is outside [%d, %d]", g->id,
                         target, g->min_size, g->max_size);
+    /* Without the cloud's own size, "one more" has no base: a guess of 0 once sent
+     * size=1 to a pool of 2 and the cloud deleted a running node. */
+    if (g->size_problem != NULL && g->op_id == NULL)
+        return exo_fail(b, NSC_ERR_INVALID, "group %s: not resized: %s", g->id,
+                        g->size_problem);
     if (target == cur)
         return NSC_OK;
     /* A smaller :scale lets Exoscale choose which instances die; only evict removes
@@ -975,18 +1134,23 @@ exo_backend_resize(struct nsc_backend *b, const char *group_id, int32_t target)
                         "group %s: will not shrink from %d to %d with %s "
                         "(the cloud would pick the victims); nodes are removed with evict",
                         g->id, cur, target, b->kind->scale_op);
+    if (target < live)
+        return exo_fail(b, NSC_ERR_INVALID,
+                        "group %s: will not send %s to %d: the last listing shows %d "
+                        "members (the cloud would pick the victims)",
+                        g->id, b->kind->scale_op, target, live);
     if (g->op_id != NULL)
         return busy(b, g);
-    path = b->kind->action_path(b, g, "scale");
-    if (path == NULL)
-        return exo_fail(b, NSC_ERR_NOMEM, "out of memory");
-    snprintf(body, sizeof(body), "{\"size\":%d}", target);
-    /* The size is absolute, so a retry after a lost answer cannot overshoot. */
-    rc = exo_call(&b->client, "PUT", path, NULL, body, EXO_RETRY_IDEMPOTENT, &j);
-    free(path);
+    rc = scale_send(b, g, target, &j);
     if (rc < 0)
-        return exo_fail(b, rc, "group %s: %s to %d: %s", g->id, b->kind->scale_op, target,
-                        b->client.err);
+        return rc;
+    if (j == NULL) {
+        /* Applied, operation unknown: the next refresh reads the group again. */
+        group_clear_fail(g);
+        g->size = target;
+        b->dirty = true;
+        return NSC_OK;
+    }
     rc = start_op(b, g, j, false, target);
     json_decref(j);
     if (rc == NSC_OK)

@@ -18,7 +18,8 @@ struct exo_group {
     char *name;    /* nodepool or pool name; may be NULL */
     char *pool_id; /* the instance pool holding the instances */
     char *cloud_state;
-    int64_t size; /* the cloud's target */
+    int64_t size;       /* the cloud's target; -1 when the answer had no usable size */
+    char *size_problem; /* why size is -1 (owned), else NULL: such a group is never scaled */
     char *type_id;
     int64_t disk_gib;
     json_t *labels; /* Kubernetes labels for the template (sks nodepool labels) or NULL */

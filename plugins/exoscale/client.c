@@ -42,8 +42,8 @@ exo_client_init(struct exo_client *c, const struct nsc_host *host, struct exo_co
     c->max_retries = 4;
     c->retry_base_ms = 1000;
     c->retry_cap_ms = 30000;
-    c->retry_budget_ms = 20000;
-    c->timeout_ms = 30000;
+    c->retry_budget_ms = 15000;
+    c->timeout_ms = 15000;
 }
 
 void
@@ -200,6 +200,17 @@ retriable_status(long s)
     return s == 429 || (s >= 500 && s < 600 && s != 501);
 }
 
+/* Whether this mode resends after this answer (0: no answer arrived). */
+static bool
+may_retry(enum exo_retry retry, long s)
+{
+    if (retry == EXO_RETRY_IDEMPOTENT)
+        return s == 0 || retriable_status(s);
+    if (retry == EXO_RETRY_REFUSED)
+        return s == 429 || s == 409;
+    return false;
+}
+
 /* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
 static int64_t
 days_from_civil(int64_t y, int m, int d)
@@ -296,9 +307,9 @@ exo_call(struct exo_client *c, const char *method, const char *path, const char 
     const struct nsc_host *h = c->host;
     size_t body_len = body ? strlen(body) : 0;
     char *url = NULL, *sign_path = NULL, *auth = NULL;
-    int64_t waited_ms = 0;
+    int64_t waited_ms = 0, start_ms = h->monotonic_ms(h), deadline = 0;
     size_t url_len;
-    int attempt, rc = NSC_ERR_INTERNAL;
+    int attempt = 0, rc = NSC_ERR_INTERNAL;
 
     if (out != NULL)
         *out = NULL;
@@ -314,6 +325,9 @@ exo_call(struct exo_client *c, const char *method, const char *path, const char 
     snprintf(url, url_len, "%s%s%s%s", c->cfg.base_url, path, query ? "?" : "",
              query ? query : "");
     sprintf(sign_path, "%s%s", base_path(c->cfg.base_url), path);
+    deadline = start_ms + (int64_t)c->timeout_ms + c->retry_budget_ms;
+    if (c->deadline_ms > 0 && c->deadline_ms < deadline)
+        deadline = c->deadline_ms;
 
     for (attempt = 0;; attempt++) {
         struct nsc_http_header hdrs[3];
@@ -322,13 +336,21 @@ exo_call(struct exo_client *c, const char *method, const char *path, const char 
         char msg[EXO_ERR_LEN / 2];
         const char *ra = NULL;
         char ra_copy[64];
-        int64_t now_mono = h->monotonic_ms(h), delay;
+        int64_t now_mono = h->monotonic_ms(h), delay, sent_ms;
         size_t n_hdrs = 0;
 
         if (c->blocked_until_ms > now_mono) {
             set_cerr(c, "%s %s: not sent: the API asked to wait %lld s more (Retry-After)",
                      method, sign_path,
                      (long long)((c->blocked_until_ms - now_mono + 999) / 1000));
+            rc = NSC_ERR_TRANSIENT;
+            goto done;
+        }
+        if (deadline - now_mono < EXO_MIN_ATTEMPT_MS) {
+            set_cerr(c,
+                     "%s %s: not sent: its time (request-timeout-ms %u + retry-budget-ms "
+                     "%lld) is used up",
+                     method, sign_path, c->timeout_ms, (long long)c->retry_budget_ms);
             rc = NSC_ERR_TRANSIENT;
             goto done;
         }
@@ -356,16 +378,29 @@ exo_call(struct exo_client *c, const char *method, const char *path, const char 
         req.n_headers = n_hdrs;
         req.body = body;
         req.body_len = body_len;
-        req.timeout_ms = c->timeout_ms;
+        /* The last attempt gets what is left, so the whole call keeps its bound. */
+        req.timeout_ms = deadline - now_mono < (int64_t)c->timeout_ms
+                             ? (uint32_t)(deadline - now_mono)
+                             : c->timeout_ms;
         req.ca_file = c->cfg.ca_file;
         memset(&resp, 0, sizeof(resp));
         c->stats.n_calls++;
+        sent_ms = h->monotonic_ms(h);
         rc = h->http(h, &req, &resp);
+        if (h->monotonic_ms(h) - sent_ms > EXO_SLOW_CALL_MS)
+            h->log(h, NSC_LOG_WARNING, "%s %s: attempt %d took %lld ms (limit %u ms)", method,
+                   sign_path, attempt + 1, (long long)(h->monotonic_ms(h) - sent_ms),
+                   req.timeout_ms);
         if (rc < 0) {
-            set_cerr(c, "%s %s: no answer from %s (connection failed or timed out)", method,
-                     sign_path, c->cfg.base_url);
-            if (rc != NSC_ERR_TRANSIENT || retry != EXO_RETRY_IDEMPOTENT ||
-                attempt >= c->max_retries)
+            if (rc == NSC_ERR_AUTH)
+                set_cerr(c,
+                         "%s %s: %s refused: the server's TLS certificate failed "
+                         "verification (not retried)",
+                         method, sign_path, c->cfg.base_url);
+            else
+                set_cerr(c, "%s %s: no answer from %s (connection failed or timed out)", method,
+                         sign_path, c->cfg.base_url);
+            if (rc != NSC_ERR_TRANSIENT || !may_retry(retry, 0) || attempt >= c->max_retries)
                 goto done;
             delay = exo_backoff_ms(c, attempt, NULL, 0);
         } else {
@@ -386,6 +421,19 @@ exo_call(struct exo_client *c, const char *method, const char *path, const char 
                 rc = (out != NULL && *out == NULL) ? NSC_ERR_INTERNAL : NSC_OK;
                 goto done;
             }
+            if (resp.status >= 300 && resp.status < 400) {
+                /* The host follows no redirect, and a signed call must not be replayed
+                 * elsewhere; the Location is shown without its query, which may carry a
+                 * token. */
+                const char *loc = h->http_header(h, &resp, "Location");
+
+                clean_copy(msg, sizeof(msg), loc ? loc : "", loc ? strcspn(loc, "?#") : 0);
+                set_cerr(c, "%s %s: HTTP %ld: redirects are not followed (Location: %s)",
+                         method, sign_path, resp.status, msg[0] ? msg : "none");
+                h->http_release(h, &resp);
+                rc = NSC_ERR_INTERNAL;
+                goto done;
+            }
             exo_error_text(resp.body, resp.body_len, msg, sizeof(msg));
             rc = exo_status_map(resp.status, msg);
             set_cerr(c, "%s %s: HTTP %ld: %s", method, sign_path, resp.status, msg);
@@ -395,27 +443,33 @@ exo_call(struct exo_client *c, const char *method, const char *path, const char 
                 ra = ra_copy;
             }
             h->http_release(h, &resp);
-            if (!retriable_status(c->last_status)) {
+            if (!retriable_status(c->last_status) && !may_retry(retry, c->last_status))
                 goto done;
-            }
             delay = exo_backoff_ms(c, attempt, ra, h->now_ms(h) / 1000);
-            if (retry != EXO_RETRY_IDEMPOTENT || attempt >= c->max_retries ||
-                waited_ms + delay > c->retry_budget_ms) {
+            if (!may_retry(retry, c->last_status) || attempt >= c->max_retries ||
+                waited_ms + delay > c->retry_budget_ms ||
+                h->monotonic_ms(h) + delay + EXO_MIN_ATTEMPT_MS > deadline) {
                 /* A server that asked for a pause gets it, from every later call too. */
                 if (ra != NULL && delay > 0)
                     c->blocked_until_ms = h->monotonic_ms(h) + delay;
                 goto done;
             }
         }
-        if (waited_ms + delay > c->retry_budget_ms)
+        if (waited_ms + delay > c->retry_budget_ms ||
+            h->monotonic_ms(h) + delay + EXO_MIN_ATTEMPT_MS > deadline)
             goto done;
-        h->log(h, NSC_LOG_DEBUG, "%s; retrying in %lld ms (attempt %d of %d)", c->err,
+        h->log(h, NSC_LOG_WARNING, "%s; retrying in %lld ms (attempt %d of %d)", c->err,
                (long long)delay, attempt + 2, c->max_retries + 1);
         c->stats.n_retries++;
         c->sleep(c->sleep_ctx, delay);
         waited_ms += delay;
     }
 done:
+    if (h->monotonic_ms(h) - start_ms > EXO_SLOW_CALL_MS)
+        h->log(h, NSC_LOG_WARNING, "%s %s: slow call: %lld ms in %llu attempt(s)%s%s", method,
+               sign_path ? sign_path : path, (long long)(h->monotonic_ms(h) - start_ms),
+               (unsigned long long)(attempt + 1), rc < 0 ? ", failed: " : "",
+               rc < 0 ? c->err : "");
     free(url);
     free(sign_path);
     free(auth);

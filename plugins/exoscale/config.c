@@ -11,6 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <openssl/crypto.h>
 
 /* A mounted Secret holds one short line; anything bigger is the wrong file. */
@@ -103,23 +106,31 @@ all_chars(const char *s, const char *extra)
     return true;
 }
 
+/* Plain http is for a local emulator only, so the host must be a loopback IP literal:
+ * a name (even "localhost") would be resolved through DNS or /etc/hosts, and the host
+ * table cannot pin a name to an address. inet_pton reads only dotted-quad IPv4, so
+ * "127.999.1.1" and "127.0.0.1.10.255.255.1" are refused. */
 static bool
-is_loopback_host(const char *host, size_t len)
+is_loopback_literal(const char *host, size_t len)
 {
-    if (len == 9 && strncmp(host, "localhost", 9) == 0)
-        return true;
-    if (len == 5 && strncmp(host, "[::1]", 5) == 0)
-        return true;
-    if (len >= 4 && strncmp(host, "127.", 4) == 0) {
-        size_t i;
+    char buf[INET6_ADDRSTRLEN + 2];
+    struct in6_addr a6;
+    struct in_addr a4;
 
-        for (i = 4; i < len; i++) {
-            if (!isdigit((unsigned char)host[i]) && host[i] != '.')
-                return false;
-        }
-        return true;
+    if (len == 0 || len >= sizeof(buf))
+        return false;
+    if (host[0] == '[') {
+        if (len < 3 || host[len - 1] != ']')
+            return false;
+        memcpy(buf, host + 1, len - 2);
+        buf[len - 2] = '\0';
+        return inet_pton(AF_INET6, buf, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
     }
-    return false;
+    memcpy(buf, host, len);
+    buf[len] = '\0';
+    if (inet_pton(AF_INET, buf, &a4) != 1)
+        return false;
+    return (ntohl(a4.s_addr) >> 24) == 127;
 }
 
 /* Check EXOSCALE_API_ENDPOINT and normalise it to a base URL ending in the API prefix. */
@@ -170,6 +181,20 @@ check_endpoint(const struct nsc_host *host, const char *url, struct exo_config *
         if (colon != NULL)
             he = colon;
     }
+    if (he != path) {
+        const char *d = he + 1;
+        long port = 0;
+
+        for (; *he == ':' && d < path && isdigit((unsigned char)*d) && port <= 65535; d++)
+            port = port * 10 + (*d - '0');
+        if (*he != ':' || d != path || port < 1 || port > 65535) {
+            set_err(err, err_len,
+                    "EXOSCALE_API_ENDPOINT (--backend-opt api-endpoint): '%s' has a "
+                    "malformed port (expected :1 to :65535)",
+                    url);
+            return NSC_ERR_INVALID;
+        }
+    }
     if (he == hs) {
         set_err(err, err_len,
                 "EXOSCALE_API_ENDPOINT (--backend-opt api-endpoint): '%s' has "
@@ -178,11 +203,12 @@ check_endpoint(const struct nsc_host *host, const char *url, struct exo_config *
         return NSC_ERR_INVALID;
     }
     if (!https) {
-        if (!is_loopback_host(hs, (size_t)(he - hs))) {
+        if (!is_loopback_literal(hs, (size_t)(he - hs))) {
             set_err(err, err_len,
                     "EXOSCALE_API_ENDPOINT (--backend-opt api-endpoint): plain "
-                    "http is allowed only for a loopback address (127.0.0.0/8, ::1, "
-                    "localhost), not '%s'; use https",
+                    "http is allowed only for a loopback IP literal (127.0.0.0/8 as "
+                    "a.b.c.d, or [::1]; not a name such as localhost), not '%s'; "
+                    "use https",
                     url);
             return NSC_ERR_INVALID;
         }

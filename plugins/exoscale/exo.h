@@ -80,8 +80,20 @@ enum exo_retry {
     /** Retry transport errors, 429 and 5xx except 501 (GET, absolute :scale). */
     EXO_RETRY_IDEMPOTENT = 0,
     /** Never retry (:evict): the caller re-reads the state first. */
-    EXO_RETRY_NEVER = 1
+    EXO_RETRY_NEVER = 1,
+    /**
+     * Retry only answers that say the request was not applied (429, 409). For an absolute
+     * :scale, whose lost or 5xx answers may hide an applied change: the caller re-reads
+     * the group before sending again.
+     */
+    EXO_RETRY_REFUSED = 2
 };
+
+/* A call (attempts and back-off together) that takes longer than this is logged as a
+ * warning even when it succeeds: slowness shows before it becomes failure. */
+#define EXO_SLOW_CALL_MS 3000
+/* The shortest attempt worth starting when a call's deadline is near. */
+#define EXO_MIN_ATTEMPT_MS 100
 
 /** Waits ms milliseconds; tests replace it with one that moves a fake clock. */
 typedef void exo_sleep_fn(void *ctx, int64_t ms);
@@ -102,10 +114,18 @@ struct exo_client {
     int max_retries;
     int64_t retry_base_ms;
     int64_t retry_cap_ms;
-    /** Longest total wait one call may spend in back-off before giving up. */
+    /**
+     * Longest total wait one call may spend in back-off before giving up. A whole call,
+     * attempts and back-off together, ends within timeout_ms + retry_budget_ms.
+     */
     int64_t retry_budget_ms;
-    /** Per-request timeout handed to host->http. */
+    /** Per-attempt timeout handed to host->http (connect included). */
     uint32_t timeout_ms;
+    /**
+     * Monotonic time by which a sequence of calls must be over (0: none); set by a caller
+     * that re-reads and resends, so that the whole sequence has one bound.
+     */
+    int64_t deadline_ms;
     /** Monotonic time before which no call is sent (a Retry-After beyond the budget). */
     int64_t blocked_until_ms;
     struct exo_call_stats stats;
@@ -114,7 +134,7 @@ struct exo_client {
     char err[EXO_ERR_LEN];
 };
 
-/** Set defaults (4 retries, 1 s doubling to 30 s, 20 s budget, 30 s timeout). Takes cfg. */
+/** Set defaults (4 retries, 1 s doubling to 30 s, 15 s budget, 15 s per attempt). Takes cfg. */
 void exo_client_init(struct exo_client *c, const struct nsc_host *host, struct exo_config *cfg);
 
 /** Free what the client owns. */
@@ -125,8 +145,9 @@ void exo_client_clear(struct exo_client *c);
  * query without '?' or NULL; body or NULL). Re-signs each attempt. On success *out (may
  * be NULL to ignore) receives the parsed JSON body (owned; json_decref). On failure
  * returns the mapped status (401/403 AUTH, 404 NOT_FOUND, 429/5xx-but-501/409/transport
- * TRANSIENT, quota messages OUT_OF_RESOURCES, other 4xx INVALID, bad JSON INTERNAL) and
- * c->err holds "METHOD PATH: HTTP n: message".
+ * TRANSIENT, quota messages OUT_OF_RESOURCES, other 4xx INVALID, 3xx and bad JSON
+ * INTERNAL) and c->err holds "METHOD PATH: HTTP n: message". The call ends within
+ * timeout_ms + retry_budget_ms (and by deadline_ms when set).
  */
 int exo_call(struct exo_client *c, const char *method, const char *path, const char *query,
              const char *body, enum exo_retry retry, json_t **out);
@@ -148,6 +169,14 @@ int64_t exo_backoff_ms(const struct exo_client *c, int attempt, const char *retr
                        int64_t now_unix_s);
 
 /* ---- objects (model.c) ---- */
+
+/* Bounds on numbers the API sends, far above any real offer (the largest Exoscale types
+ * have a few hundred GiB and under 100 vCPUs) but low enough that a template's
+ * arithmetic (millicores, bytes) cannot overflow. */
+#define EXO_CPUS_MAX 4096
+#define EXO_GPUS_MAX 64
+#define EXO_MEMORY_MAX_BYTES ((int64_t)64 << 40)
+#define EXO_DISK_MAX_GIB ((int64_t)1 << 20)
 
 /** What a backend makes of an instance-state value (unknown values tolerated). */
 enum exo_istate {
@@ -186,6 +215,8 @@ struct exo_pool {
     char *type_id;
     int64_t disk_size_gib;
     json_t *labels;
+    /** Why size is unknown (-1): missing or malformed in the answer; NULL when known. */
+    char *size_problem;
 };
 
 /** An SKS nodepool. */
@@ -199,6 +230,8 @@ struct exo_nodepool {
     int64_t disk_size_gib;
     json_t *labels;
     json_t *taints;
+    /** Why size is unknown (-1): missing or malformed in the answer; NULL when known. */
+    char *size_problem;
 };
 
 /** An SKS cluster with its nodepools. */
@@ -246,7 +279,9 @@ struct exo_quota {
 /*
  * Parsers: each reads a borrowed JSON value, fills *out (zeroed first; free with the
  * matching _clear) and returns NSC_OK, NSC_ERR_NOMEM, or NSC_ERR_INTERNAL with a message
- * naming the object and field in err when a required field is missing or mistyped.
+ * naming the object and field in err when a required field is missing or mistyped, or a
+ * number lies outside its range. A pool's or nodepool's size is the exception: a bad one
+ * gives size -1 and size_problem, so that the group stays visible but is never resized.
  * Unknown fields and unknown enum values are accepted.
  */
 int exo_parse_instance(const json_t *j, struct exo_instance *out, char *err, size_t err_len);

@@ -82,6 +82,52 @@ opt_int(const json_t *obj, const char *field, int64_t dflt, int64_t *out, const 
     return NSC_OK;
 }
 
+/* An int64 field that must lie in [lo, hi]; absent or null gives dflt (which may lie
+ * outside, as a "not given" mark). */
+static int
+int_in(const json_t *obj, const char *field, int64_t dflt, int64_t lo, int64_t hi, int64_t *out,
+       const char *what, char *err, size_t err_len)
+{
+    int rc = opt_int(obj, field, dflt, out, what, err, err_len);
+
+    if (rc < 0)
+        return rc;
+    if (json_object_get(obj, field) != NULL && !json_is_null(json_object_get(obj, field)) &&
+        (*out < lo || *out > hi)) {
+        snprintf(err, err_len, "%s: field \"%s\" is %lld; expected %lld to %lld", what, field,
+                 (long long)*out, (long long)lo, (long long)hi);
+        return NSC_ERR_INTERNAL;
+    }
+    return NSC_OK;
+}
+
+/* A group's "size" decides what a scale sends, so it is never guessed: a missing, null,
+ * mistyped or out-of-range value leaves *size at -1 and a description in *problem
+ * (owned), and the caller keeps the object so that the group stays visible. */
+static int
+group_size(const json_t *obj, const char *what, const char *id, int64_t *size, char **problem)
+{
+    const json_t *v = json_object_get(obj, "size");
+    char text[200];
+
+    *size = -1;
+    *problem = NULL;
+    if (v == NULL || json_is_null(v))
+        snprintf(text, sizeof(text), "%s %s: field \"size\" is %s", what, id,
+                 v == NULL ? "missing" : "null");
+    else if (!json_is_integer(v))
+        snprintf(text, sizeof(text), "%s %s: field \"size\" is not an integer", what, id);
+    else if (json_integer_value(v) < 0 || json_integer_value(v) > INT32_MAX)
+        snprintf(text, sizeof(text), "%s %s: field \"size\" is %lld; expected 0 to %d", what,
+                 id, (long long)json_integer_value(v), INT32_MAX);
+    else {
+        *size = json_integer_value(v);
+        return NSC_OK;
+    }
+    *problem = strdup(text);
+    return *problem ? NSC_OK : NSC_ERR_NOMEM;
+}
+
 /* The "id" of a reference object such as "instance-type": {"id": ...}. */
 static int
 ref_id(const json_t *obj, const char *field, char **out, const char *what, char *err,
@@ -217,18 +263,12 @@ exo_parse_pool(const json_t *j, struct exo_pool *out, char *err, size_t err_len)
         (rc = req_id(j, &out->id, "instance-pool", err, err_len)) < 0 ||
         (rc = opt_str(j, "name", &out->name, "instance-pool", err, err_len)) < 0 ||
         (rc = state_text(j, &out->state, "instance-pool", err, err_len)) < 0 ||
-        (rc = opt_int(j, "size", 0, &out->size, "instance-pool", err, err_len)) < 0 ||
-        (rc = opt_int(j, "disk-size", 0, &out->disk_size_gib, "instance-pool", err, err_len)) <
-            0 ||
+        (rc = group_size(j, "instance-pool", out->id, &out->size, &out->size_problem)) < 0 ||
+        (rc = int_in(j, "disk-size", 0, 0, EXO_DISK_MAX_GIB, &out->disk_size_gib,
+                     "instance-pool", err, err_len)) < 0 ||
         (rc = ref_id(j, "instance-type", &out->type_id, "instance-pool", err, err_len)) < 0 ||
         (rc = opt_map(j, "labels", &out->labels, "instance-pool", err, err_len)) < 0)
         goto fail;
-    if (out->size < 0) {
-        snprintf(err, err_len, "instance-pool %s: negative size %lld", out->id,
-                 (long long)out->size);
-        rc = NSC_ERR_INTERNAL;
-        goto fail;
-    }
     mgr = json_object_get(j, "manager");
     if (mgr != NULL && json_is_object(mgr)) {
         if ((rc = opt_str(mgr, "id", &out->manager_id, "instance-pool.manager", err, err_len)) <
@@ -278,6 +318,7 @@ exo_pool_clear(struct exo_pool *v)
     free(v->manager_id);
     free(v->manager_type);
     free(v->type_id);
+    free(v->size_problem);
     json_decref(v->labels);
     memset(v, 0, sizeof(*v));
 }
@@ -293,19 +334,14 @@ exo_parse_nodepool(const json_t *j, struct exo_nodepool *out, char *err, size_t 
         (rc = req_id(j, &out->id, what, err, err_len)) < 0 ||
         (rc = opt_str(j, "name", &out->name, what, err, err_len)) < 0 ||
         (rc = state_text(j, &out->state, what, err, err_len)) < 0 ||
-        (rc = opt_int(j, "size", 0, &out->size, what, err, err_len)) < 0 ||
-        (rc = opt_int(j, "disk-size", 0, &out->disk_size_gib, what, err, err_len)) < 0 ||
+        (rc = group_size(j, what, out->id, &out->size, &out->size_problem)) < 0 ||
+        (rc = int_in(j, "disk-size", 0, 0, EXO_DISK_MAX_GIB, &out->disk_size_gib, what, err,
+                     err_len)) < 0 ||
         (rc = ref_id(j, "instance-pool", &out->pool_id, what, err, err_len)) < 0 ||
         (rc = ref_id(j, "instance-type", &out->type_id, what, err, err_len)) < 0 ||
         (rc = opt_map(j, "labels", &out->labels, what, err, err_len)) < 0 ||
         (rc = opt_map(j, "taints", &out->taints, what, err, err_len)) < 0)
         goto fail;
-    if (out->size < 0) {
-        snprintf(err, err_len, "sks-nodepool %s: negative size %lld", out->id,
-                 (long long)out->size);
-        rc = NSC_ERR_INTERNAL;
-        goto fail;
-    }
     return NSC_OK;
 fail:
     exo_nodepool_clear(out);
@@ -320,6 +356,7 @@ exo_nodepool_clear(struct exo_nodepool *v)
     free(v->state);
     free(v->pool_id);
     free(v->type_id);
+    free(v->size_problem);
     json_decref(v->labels);
     json_decref(v->taints);
     memset(v, 0, sizeof(*v));
@@ -390,9 +427,10 @@ exo_parse_itype(const json_t *j, struct exo_itype *out, char *err, size_t err_le
         (rc = req_id(j, &out->id, what, err, err_len)) < 0 ||
         (rc = opt_str(j, "family", &out->family, what, err, err_len)) < 0 ||
         (rc = opt_str(j, "size", &out->size, what, err, err_len)) < 0 ||
-        (rc = opt_int(j, "cpus", -1, &out->cpus, what, err, err_len)) < 0 ||
-        (rc = opt_int(j, "gpus", 0, &out->gpus, what, err, err_len)) < 0 ||
-        (rc = opt_int(j, "memory", -1, &out->memory_bytes, what, err, err_len)) < 0)
+        (rc = int_in(j, "cpus", -1, 1, EXO_CPUS_MAX, &out->cpus, what, err, err_len)) < 0 ||
+        (rc = int_in(j, "gpus", 0, 0, EXO_GPUS_MAX, &out->gpus, what, err, err_len)) < 0 ||
+        (rc = int_in(j, "memory", -1, 1, EXO_MEMORY_MAX_BYTES, &out->memory_bytes, what, err,
+                     err_len)) < 0)
         goto fail;
     /* A template without cpu or memory would let any pod "fit": refuse it. */
     if (out->cpus <= 0 || out->memory_bytes <= 0 || out->gpus < 0) {
@@ -465,8 +503,8 @@ exo_parse_quota(const json_t *j, struct exo_quota *out, char *err, size_t err_le
 
     memset(out, 0, sizeof(*out));
     if ((rc = check_obj(j, "quota", err, err_len)) < 0 ||
-        (rc = opt_int(j, "usage", 0, &out->usage, "quota", err, err_len)) < 0 ||
-        (rc = opt_int(j, "limit", -2, &out->limit, "quota", err, err_len)) < 0)
+        (rc = int_in(j, "usage", 0, 0, INT32_MAX, &out->usage, "quota", err, err_len)) < 0 ||
+        (rc = int_in(j, "limit", -2, -1, INT32_MAX, &out->limit, "quota", err, err_len)) < 0)
         return rc;
     if (out->limit < -1) {
         snprintf(err, err_len, "quota: field \"limit\" is missing or below -1");

@@ -118,8 +118,9 @@ pool_discover(struct nsc_backend *b, struct exo_group **out, size_t *n_out)
         g->cloud_state = p.state;
         g->type_id = p.type_id;
         g->size = p.size;
+        g->size_problem = p.size_problem;
         g->disk_gib = p.disk_size_gib;
-        p.id = p.name = p.state = p.type_id = NULL;
+        p.id = p.name = p.state = p.type_id = p.size_problem = NULL;
         g->pool_id = strdup(g->id);
         exo_pool_clear(&p);
         n++;

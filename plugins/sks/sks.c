@@ -59,11 +59,13 @@ sks_groups_of(struct nsc_backend *b, const struct exo_cluster *cl, struct exo_gr
         g->cloud_state = strdup(np->state);
         g->type_id = np->type_id ? strdup(np->type_id) : NULL;
         g->size = np->size;
+        g->size_problem = np->size_problem ? strdup(np->size_problem) : NULL;
         g->disk_gib = np->disk_size_gib;
         g->labels = json_incref(np->labels);
         g->taints = json_incref(np->taints);
         n++;
-        if (g->id == NULL || g->pool_id == NULL || g->cloud_state == NULL) {
+        if (g->id == NULL || g->pool_id == NULL || g->cloud_state == NULL ||
+            (np->size_problem != NULL && g->size_problem == NULL)) {
             while (n > 0)
                 exo_group_clear(&gs[--n]);
             free(gs);

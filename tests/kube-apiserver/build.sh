@@ -96,11 +96,23 @@ for f in "$r2"/*.go "$r2"/*.s; do
     case "$f" in *_test.go) continue ;; esac
     [ -e "$f" ] && cp "$f" "$v2"/
 done
-log "building (a few minutes on 2 cores)"
+log "building $what (about 10 minutes per component on 2 idle cores; once per machine)"
+# Go's build is silent for minutes at a time: say once a minute that it is still going, so
+# that a console (CI's, a newcomer's) does not look hung.
+started=$(date +%s)
+(
+    while sleep 60; do
+        log "still building $what ($((($(date +%s) - started) / 60)) min so far)"
+    done
+) &
+ticker=$!
+trap 'kill "$ticker" 2>/dev/null; rm -rf "$work"' EXIT
 PATH=/usr/lib/go-1.19/bin:$PATH GOFLAGS=-tags=providerless GOPROXY=off GO111MODULE=on \
     GOCACHE="$work/gocache" GOPATH="$work/gopath" \
     make WHAT="$what" KUBE_GIT_VERSION=v1.20.2 \
     KUBE_BUILD_PLATFORMS=linux/amd64 >&2
+kill "$ticker" 2>/dev/null || true
+log "built in $((($(date +%s) - started) / 60)) min"
 for w in $what; do
     c=${w#cmd/}
     built=$(find _output -type f -name "$c" -perm -u+x | head -n 1)

@@ -3,12 +3,16 @@
  * limiter and the request layer's error mapping. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <check.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kube/client.h"
@@ -417,6 +421,241 @@ START_TEST(test_exec_plugin)
 }
 END_TEST
 
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sends stderr to a file until capture_end(), which returns what was written (static). */
+static int saved_stderr = -1;
+static char capture_path[128];
+
+static void
+capture_begin(void)
+{
+    int fd;
+
+    snprintf(capture_path, sizeof(capture_path), "/tmp/nsc-kube-stderr-%d", (int)getpid());
+    fflush(stderr);
+    saved_stderr = dup(2);
+    fd = open(capture_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    dup2(fd, 2);
+    close(fd);
+}
+
+static const char *
+capture_end(void)
+{
+    static char text[65536];
+    FILE *f;
+    size_t n;
+
+    fflush(stderr);
+    dup2(saved_stderr, 2);
+    close(saved_stderr);
+    f = fopen(capture_path, "r");
+    ck_assert_ptr_nonnull(f);
+    n = fread(text, 1, sizeof(text) - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    unlink(capture_path);
+    return text;
+}
+
+#define EXEC_OK_JSON                                                                           \
+    "'{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","        \
+    "\"status\":{\"token\":\"exec-tok-lingering\"}}'"
+
+/* A plugin that closes its output and lingers: one deadline covers reading and waiting,
+ * and what it started dies with it. Bounds are generous upper bounds only. */
+START_TEST(test_exec_lingering_plugin)
+{
+    static const char *const scripts[] = {
+        "echo " EXEC_OK_JSON "; exec >&- 2>&-; sleep 30",
+        /* a child keeps stdout open */
+        "echo " EXEC_OK_JSON "; sleep 30 & echo $! > \"$(dirname \"$0\")/bg.pid\"; exit 0",
+    };
+    struct kube_config *cfg = exec_cfg(scripts[_i], "client.authentication.k8s.io/v1");
+    struct kube_exec_cred cred;
+    char err[512] = "", pidfile[128], state[512] = "";
+    int64_t t0 = mono_ms(), took;
+    int rc = kube_exec_run(cfg, 1000, &cred, err, sizeof(err));
+    FILE *f;
+
+    took = mono_ms() - t0;
+    ck_assert_msg(took < 10000, "took %lld ms with a 1000 ms deadline", (long long)took);
+    ck_assert_int_eq(rc, NSC_ERR_AUTH);
+    ck_assert_msg(strstr(err, "no answer within 1000 ms") != NULL, "%s", err);
+    snprintf(pidfile, sizeof(pidfile), "%s/bg.pid", plugin_dir);
+    f = fopen(pidfile, "r");
+    if (f != NULL) {
+        int bg = 0, gone = 0;
+        char stat_path[64];
+        FILE *st;
+
+        ck_assert_int_eq(fscanf(f, "%d", &bg), 1);
+        fclose(f);
+        unlink(pidfile);
+        /* gone, or a zombie waiting for a reaper that is not ours; SIGKILL is delivered
+         * asynchronously, so give a loaded machine a few seconds to carry it out */
+        snprintf(stat_path, sizeof(stat_path), "/proc/%d/stat", bg);
+        for (t0 = mono_ms(); mono_ms() - t0 < 5000; usleep(20000)) {
+            st = fopen(stat_path, "r");
+            if ((gone = st == NULL))
+                break;
+            state[0] = '\0';
+            if (fgets(state, sizeof(state), st) == NULL)
+                state[0] = '\0';
+            fclose(st);
+            if (strstr(state, ") Z ") != NULL)
+                break;
+        }
+        ck_assert_msg(gone || strstr(state, ") Z ") != NULL, "the plugin's child lives on: %s",
+                      state);
+    }
+    exec_done(cfg);
+}
+END_TEST
+
+/* The plugin's stderr is logged prefixed with its name, bounded, control bytes escaped. */
+START_TEST(test_exec_stderr_bounded)
+{
+    struct kube_config *cfg =
+        exec_cfg("printf 'first\\033[31m red\\n' >&2\n"
+                 "i=0; while [ $i -lt 20 ]; do echo noise$i >&2; i=$((i+1)); done\n"
+                 "head -c 100000 /dev/zero | tr '\\000' a >&2\n"
+                 "exit 5",
+                 "client.authentication.k8s.io/v1");
+    struct kube_exec_cred cred;
+    char err[512] = "";
+    const char *out;
+    int rc;
+
+    log_set_level(NSC_LOG_DEBUG);
+    capture_begin();
+    rc = kube_exec_run(cfg, 5000, &cred, err, sizeof(err));
+    out = capture_end();
+    ck_assert_int_eq(rc, NSC_ERR_AUTH);
+    ck_assert_msg(strstr(err, "exited with status 5") != NULL, "%s", err);
+    ck_assert_msg(strstr(out, "exec plugin plugin: stderr: first\\x1b[31m red\n") != NULL, "%s",
+                  out);
+    ck_assert_ptr_null(strchr(out, '\x1b'));
+    ck_assert_msg(strstr(out, "stderr: noise6\n") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "stderr: noise7\n") == NULL, "%s", out);
+    ck_assert_msg(strstr(out, "(more lines not shown)") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "more bytes not shown)") != NULL, "%s", out);
+    ck_assert_msg(strlen(out) < 8192, "%zu bytes of log for one run", strlen(out));
+    exec_done(cfg);
+}
+END_TEST
+
+/* A server that accepts the connection and never answers: the kernel completes the
+ * handshake for a listening socket nobody accepts on. */
+static int
+silent_listener(int *port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    ck_assert_int_ge(fd, 0);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(fd, 8), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+static struct kube_client *
+silent_client(int port, const struct kube_client_opts *o)
+{
+    struct kube_config *cfg = calloc(1, sizeof(*cfg));
+    struct kube_client *c = NULL;
+    char url[64], err[256] = "";
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+    cfg->server = strdup(url);
+    cfg->source = strdup("test");
+    cfg->namespace = strdup("default");
+    ck_assert_msg(kube_client_new(cfg, o, &c, err, sizeof(err)) == 0, "%s", err);
+    return c;
+}
+
+static int
+discard_sink(void *ud, const char *data, size_t len)
+{
+    (void)ud;
+    (void)data;
+    (void)len;
+    return 0;
+}
+
+/* A request, and a list with the informer's long deadline, fail within their bounds with
+ * an error naming the path and "timed out", and the failure is logged at the default
+ * level. Upper bounds only: the verdict does not depend on the machine's speed. */
+START_TEST(test_silent_server_times_out)
+{
+    struct kube_client_opts o = {.timeout_ms = 1000, .stall_timeout_ms = 1000};
+    struct kube_resp resp;
+    char buf[512];
+    const char *out;
+    int port, fd = silent_listener(&port), rc;
+    struct kube_client *c = silent_client(port, &o);
+    int64_t t0, took;
+
+    log_set_level(NSC_LOG_INFO);
+    capture_begin();
+    t0 = mono_ms();
+    rc = kube_request(c, "GET", "/api/v1/nodes", NULL, NULL, 0, &resp);
+    took = mono_ms() - t0;
+    out = capture_end();
+    ck_assert_int_eq(rc, NSC_ERR_TRANSIENT);
+    ck_assert_msg(took < 10000, "took %lld ms with a 1000 ms deadline", (long long)took);
+    kube_resp_describe(&resp, buf, sizeof(buf));
+    ck_assert_msg(strstr(buf, "GET /api/v1/nodes: ") != NULL, "%s", buf);
+    ck_assert_msg(strstr(buf, "timed out after ") != NULL, "%s", buf);
+    ck_assert_msg(strstr(out, "W") == out && strstr(out, "/api/v1/nodes: timed out") != NULL,
+                  "no warning: %s", out);
+    kube_resp_clear(&resp);
+
+    /* the informer lists with a 120 s deadline: the stall limit ends it first */
+    t0 = mono_ms();
+    rc = kube_request_stream(c, "/api/v1/pods?limit=500", 120000, discard_sink, NULL, &resp);
+    took = mono_ms() - t0;
+    ck_assert_int_eq(rc, NSC_ERR_TRANSIENT);
+    ck_assert_msg(took < 10000, "list took %lld ms with a 1000 ms stall limit",
+                  (long long)took);
+    kube_resp_describe(&resp, buf, sizeof(buf));
+    ck_assert_msg(strstr(buf, "GET /api/v1/pods?limit=500: ") != NULL, "%s", buf);
+    ck_assert_msg(strstr(buf, "timed out") != NULL, "%s", buf);
+    kube_resp_clear(&resp);
+    kube_client_free(c);
+    close(fd);
+}
+END_TEST
+
+START_TEST(test_client_timeouts_range_checked)
+{
+    struct kube_client_opts o = {.timeout_ms = 4000000};
+    struct kube_config *cfg = calloc(1, sizeof(*cfg));
+    struct kube_client *c = NULL;
+    char err[256] = "";
+
+    cfg->server = strdup("http://127.0.0.1:1");
+    cfg->source = strdup("test");
+    cfg->namespace = strdup("default");
+    ck_assert_int_eq(kube_client_new(cfg, &o, &c, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert_ptr_null(c);
+    ck_assert_msg(strstr(err, "request timeout 4000000 ms is out of range") != NULL, "%s", err);
+}
+END_TEST
+
 START_TEST(test_status_mapping)
 {
     ck_assert_int_eq(kube_status_of_http(200), 0);
@@ -468,6 +707,10 @@ test_kube_config_tcase(void)
     tcase_add_test(tc, test_ratelimit);
     tcase_add_test(tc, test_parse_time);
     tcase_add_test(tc, test_exec_plugin);
+    tcase_add_loop_test(tc, test_exec_lingering_plugin, 0, 2);
+    tcase_add_test(tc, test_exec_stderr_bounded);
+    tcase_add_test(tc, test_silent_server_times_out);
+    tcase_add_test(tc, test_client_timeouts_range_checked);
     tcase_add_test(tc, test_status_mapping);
     tcase_add_test(tc, test_resp_describe);
     return tc;

@@ -33,9 +33,15 @@ expect_usage_error "--scale-down-enabled=maybe" 'invalid value "maybe" for flag 
 expect_usage_error "--nodes=3:1:pool" 'invalid value "3:1:pool" for flag --nodes'
 expect_usage_error "--once --dry-run" "no backend: pass --backend=NAME"
 expect_usage_error "--backend=static --output" "flag --output needs a value"
+# Numbers past the planner's int32 and int64 arithmetic are refused, naming the range.
+expect_usage_error "--max-nodes-total=4294967299" 'flag --max-nodes-total: out of range [0, 1000000]'
+expect_usage_error "--max-nodes-total=2147483648" 'flag --max-nodes-total: out of range [0, 1000000]'
+expect_usage_error "--cores-total=0:10000000000000000" 'flag --cores-total: want MIN:MAX with 0 <= MIN <= MAX <= 1000000000'
+expect_usage_error "--memory-total=0:10000000000" 'flag --memory-total: want MIN:MAX with 0 <= MIN <= MAX <= 1000000000'
 
 "$bin" --help >"$tmp/out" 2>&1 || fail "--help exited non-zero"
 grep -q -- "--scale-down-unneeded-time=DURATION" "$tmp/out" || fail "--help lacks the Go flags"
+grep -qF -- "(default 0; range 0..1000000)" "$tmp/out" || fail "--help lacks the ranges"
 "$bin" --version >"$tmp/out" 2>&1 || fail "--version exited non-zero"
 grep -q "^nodescaler [0-9]" "$tmp/out" || fail "--version printed: $(cat "$tmp/out")"
 

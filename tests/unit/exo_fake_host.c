@@ -78,6 +78,12 @@ fh_http(const struct nsc_host *h, const struct nsc_http_request *req,
         }
         r->at_ms = fh->mono_ms;
     }
+    if (fh->http_takes_ms != 0) {
+        int64_t t = fh->http_takes_ms > 0 ? fh->http_takes_ms : (int64_t)req->timeout_ms;
+
+        fh->now_ms += t;
+        fh->mono_ms += t;
+    }
     if (fh->route != NULL) {
         fh->routed = fh->route(fh, req->method, req->url);
         rep = &fh->routed;
@@ -103,6 +109,8 @@ fh_http_header(const struct nsc_host *h, const struct nsc_http_response *resp, c
     (void)h;
     if (rep != NULL && strcasecmp(name, "Retry-After") == 0)
         return rep->retry_after;
+    if (rep != NULL && strcasecmp(name, "Location") == 0)
+        return rep->location;
     return NULL;
 }
 
@@ -154,6 +162,7 @@ fake_host_reply(struct fake_host *fh, long status, const char *body, const char 
     r->body = body;
     r->retry_after = retry_after;
     r->transport_error = 0;
+    r->location = NULL;
 }
 
 void

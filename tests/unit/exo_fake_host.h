@@ -15,6 +15,7 @@ struct fake_reply {
     const char *body;
     const char *retry_after;
     int transport_error;
+    const char *location;
 };
 
 /** One request as the client sent it. */
@@ -44,6 +45,8 @@ struct fake_host {
     /** When set, answers every request instead of the queue (strings borrowed). */
     struct fake_reply (*route)(struct fake_host *fh, const char *method, const char *url);
     struct fake_reply routed;
+    /** Each request moves both clocks this much; -1: by the request's whole timeout. */
+    int64_t http_takes_ms;
 };
 
 /** Zero fh and fill the host table; the clocks start at now_ms. */

@@ -1,6 +1,7 @@
 #!/bin/sh
 # The offline replay end to end: nodescaler with the static backend on a kubectl snapshot
-# prints the decision as text and as JSON, and refuses a missing or broken snapshot.
+# prints the decision as text and as JSON, says without --dry-run which actions were carried
+# out, and refuses a missing or broken snapshot.
 set -u
 data="$top_srcdir/tests/data/replay"
 bin="$top_builddir/nodescaler"
@@ -30,6 +31,45 @@ case "$json" in
     "{"*"}") ;;
     *) echo "replay-cli: stdout is not one JSON object"; fail=1 ;;
 esac
+
+# Without --dry-run the output says what was carried out: the resizes the backend accepted
+# (the static backend resizes in memory), and that no node was removed.
+json=$("$bin" --backend=static --backend-opt="groups=$data/groups.json" --once \
+    --cluster-snapshot="$data/snapshot.json" --output=json 2>/dev/null) || {
+    echo "replay-cli: applied run failed"; fail=1; }
+printf '%s' "$json" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["dry_run"] is False, d["dry_run"]
+assert [(e["group"], e["to"], e["applied"]) for e in d["scale_up"]] == \
+    [("gpu", 1, True), ("web", 3, True)], d["scale_up"]
+' || { echo "replay-cli: applied scale-up not reported"; fail=1; }
+out=$("$bin" --backend=static --backend-opt="groups=$data/groups.json" --once \
+    --cluster-snapshot="$data/snapshot.json" 2>/dev/null)
+printf '%s\n' "$out" | grep -qx '  group web: 2 -> 3 nodes, for 2 pod(s): resized' || {
+    echo "replay-cli: text does not say the resize was made: $out"; fail=1; }
+sd="$top_srcdir/tests/data/scaledown/replay/empty-node-goes-busy-node-stays"
+json=$("$bin" --backend=static --backend-opt="groups=$sd/groups.json" --once \
+    --cluster-snapshot="$sd/snapshot.json" --output=json 2>/dev/null) || {
+    echo "replay-cli: scale-down run failed"; fail=1; }
+printf '%s' "$json" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+sd = d["scale_down"]
+assert [e["node"] for e in sd] == ["n1"], sd
+assert sd[0]["applied"] is False and "not carried out" in sd[0]["note"], sd
+' || { echo "replay-cli: a removal that was not made is not marked so"; fail=1; }
+out=$("$bin" --backend=static --backend-opt="groups=$sd/groups.json" --once \
+    --cluster-snapshot="$sd/snapshot.json" 2>/dev/null)
+want='  node n1 (group g): planned, not carried out: scale-down actuation is not available in --once'
+printf '%s\n' "$out" | grep -qxF "$want" || {
+    echo "replay-cli: text claims a removal: $out"; fail=1; }
+
+# The README's form of the decision matches the output: an expendable pod, never
+# considered, carries one "reason" (default/batch-low in expected.json).
+grep -q '"pod": "default/batch-low"' "$data/expected.json" &&
+grep -qF '{"pod": "ns/name", "reason": "why none is tried"}' "$top_srcdir/README.md" || {
+    echo "replay-cli: README does not document the single reason of no_scale_up"; fail=1; }
 
 # A snapshot that is not there, or not JSON, is refused with its name.
 err=$(run --cluster-snapshot=/nonexistent/dump.json --output=json 2>&1 >/dev/null) && {

@@ -291,7 +291,43 @@ static const struct {
     {"--max-nodes-total=ten",
      "invalid value \"ten\" for flag --max-nodes-total: not an integer"},
     {"--max-nodes-total=-1",
-     "invalid value \"-1\" for flag --max-nodes-total: out of range [0, 9223372036854775807]"},
+     "invalid value \"-1\" for flag --max-nodes-total: out of range [0, 1000000]"},
+    /* Past int32 (truncated to 3, or negative and so no cap) and past int64. */
+    {"--max-nodes-total=4294967299",
+     "invalid value \"4294967299\" for flag --max-nodes-total: out of range [0, 1000000]"},
+    {"--max-nodes-total=2147483648",
+     "invalid value \"2147483648\" for flag --max-nodes-total: out of range [0, 1000000]"},
+    {"--max-nodes-total=99999999999999999999", "flag --max-nodes-total: out of range [0, "
+                                               "1000000]"},
+    {"--max-nodes-per-scaleup=0", "flag --max-nodes-per-scaleup: out of range [1, 1000000]"},
+    {"--max-nodes-per-scaleup=4294967296",
+     "flag --max-nodes-per-scaleup: out of range [1, 1000000]"},
+    {"--expendable-pods-priority-cutoff=2147483648",
+     "flag --expendable-pods-priority-cutoff: out of range [-2147483648, 2147483647]"},
+    {"--ok-total-unready-count=4294967296",
+     "flag --ok-total-unready-count: out of range [0, 1000000]"},
+    {"--max-scale-down-parallelism=100000",
+     "flag --max-scale-down-parallelism: out of range [1, 10000]"},
+    {"--max-drain-parallelism=0", "flag --max-drain-parallelism: out of range [1, 10000]"},
+    {"--max-graceful-termination-sec=2147483648",
+     "flag --max-graceful-termination-sec: out of range [0, 2147483647]"},
+    {"--min-replica-count=2147483648",
+     "flag --min-replica-count: out of range [0, 2147483647]"},
+    {"--max-bulk-soft-taint-count=4294967296",
+     "flag --max-bulk-soft-taint-count: out of range [0, 1000000]"},
+    {"--predicate-parallelism=4096", "flag --predicate-parallelism: out of range [1, 1024]"},
+    {"--scheduler-verbosity=-1", "flag --scheduler-verbosity: out of range [0, 10]"},
+    {"--kube-client-burst=0", "flag --kube-client-burst: out of range [1, 100000]"},
+    {"--kube-client-qps=1e6", "flag --kube-client-qps: out of range [0, 100000]"},
+    {"--max-total-unready-percentage=101",
+     "flag --max-total-unready-percentage: out of range [0, 100]"},
+    {"--memory-difference-ratio=-0.1", "flag --memory-difference-ratio: out of range [0, 1]"},
+    {"--cores-total=0:10000000000000000",
+     "flag --cores-total: want MIN:MAX with 0 <= MIN <= MAX <= 1000000000"},
+    {"--memory-total=0:10000000000",
+     "flag --memory-total: want MIN:MAX with 0 <= MIN <= MAX <= 1000000000"},
+    {"--nodes=0:2147483648:pool", "flag --nodes: want MIN:MAX:NAME with 0 <= MIN <= MAX <= "
+                                  "1000000"},
     {"--v=11", "invalid value \"11\" for flag --v: out of range [0, 10]"},
     {"--scale-down-utilization-threshold=1.5",
      "invalid value \"1.5\" for flag --scale-down-utilization-threshold: out of range [0, 1]"},
@@ -360,7 +396,22 @@ START_TEST(usage_lists_every_flag)
     assert_contains(text, "--expander-priority-config=STRING");
     /* The offline replay's scale-down acts on these; the unneeded times it sets to zero. */
     assert_contains(text, "remove unneeded nodes (default true)\n");
-    assert_contains(text, "node deletions in flight (default 10)\n");
+    assert_contains(text, "node deletions in flight (default 10; range 1..10000)\n");
+    assert_contains(text, "cap on the number of nodes in the cluster; 0 for none (default 0; "
+                          "range 0..1000000)\n");
+    assert_contains(text, "MIN:MAX cores in the cluster (default 0:320000; range "
+                          "0..1000000000)\n");
+    /* Every number flag states the range it is held to. */
+    for (const char *line = text; line != NULL && *line != '\0';) {
+        const char *eol = strchr(line, '\n');
+        size_t n = eol != NULL ? (size_t)(eol - line) : strlen(line);
+        char buf[512];
+
+        snprintf(buf, sizeof(buf), "%.*s", (int)n, line);
+        if (strstr(buf, "=INT ") || strstr(buf, "=NUMBER ") || strstr(buf, "=MIN:MAX "))
+            ck_assert_msg(strstr(buf, " range ") != NULL, "no range in: %s", buf);
+        line = eol != NULL ? eol + 1 : NULL;
+    }
     assert_contains(text, "leave DaemonSet pods out of utilization\n");
     assert_contains(text, "before it goes (default 10m) [stored]\n");
     free(text);

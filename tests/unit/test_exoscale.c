@@ -147,9 +147,24 @@ static const struct {
     {"api-endpoint", "https://api.example.net", "https://api.example.net/v2", NULL},
     {"api-endpoint", "http://127.0.0.1:8080/v2", "http://127.0.0.1:8080/v2", NULL},
     {"api-endpoint", "http://[::1]:8080", "http://[::1]:8080/v2", NULL},
-    {"api-endpoint", "http://localhost:1/custom", "http://localhost:1/custom", NULL},
+    {"api-endpoint", "http://127.1.2.3:1/custom", "http://127.1.2.3:1/custom", NULL},
+    {"api-endpoint", "http://[0:0:0:0:0:0:0:1]/v2", "http://[0:0:0:0:0:0:0:1]/v2", NULL},
+    {"api-endpoint", "https://localhost:8443/v2", "https://localhost:8443/v2", NULL},
     {"api-endpoint", "http://10.0.0.1/v2", NULL, "plain http is allowed only for a loopback"},
     {"api-endpoint", "http://127.0.0.1.evil.com/v2", NULL, "loopback"},
+    /* Looks like 127.0.0.0/8 to the eye, but a resolver would be asked. */
+    {"api-endpoint", "http://127.999.1.1/v2", NULL, "loopback IP literal"},
+    {"api-endpoint", "http://127.0.0.1.10.255.255.1/v2", NULL, "loopback IP literal"},
+    {"api-endpoint", "http://127.1/v2", NULL, "loopback IP literal"},
+    {"api-endpoint", "http://127.0.0.01/v2", NULL, "loopback IP literal"},
+    {"api-endpoint", "http://0x7f.0.0.1/v2", NULL, "loopback IP literal"},
+    {"api-endpoint", "http://localhost:1/custom", NULL, "not a name such as localhost"},
+    {"api-endpoint", "http://[::2]/v2", NULL, "loopback IP literal"},
+    {"api-endpoint", "http://[::ffff:127.0.0.1]/v2", NULL, "loopback IP literal"},
+    {"api-endpoint", "http://[::1/v2", NULL, "unclosed"},
+    {"api-endpoint", "http://127.0.0.1:99999/v2", NULL, "malformed port"},
+    {"api-endpoint", "http://127.0.0.1:80x/v2", NULL, "malformed port"},
+    {"api-endpoint", "http://[::1]x/v2", NULL, "malformed port"},
     {"api-endpoint", "ftp://x/v2", NULL, "not an https:// URL"},
     {"api-endpoint", "https://user@host/v2", NULL, "plain base URL"},
     {"api-endpoint", "https:///v2", NULL, "no host"},
@@ -292,6 +307,7 @@ START_TEST(test_parse_objects)
             expect_int(name, "size", ex, p.size);
             expect_int(name, "n_members", ex, (long long)p.n_members);
             expect_int(name, "disk_size", ex, p.disk_size_gib);
+            expect_str(name, "size_problem", ex, p.size_problem);
             exo_pool_clear(&p);
         }
     } else if (strcmp(kind, "instance") == 0) {
@@ -318,6 +334,7 @@ START_TEST(test_parse_objects)
             expect_str(name, "type_id", ex, np.type_id);
             expect_int(name, "size", ex, np.size);
             expect_int(name, "disk_size", ex, np.disk_size_gib);
+            expect_str(name, "size_problem", ex, np.size_problem);
             exo_nodepool_clear(&np);
         }
     } else if (strcmp(kind, "sks-cluster") == 0) {
@@ -581,6 +598,38 @@ START_TEST(test_call_transport_exhausts)
 }
 END_TEST
 
+START_TEST(test_call_tls_failure_final)
+{
+    /* host->http says NSC_ERR_AUTH when the certificate fails verification. */
+    fake_host_fail(&fh, NSC_ERR_AUTH);
+    fake_host_reply(&fh, 200, "{}", NULL);
+    ck_assert_int_eq(exo_call(&cl, "GET", "/zone", NULL, NULL, EXO_RETRY_IDEMPOTENT, NULL),
+                     NSC_ERR_AUTH);
+    ck_assert_int_eq(fh.n_reqs, 1);
+    ck_assert_msg(strstr(cl.err, "TLS certificate failed verification") != NULL, "%s", cl.err);
+}
+END_TEST
+
+START_TEST(test_call_bounded_in_time)
+{
+    int i;
+
+    /* Every attempt uses its whole timeout: a fake host that moves the clock. */
+    for (i = 0; i < 8; i++)
+        fake_host_fail(&fh, NSC_ERR_TRANSIENT);
+    fh.http_takes_ms = -1;
+    cl.timeout_ms = 10000;
+    cl.retry_budget_ms = 15000;
+    ck_assert_int_eq(exo_call(&cl, "GET", "/zone", NULL, NULL, EXO_RETRY_IDEMPOTENT, NULL),
+                     NSC_ERR_TRANSIENT);
+    /* 10 s, 1 s, 10 s, 2 s, and the last 2 s left: 25 s, not 5 x 10 s + 15 s. */
+    ck_assert_int_le(fh.mono_ms - 1000, 25000);
+    ck_assert_int_eq(fh.n_reqs, 3);
+    ck_assert_ptr_nonnull(strstr(fh.log, "slow call"));
+    ck_assert_ptr_nonnull(strstr(fh.log, "retrying in"));
+}
+END_TEST
+
 START_TEST(test_call_budget_stops_backoff)
 {
     int i;
@@ -607,6 +656,25 @@ START_TEST(test_call_bad_json)
 }
 END_TEST
 
+START_TEST(test_call_redirect_named)
+{
+    fake_host_reply(&fh, 302, "", NULL);
+    fh.replies[0].location = "https://login.example.net/next?token=s3cr3t-value-not-for-logs";
+    fake_host_reply(&fh, 301, "", NULL);
+    ck_assert_int_eq(
+        exo_call(&cl, "GET", "/instance-pool", NULL, NULL, EXO_RETRY_IDEMPOTENT, NULL),
+        NSC_ERR_INTERNAL);
+    ck_assert_str_eq(cl.err, "GET /v2/instance-pool: HTTP 302: redirects are not followed "
+                             "(Location: https://login.example.net/next)");
+    ck_assert_int_eq(exo_call(&cl, "PUT", "/instance-pool/p:scale", NULL, "{\"size\":2}",
+                              EXO_RETRY_IDEMPOTENT, NULL),
+                     NSC_ERR_INTERNAL);
+    ck_assert_str_eq(cl.err, "PUT /v2/instance-pool/p:scale: HTTP 301: redirects are not "
+                             "followed (Location: none)");
+    ck_assert_int_eq(fh.n_reqs, 2);
+}
+END_TEST
+
 START_TEST(test_backoff_schedule)
 {
     ck_assert_int_eq(exo_backoff_ms(&cl, 0, NULL, 0), 1000);
@@ -623,6 +691,7 @@ END_TEST
 
 #define G_INST1 "10000000-0000-4000-8000-000000000001"
 #define G_INST2 "10000000-0000-4000-8000-000000000002"
+#define G_INST3 "10000000-0000-4000-8000-000000000003"
 #define G_OP "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 
 static int64_t route_size;
@@ -632,6 +701,8 @@ static const char *route_op_state; /* get-operation state */
 static const char *route_quota;
 static int route_evict_status[4];
 static int n_route_evict;
+static int route_scale_status[4];
+static int n_route_scale;
 static int64_t op_polls_at[64];
 static size_t n_op_polls;
 
@@ -646,6 +717,8 @@ test_discover(struct nsc_backend *b, struct exo_group **out, size_t *n_out)
     g->pool_id = strdup("p1");
     g->cloud_state = strdup("running");
     g->size = route_size;
+    if (route_size < 0)
+        g->size_problem = strdup("instance-pool p1: field \"size\" is missing");
     *out = g;
     *n_out = 1;
     return NSC_OK;
@@ -672,7 +745,7 @@ static const struct exo_kind test_kind = {"test",
 static struct fake_reply
 test_route(struct fake_host *h, const char *method, const char *url)
 {
-    struct fake_reply r = {200, "{}", NULL, 0};
+    struct fake_reply r = {200, "{}", NULL, 0, NULL};
     static const char op_pending[] = "{\"id\":\"" G_OP "\",\"state\":\"pending\"}";
     static char op_body[256];
 
@@ -691,7 +764,11 @@ test_route(struct fake_host *h, const char *method, const char *url)
         n_route_evict++;
         r.body = r.status == 200 ? op_pending : "{\"message\":\"upstream timeout\"}";
     } else if (strstr(url, ":scale") != NULL) {
-        r.body = op_pending;
+        r.status = route_scale_status[n_route_scale < 4 ? n_route_scale : 3];
+        n_route_scale++;
+        r.body = r.status == 200 ? op_pending : "{\"message\":\"upstream trouble\"}";
+        r.retry_after = r.status == 429 ? "1" : NULL;
+        r.transport_error = r.status == 0 ? NSC_ERR_TRANSIENT : 0;
     } else if (strstr(url, "/instance-pool/p1") != NULL && strcmp(method, "GET") == 0) {
         r.body = route_pool;
     } else {
@@ -722,6 +799,9 @@ ops_setup(void)
     route_evict_status[0] = route_evict_status[1] = route_evict_status[2] = 200;
     route_evict_status[3] = 200;
     n_route_evict = 0;
+    route_scale_status[0] = route_scale_status[1] = route_scale_status[2] = 200;
+    route_scale_status[3] = 200;
+    n_route_scale = 0;
     n_op_polls = 0;
     ck_assert_msg(exo_backend_create(&test_kind, &fh.host, NULL, 0, &tb, err, sizeof(err)) ==
                       NSC_OK,
@@ -864,6 +944,115 @@ START_TEST(test_ops_limits_from_quota)
 }
 END_TEST
 
+START_TEST(test_ops_size_unknown_not_resized)
+{
+    /* The pool answer had no usable size: the group stays visible at the members it has,
+     * but no :scale is sent for it. */
+    route_size = -1;
+    tb->dirty = true;
+    ck_assert_int_eq(exo_backend_refresh(tb), NSC_OK);
+    ck_assert_int_eq(tb->n_groups, 1);
+    ck_assert_ptr_nonnull(strstr(fh.log, "will not be resized"));
+    fh.n_reqs = 0;
+    ck_assert_int_eq(exo_backend_resize(tb, "g1", 3), NSC_ERR_INVALID);
+    ck_assert_msg(strstr(tb->last_error, "group g1: not resized: instance-pool p1: field "
+                                         "\"size\" is missing") != NULL,
+                  "%s", tb->last_error);
+    ck_assert_int_eq(count_reqs(":scale"), 0);
+}
+END_TEST
+
+START_TEST(test_ops_resize_never_below_members)
+{
+    /* A stale size of 1 for a pool listing three members: size=2 would delete one. */
+    route_size = 1;
+    route_members =
+        "{\"instances\":[{\"id\":\"" G_INST1 "\",\"state\":\"running\",\"manager\":"
+        "{\"id\":\"p1\",\"type\":\"instance-pool\"}},{\"id\":\"" G_INST2 "\",\"state\":"
+        "\"running\",\"manager\":{\"id\":\"p1\",\"type\":\"instance-pool\"}},{\"id\":\"" G_INST3
+        "\",\"state\":\"running\",\"manager\":{\"id\":\"p1\",\"type\":\"instance-pool\"}}]}";
+    tb->dirty = true;
+    ck_assert_int_eq(exo_backend_refresh(tb), NSC_OK);
+    fh.n_reqs = 0;
+    ck_assert_int_eq(exo_backend_resize(tb, "g1", 2), NSC_ERR_INVALID);
+    ck_assert_msg(strstr(tb->last_error, "the last listing shows 3 members") != NULL, "%s",
+                  tb->last_error);
+    /* Below the current target is refused too. */
+    route_size = 3;
+    tb->dirty = true;
+    ck_assert_int_eq(exo_backend_refresh(tb), NSC_OK);
+    fh.n_reqs = 0;
+    ck_assert_int_eq(exo_backend_resize(tb, "g1", 2), NSC_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(tb->last_error, "will not shrink from 3 to 2"));
+    ck_assert_int_eq(count_reqs(":scale"), 0);
+    ck_assert_int_eq(exo_backend_resize(tb, "g1", 4), NSC_OK);
+    ck_assert_int_eq(count_reqs(":scale"), 1);
+}
+END_TEST
+
+START_TEST(test_ops_scale_500_after_applied)
+{
+    /* The cloud applied the scale, then the answer was a 500: one :scale, success. */
+    route_scale_status[0] = route_scale_status[1] = route_scale_status[2] = 500;
+    route_scale_status[3] = 500;
+    route_pool = "{\"id\":\"p1\",\"size\":5,\"state\":\"scaling-up\",\"instances\":[]}";
+    fh.n_reqs = 0;
+    ck_assert_msg(exo_backend_resize(tb, "g1", 5) == NSC_OK, "%s", tb->last_error);
+    ck_assert_int_eq(count_reqs(":scale"), 1);
+    ck_assert_int_eq(count_reqs("/instance-pool/p1"), 2);
+    ck_assert_int_eq(tb->groups[0].size, 5);
+    ck_assert_ptr_nonnull(strstr(fh.log, "taken as applied"));
+    /* A connection reset after application reads the same. */
+    tb->groups[0].size = 2;
+    fake_host_sleep(&fh, 1000);
+    route_scale_status[0] = 0;
+    fh.n_reqs = 0;
+    n_route_scale = 0;
+    ck_assert_msg(exo_backend_resize(tb, "g1", 5) == NSC_OK, "%s", tb->last_error);
+    ck_assert_int_eq(count_reqs(":scale"), 1);
+}
+END_TEST
+
+START_TEST(test_ops_scale_not_applied_resent)
+{
+    /* 500 and the pool still at 2: sent once more after the read. */
+    route_scale_status[0] = 500;
+    fh.n_reqs = 0;
+    ck_assert_msg(exo_backend_resize(tb, "g1", 4) == NSC_OK, "%s", tb->last_error);
+    ck_assert_int_eq(count_reqs(":scale"), 2);
+    ck_assert_str_eq(tb->groups[0].op_id, G_OP);
+}
+END_TEST
+
+START_TEST(test_ops_scale_429_retried)
+{
+    /* A 429 says nothing was applied: sent again after the pause, no read needed. */
+    route_scale_status[0] = 429;
+    fh.n_reqs = 0;
+    ck_assert_msg(exo_backend_resize(tb, "g1", 3) == NSC_OK, "%s", tb->last_error);
+    ck_assert_int_eq(count_reqs(":scale"), 2);
+    ck_assert_int_eq(fh.n_reqs, 2);
+    ck_assert_int_eq(fh.reqs[1].at_ms - fh.reqs[0].at_ms, 1000);
+}
+END_TEST
+
+START_TEST(test_ops_scale_refusal_final)
+{
+    route_scale_status[0] = 400;
+    fh.n_reqs = 0;
+    ck_assert_int_eq(exo_backend_resize(tb, "g1", 3), NSC_ERR_INVALID);
+    ck_assert_int_eq(count_reqs(":scale"), 1);
+    ck_assert_ptr_nonnull(strstr(tb->last_error, "HTTP 400"));
+    /* A pool grown past the target by someone else is not shrunk by a resend. */
+    route_scale_status[1] = 503;
+    route_pool = "{\"id\":\"p1\",\"size\":7,\"instances\":[]}";
+    fh.n_reqs = 0;
+    ck_assert_int_eq(exo_backend_resize(tb, "g1", 3), NSC_ERR_INVALID);
+    ck_assert_int_eq(count_reqs(":scale"), 1);
+    ck_assert_msg(strstr(tb->last_error, "above the target") != NULL, "%s", tb->last_error);
+}
+END_TEST
+
 START_TEST(test_ops_instance_states)
 {
     ck_assert_int_eq(tb->groups[0].n_members, 2);
@@ -925,6 +1114,9 @@ exoscale_suite(void)
     tcase_add_test(tc, test_call_transport_exhausts);
     tcase_add_test(tc, test_call_budget_stops_backoff);
     tcase_add_test(tc, test_call_bad_json);
+    tcase_add_test(tc, test_call_redirect_named);
+    tcase_add_test(tc, test_call_tls_failure_final);
+    tcase_add_test(tc, test_call_bounded_in_time);
     tcase_add_test(tc, test_backoff_schedule);
     suite_add_tcase(s, tc);
 
@@ -937,6 +1129,12 @@ exoscale_suite(void)
     tcase_add_test(tc, test_ops_evict_gives_up);
     tcase_add_test(tc, test_ops_limits_from_quota);
     tcase_add_test(tc, test_ops_instance_states);
+    tcase_add_test(tc, test_ops_size_unknown_not_resized);
+    tcase_add_test(tc, test_ops_resize_never_below_members);
+    tcase_add_test(tc, test_ops_scale_500_after_applied);
+    tcase_add_test(tc, test_ops_scale_not_applied_resent);
+    tcase_add_test(tc, test_ops_scale_429_retried);
+    tcase_add_test(tc, test_ops_scale_refusal_final);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -581,6 +581,52 @@ START_TEST(test_config_errors_name_variable)
 }
 END_TEST
 
+START_TEST(test_slow_api_fails_within_bound)
+{
+    struct nsc_option extra[] = {{"request-timeout-ms", "400"}, {"retry-budget-ms", "400"}};
+    json_t *slow = json_pack("{s:s,s:s,s:i,s:i}", "operation", "list-instances", "kind", "slow",
+                             "count", 10, "delay-ms", 2000);
+    struct timespec t0, t1;
+    int64_t took_ms;
+    int rc;
+
+    ck_assert_msg(open_backend("sks", SKS_KEY, SKS_SECRET, extra, 2) == NSC_OK, "%s", err);
+    ck_assert_msg(refresh_read() == NSC_OK, "%s", err);
+    ck_assert_int_eq(exo_emu_add_fault(emu, slow, err, sizeof(err)), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    rc = backend_refresh(be, err, sizeof(err));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    took_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    ck_assert_int_eq(rc, NSC_ERR_TRANSIENT);
+    /* request-timeout-ms + retry-budget-ms for the whole call, attempts and back-off
+     * together (each attempt alone could take 400 ms, five of them 2 s), plus slack for
+     * a loaded machine. */
+    ck_assert_msg(took_ms < 1300, "refresh took %lld ms", (long long)took_ms);
+    ck_assert_msg(strstr(err, "list") != NULL || strstr(err, "instance") != NULL, "%s", err);
+    json_decref(slow);
+}
+END_TEST
+
+START_TEST(test_time_options_range_checked)
+{
+    static const struct {
+        const char *key, *value;
+    } bad[] = {{"request-timeout-ms", "99"},
+               {"request-timeout-ms", "600000"},
+               {"retry-budget-ms", "-1"},
+               {"retry-budget-ms", "600000"},
+               {"retries", "11"}};
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct nsc_option extra[] = {{bad[i].key, bad[i].value}};
+
+        ck_assert_int_eq(open_backend("sks", SKS_KEY, SKS_SECRET, extra, 1), NSC_ERR_INVALID);
+        ck_assert_msg(strstr(err, bad[i].key) != NULL, "%s", err);
+    }
+}
+END_TEST
+
 /* ---- the emulator itself ---- */
 
 static size_t
@@ -887,6 +933,8 @@ backends_suite(void)
     tcase_add_test(tc, test_pool_discover_scale_evict);
     tcase_add_test(tc, test_pool_named_only);
     tcase_add_test(tc, test_config_errors_name_variable);
+    tcase_add_test(tc, test_slow_api_fails_within_bound);
+    tcase_add_test(tc, test_time_options_range_checked);
     suite_add_tcase(s, tc);
     tc = tcase_create("emulator");
     tcase_add_checked_fixture(tc, emu_setup, emu_teardown);

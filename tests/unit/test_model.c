@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "model/model.h"
 #include "model/quantity.h"
@@ -926,6 +927,356 @@ START_TEST(stream_chunk_boundaries)
 }
 END_TEST
 
+/* ---- objects the model cannot read ---- */
+
+/* stderr into a temporary file while a call runs, to read the warnings it logs. */
+struct capture {
+    int saved;
+    FILE *f;
+};
+
+static void
+capture_begin(struct capture *c)
+{
+    fflush(stderr);
+    c->f = tmpfile();
+    ck_assert_ptr_nonnull(c->f);
+    c->saved = dup(2);
+    ck_assert_int_ge(c->saved, 0);
+    ck_assert_int_ge(dup2(fileno(c->f), 2), 0);
+}
+
+/* The captured text (owned: free). */
+static char *
+capture_end(struct capture *c)
+{
+    fflush(stderr);
+    dup2(c->saved, 2);
+    close(c->saved);
+    long n = ftell(c->f);
+    char *text = calloc(1, (size_t)(n > 0 ? n : 0) + 1);
+    ck_assert_ptr_nonnull(text);
+    rewind(c->f);
+    size_t got = n > 0 ? fread(text, 1, (size_t)n, c->f) : 0;
+    text[got] = 0;
+    fclose(c->f);
+    return text;
+}
+
+static uint32_t
+id_of(const struct model *m, const char *s)
+{
+    return intern_find(&m->strings, s, strlen(s));
+}
+
+/* The three ways objects arrive: a snapshot read as text (the stream splitter and the
+ * scanner), a parsed tree, and one object at a time as a watch delivers them. */
+enum ingest_way { WAY_STREAM = 0, WAY_TREE, WAY_WATCH, WAY_N };
+
+static void
+ingest(struct model *m, enum ingest_way way, const char *list, struct model_load_stats *st)
+{
+    char err[300] = "";
+    json_error_t jerr;
+    json_t *root = json_loads(list, 0, &jerr);
+    ck_assert_msg(root != NULL, "%s", jerr.text);
+    memset(st, 0, sizeof(*st));
+    if (way == WAY_STREAM) {
+        ck_assert_int_eq(model_load_buffer(m, list, strlen(list), "list", st, err, sizeof(err)),
+                         0);
+    } else if (way == WAY_TREE) {
+        ck_assert_int_eq(model_load_json(m, root, st, err, sizeof(err)), 0);
+    } else {
+        size_t i;
+        json_t *it;
+        json_array_foreach(json_object_get(root, "items"), i, it)
+        {
+            char *one = json_dumps(it, JSON_COMPACT);
+            ck_assert_int_eq(model_upsert_text(m, one, strlen(one), NULL, st, err, sizeof(err)),
+                             0);
+            free(one);
+        }
+    }
+    json_decref(root);
+}
+
+#define POD_ON(name, node, extra_meta, extra_spec)                                             \
+    "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"" name                                         \
+    "\",\"namespace\":\"default\"" extra_meta "},\"spec\":{\"nodeName\":" node                 \
+    ",\"containers\":[{\"name\":\"c\"}]" extra_spec "},"                                       \
+    "\"status\":{\"phase\":\"Running\"}}"
+
+static const char unreadable_list[] = "{\"kind\":\"List\",\"items\":["
+                                      "{\"kind\":\"Node\",\"metadata\":{\"name\":\"n1\"}},"
+                                      "{\"kind\":\"Node\",\"metadata\":{\"name\":\"n2\"}},"
+                                      "{\"kind\":\"Node\",\"metadata\":{\"name\":\"n3\"}},"
+    /* a toleration operator the model does not know */
+    POD_ON("bad-tol", "\"n1\"", "",
+           ",\"tolerations\":[{\"key\":\"k\",\"operator\":\"Gt\"}]") ","
+    /* a timestamp that is not RFC 3339 */
+    POD_ON("bad-time", "\"n2\"", ",\"creationTimestamp\":\"yesterday\"", "") ","
+    /* unbound: holds nothing on any node */
+    POD_ON("bad-pending", "null", "", ",\"tolerations\":[{\"operator\":\"Gt\"}]") "," POD_ON(
+        "good", "\"n3\"", "", "") "]}";
+
+/* A bound pod the model refuses is remembered against its node, whichever way it came,
+ * until a readable version or a delete of it. */
+START_TEST(unreadable_pods_remembered)
+{
+    for (int way = 0; way < WAY_N; way++) {
+        struct model *m = model_new();
+        struct model_load_stats st;
+        ingest(m, (enum ingest_way)way, unreadable_list, &st);
+        ck_assert_uint_eq(st.n_skipped, 3);
+        ck_assert_uint_eq(st.n_pods, 1);
+        ck_assert_uint_eq(m->bad_pods.n_live, 2);
+        const struct model_unreadable *u = model_unreadable_pod_on(m, id_of(m, "n1"));
+        ck_assert_msg(u != NULL, "way %d: n1 has no unreadable pod", way);
+        ck_assert_str_eq(u->key, "default/bad-tol");
+        ck_assert_msg(strstr(u->reason, "operator"), "%s", u->reason);
+        u = model_unreadable_pod_on(m, id_of(m, "n2"));
+        ck_assert_ptr_nonnull(u);
+        ck_assert_str_eq(u->key, "default/bad-time");
+        ck_assert_msg(strstr(u->reason, "creationTimestamp"), "%s", u->reason);
+        ck_assert_ptr_null(model_unreadable_pod_on(m, id_of(m, "n3")));
+
+        /* The pod becomes readable: the record goes. */
+        static const char fixed[] = POD_ON("bad-tol", "\"n1\"", "", "");
+        char err[300];
+        ck_assert_int_eq(
+            model_upsert_text(m, fixed, strlen(fixed), NULL, NULL, err, sizeof(err)), 0);
+        ck_assert_ptr_nonnull(model_find_pod(m, "default", "bad-tol"));
+        ck_assert_ptr_null(model_unreadable_pod_on(m, id_of(m, "n1")));
+        /* Unreadable again, through the tree way: back, and the last readable version
+         * stays as it was. */
+        json_t *bad = json_loads(
+            POD_ON("bad-tol", "\"n1\"", "", ",\"tolerations\":[{\"operator\":\"Lt\"}]"), 0,
+            NULL);
+        ck_assert_int_eq(model_upsert_pod(m, bad), NSC_ERR_INVALID);
+        json_decref(bad);
+        ck_assert_ptr_nonnull(model_unreadable_pod_on(m, id_of(m, "n1")));
+        /* Deletes clear it, also of a pod the model never held. */
+        ck_assert_int_eq(model_delete_pod(m, "default", "bad-tol"), 0);
+        ck_assert_ptr_null(model_unreadable_pod_on(m, id_of(m, "n1")));
+        ck_assert_int_eq(model_delete_pod(m, "default", "bad-time"), 0);
+        ck_assert_ptr_null(model_unreadable_pod_on(m, id_of(m, "n2")));
+        ck_assert_int_eq(model_delete_pod(m, "default", "bad-time"), NSC_ERR_NOT_FOUND);
+        ck_assert_uint_eq(m->bad_pods.n_live, 0);
+
+        /* A node that cannot be read applies to every node. */
+        static const char lost[] = "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"x\","
+                                   "\"namespace\":\"default\"},\"spec\":{\"nodeName\":7}}";
+        ck_assert_int_eq(model_upsert_text(m, lost, strlen(lost), NULL, NULL, err, sizeof(err)),
+                         0);
+        u = model_unreadable_pod_on(m, id_of(m, "n3"));
+        ck_assert_ptr_nonnull(u);
+        ck_assert(u->node_unknown);
+        model_free(m);
+    }
+}
+END_TEST
+
+/* Memory stays bounded: past MODEL_MAX_UNREADABLE records only a count grows. */
+START_TEST(unreadable_records_bounded)
+{
+    struct model *m = model_new();
+    char text[400], err[200];
+    for (int i = 0; i < MODEL_MAX_UNREADABLE + 10; i++) {
+        snprintf(text, sizeof(text),
+                 "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p%d\",\"namespace\":\"d\","
+                 "\"creationTimestamp\":\"soon\"},\"spec\":{\"nodeName\":\"n\"}}",
+                 i);
+        ck_assert_int_eq(model_upsert_text(m, text, strlen(text), NULL, NULL, err, sizeof(err)),
+                         0);
+    }
+    ck_assert_uint_eq(m->bad_pods.n_live, MODEL_MAX_UNREADABLE);
+    ck_assert_uint_eq(m->n_unreadable_lost, 10);
+    model_free(m);
+}
+END_TEST
+
+/* A node whose numbers cannot be read keeps its identity, so that it still counts as a
+ * registered member of its group; a PDB that cannot be read is named by namespace. */
+START_TEST(unreadable_nodes_and_pdbs_remembered)
+{
+    static const char list[] =
+        "{\"kind\":\"List\",\"items\":["
+        "{\"kind\":\"Node\",\"metadata\":{\"name\":\"big\",\"labels\":{\"pool\":\"a\"}},"
+        "\"spec\":{\"providerID\":\"exoscale://1\"},"
+        "\"status\":{\"capacity\":{\"cpu\":\"1e999\",\"memory\":\"1Gi\"}}},"
+        "{\"kind\":\"PodDisruptionBudget\",\"metadata\":{\"name\":\"guard\","
+        "\"namespace\":\"web\"},\"spec\":{\"minAvailable\":\"half\"}}]}";
+    for (int way = 0; way < WAY_N; way++) {
+        struct model *m = model_new();
+        struct model_load_stats st;
+        ingest(m, (enum ingest_way)way, list, &st);
+        ck_assert_uint_eq(st.n_skipped, 2);
+        ck_assert_ptr_null(model_find_node(m, "big"));
+        ck_assert_uint_eq(m->bad_nodes.n_live, 1);
+        const struct model_unreadable *u = NULL;
+        for (uint32_t i = 0; i < m->bad_nodes.n_slots && !u; i++)
+            u = m->bad_nodes.slots[i];
+        ck_assert_str_eq(u->key, "big");
+        ck_assert_str_eq(u->provider_id, "exoscale://1");
+        ck_assert_ptr_nonnull(u->labels);
+        ck_assert_str_eq(intern_str(&m->strings, labels_get(u->labels, id_of(m, "pool"))), "a");
+        ck_assert_msg(strstr(u->reason, "status.capacity"), "%s", u->reason);
+        u = model_unreadable_pdb_in(m, id_of(m, "web"));
+        ck_assert_ptr_nonnull(u);
+        ck_assert_str_eq(u->key, "web/guard");
+        ck_assert_ptr_null(model_unreadable_pdb_in(m, id_of(m, "default")));
+        /* Readable versions replace the records. */
+        static const char node[] =
+            "{\"kind\":\"Node\",\"metadata\":{\"name\":\"big\"},"
+            "\"status\":{\"capacity\":{\"cpu\":\"1\",\"memory\":\"1Gi\"}}}";
+        static const char pdb[] = "{\"kind\":\"PodDisruptionBudget\",\"metadata\":{\"name\":"
+                                  "\"guard\",\"namespace\":\"web\"},\"spec\":{}}";
+        char err[300];
+        ck_assert_int_eq(model_upsert_text(m, node, strlen(node), NULL, NULL, err, sizeof(err)),
+                         0);
+        ck_assert_int_eq(model_upsert_text(m, pdb, strlen(pdb), NULL, NULL, err, sizeof(err)),
+                         0);
+        ck_assert_uint_eq(m->bad_nodes.n_live, 0);
+        ck_assert_ptr_null(model_unreadable_pdb_in(m, id_of(m, "web")));
+        model_free(m);
+    }
+}
+END_TEST
+
+/* A node that reports no resources must never stand for its group's new nodes. */
+START_TEST(node_capacity_known)
+{
+    struct model *m = model_new();
+    json_t *empty = json_loads("{\"kind\":\"Node\",\"metadata\":{\"name\":\"e\"},\"status\":"
+                               "{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}",
+                               0, NULL),
+           *full = json_loads("{\"kind\":\"Node\",\"metadata\":{\"name\":\"f\"},\"status\":"
+                              "{\"allocatable\":{\"cpu\":\"2\",\"memory\":\"1Gi\"}}}",
+                              0, NULL);
+    ck_assert_int_eq(model_upsert_node(m, empty), 0);
+    ck_assert_int_eq(model_upsert_node(m, full), 0);
+    ck_assert(!model_node_has_capacity(model_find_node(m, "e")));
+    ck_assert(model_node_has_capacity(model_find_node(m, "f")));
+    json_decref(empty);
+    json_decref(full);
+    model_free(m);
+}
+END_TEST
+
+/* A snapshot never read without end: /dev/zero, a directory, a size limit. */
+START_TEST(snapshot_input_bounded)
+{
+    struct model *m = model_new();
+    char err[400] = "";
+    ck_assert_int_eq(model_load_file(m, "/dev/zero", NULL, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert_msg(strstr(err, "/dev/zero: not JSON at byte 0"), "%s", err);
+    ck_assert_int_eq(model_load_file(m, "/", NULL, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert_msg(strstr(err, "/: is a directory"), "%s", err);
+    /* Text after the document. */
+    static const char trail[] = "{\"kind\":\"List\",\"items\":[]}\n  x";
+    ck_assert_int_eq(
+        model_load_buffer(m, trail, strlen(trail), "trail", NULL, err, sizeof(err)),
+        NSC_ERR_INVALID);
+    ck_assert_msg(strstr(err, "trail: not JSON at byte 29"), "%s", err);
+    /* Past the limit, with a limit of 1 MiB and a List of 3 MiB. */
+    FILE *f = tmpfile();
+    ck_assert_ptr_nonnull(f);
+    fputs("{\"kind\":\"List\",\"items\":[", f);
+    for (int i = 0; i < 30000; i++)
+        fprintf(
+            f, "%s{\"kind\":\"Namespace\",\"metadata\":{\"name\":\"ns-%06d\"},\"x\":\"%060d\"}",
+            i ? "," : "", i, 0);
+    fputs("]}", f);
+    ck_assert_int_gt(ftell(f), 3 << 20);
+    rewind(f);
+    ck_assert_int_eq(model_load_stream_max(m, f, "big.json", 1 << 20, NULL, err, sizeof(err)),
+                     NSC_ERR_INVALID);
+    ck_assert_msg(strstr(err, "big.json: larger than the size limit of 1048576 bytes"), "%s",
+                  err);
+    rewind(f);
+    ck_assert_int_eq(model_load_stream_max(m, f, "big.json", 4 << 20, NULL, err, sizeof(err)),
+                     0);
+    fclose(f);
+    model_free(m);
+}
+END_TEST
+
+/* Two Nodes of one name in a List: which is real cannot be told, so the List is refused,
+ * naming the node and both items, whichever loader reads it. */
+START_TEST(duplicate_node_names_refused)
+{
+    static const char list[] = "{\"kind\":\"List\",\"items\":["
+                               "{\"kind\":\"Node\",\"metadata\":{\"name\":\"n1\"}},"
+                               "{\"kind\":\"Namespace\",\"metadata\":{\"name\":\"x\"}},"
+                               "{\"kind\":\"Node\",\"metadata\":{\"name\":\"n1\"},\"spec\":{"
+                               "\"unschedulable\":true}}]}";
+    static const char typed[] = "{\"items\":[{\"metadata\":{\"name\":\"a\"}},"
+                                "{\"metadata\":{\"name\":\"a\"}}],\"kind\":\"NodeList\"}";
+    char err[400] = "";
+    struct model *m = model_new();
+    ck_assert_int_eq(model_load_buffer(m, list, strlen(list), "snap", NULL, err, sizeof(err)),
+                     NSC_ERR_INVALID);
+    ck_assert_msg(strstr(err, "snap: items[0] and items[2] are both Node \"n1\""), "%s", err);
+    model_free(m);
+    m = model_new();
+    ck_assert_int_eq(model_load_buffer(m, typed, strlen(typed), "snap", NULL, err, sizeof(err)),
+                     NSC_ERR_INVALID);
+    ck_assert_msg(strstr(err, "items[0] and items[1] are both Node \"a\""), "%s", err);
+    model_free(m);
+    m = model_new();
+    json_t *root = json_loads(list, 0, NULL);
+    ck_assert_int_eq(model_load_json(m, root, NULL, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert_msg(strstr(err, "items[0] and items[2] are both Node \"n1\""), "%s", err);
+    json_decref(root);
+    /* One List loaded twice into one model is no duplicate. */
+    static const char once[] = "{\"kind\":\"List\",\"items\":["
+                               "{\"kind\":\"Node\",\"metadata\":{\"name\":\"n1\"}}]}";
+    model_free(m);
+    m = model_new();
+    ck_assert_int_eq(model_load_buffer(m, once, strlen(once), "a", NULL, err, sizeof(err)), 0);
+    ck_assert_int_eq(model_load_buffer(m, once, strlen(once), "a", NULL, err, sizeof(err)), 0);
+    model_free(m);
+}
+END_TEST
+
+/* A pod whose spec has no member the scheduling spec is made of: the text way and the
+ * tree way give the same verdict (skipped) and the same warning. */
+START_TEST(pod_without_containers_both_ways)
+{
+    static const char pod[] = "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"namespace\":"
+                              "\"d\"},\"spec\":{\"nodeName\":\"n1\"}}";
+    char *logs[2];
+    struct model_load_stats st[2];
+    for (int way = 0; way < 2; way++) {
+        struct model *m = model_new();
+        struct capture c;
+        char err[200] = "";
+        memset(&st[way], 0, sizeof(st[way]));
+        capture_begin(&c);
+        if (way == 0) {
+            ck_assert_int_eq(
+                model_upsert_text(m, pod, strlen(pod), NULL, &st[way], err, sizeof(err)), 0);
+        } else {
+            json_t *o = json_loads(pod, 0, NULL);
+            ck_assert_int_eq(model_load_json(m, o, &st[way], err, sizeof(err)), 0);
+            json_decref(o);
+        }
+        logs[way] = capture_end(&c);
+        ck_assert_ptr_null(model_find_pod(m, "d", "p"));
+        ck_assert_ptr_nonnull(model_unreadable_pod_on(m, id_of(m, "n1")));
+        model_free(m);
+    }
+    ck_assert_uint_eq(st[0].n_skipped, 1);
+    ck_assert_uint_eq(st[1].n_skipped, 1);
+    for (int way = 0; way < 2; way++)
+        ck_assert_msg(strstr(logs[way], "skipping pod d/p: field spec.containers: missing"),
+                      "way %d logged \"%s\"", way, logs[way]);
+    ck_assert_str_eq(strchr(logs[0], ']'), strchr(logs[1], ']'));
+    free(logs[0]);
+    free(logs[1]);
+}
+END_TEST
+
 static Suite *
 model_suite(void)
 {
@@ -939,6 +1290,13 @@ model_suite(void)
     tcase_add_test(tc, malformed_documents);
     tcase_add_test(tc, selectors);
     tcase_add_test(tc, stream_loading);
+    tcase_add_test(tc, unreadable_pods_remembered);
+    tcase_add_test(tc, unreadable_records_bounded);
+    tcase_add_test(tc, unreadable_nodes_and_pdbs_remembered);
+    tcase_add_test(tc, node_capacity_known);
+    tcase_add_test(tc, snapshot_input_bounded);
+    tcase_add_test(tc, duplicate_node_names_refused);
+    tcase_add_test(tc, pod_without_containers_both_ways);
     suite_add_tcase(s, tc);
     TCase *ts = tcase_create("text");
     tcase_set_timeout(ts, 120);

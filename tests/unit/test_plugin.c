@@ -25,15 +25,6 @@
 
 static char tmpdir[256];
 
-/* Path of a test plugin built by libtool in this build tree. */
-static void
-tp_path(const char *name, char *buf, size_t len)
-{
-    const char *top = getenv("top_builddir");
-
-    snprintf(buf, len, "%s/tests/plugins/.libs/%s.so", top ? top : ".", name);
-}
-
 static void
 tmp_setup(void)
 {
@@ -75,6 +66,32 @@ copy_file(const char *from, const char *to, mode_t mode)
     fclose(in);
     ck_assert_int_eq(fclose(out), 0);
     ck_assert_int_eq(chmod(to, mode), 0);
+}
+
+static void
+make_dir(const char *path, mode_t mode)
+{
+    ck_assert_msg(mkdir(path, 0700) == 0, "mkdir %s", path);
+    ck_assert_int_eq(chmod(path, mode), 0);
+}
+
+/* Path of a copy of a test plugin of this build tree, in tmpdir (mode 0700 under /tmp):
+ * the loader checks every directory above a backend, and those above the build tree
+ * belong to whoever set up the machine, so the tests load from a tree they made. */
+static void
+tp_path(const char *name, char *buf, size_t len)
+{
+    const char *top = getenv("top_builddir");
+    char from[512], dir[300];
+    struct stat st;
+
+    snprintf(from, sizeof(from), "%s/tests/plugins/.libs/%s.so", top ? top : ".", name);
+    snprintf(dir, sizeof(dir), "%s/plugins", tmpdir);
+    if (stat(dir, &st) != 0)
+        make_dir(dir, 0755);
+    snprintf(buf, len, "%s/%s.so", dir, name);
+    if (stat(buf, &st) != 0)
+        copy_file(from, buf, 0644);
 }
 
 /* Sends stderr to a file until capture_end(), which returns what was written (static). */
@@ -180,11 +197,22 @@ END_TEST
 
 START_TEST(loader_resolves_name_along_path)
 {
-    char dir[512], err[ERR_LEN];
+    char dir[600], err[ERR_LEN];
     struct plugin *p = NULL;
-    const char *top = getenv("top_builddir");
 
-    snprintf(dir, sizeof(dir), "%s:%s/tests/plugins", tmpdir, top ? top : ".");
+    char from[512], to[512];
+
+    /* the layout of a libtool build tree: DIR/.libs/NAME.so */
+    tp_path("tp_good", from, sizeof(from));
+    snprintf(to, sizeof(to), "%s/tests", tmpdir);
+    make_dir(to, 0755);
+    snprintf(to, sizeof(to), "%s/tests/plugins", tmpdir);
+    make_dir(to, 0755);
+    snprintf(to, sizeof(to), "%s/tests/plugins/.libs", tmpdir);
+    make_dir(to, 0755);
+    snprintf(to, sizeof(to), "%s/tests/plugins/.libs/tp_good.so", tmpdir);
+    copy_file(from, to, 0644);
+    snprintf(dir, sizeof(dir), "%s:%s/tests/plugins", tmpdir, tmpdir);
     setenv("NSC_BACKEND_PATH", dir, 1);
     ck_assert_int_eq(plugin_load("tp_good", &p, err, sizeof(err)), 0);
     assert_contains(plugin_path(p), "/tests/plugins/.libs/tp_good.so");
@@ -316,6 +344,155 @@ START_TEST(loader_refuses_writable)
     ck_assert_int_eq(plugin_load(to, &p, err, sizeof(err)), NSC_ERR_INVALID);
     assert_contains(err, to);
     assert_contains(err, writable[_i].message);
+}
+END_TEST
+
+/* A copy of tp_good at DIR/NAME under tmpdir, DIR made with dir_mode (NULL: tmpdir). */
+static void
+tp_copy_in(const char *dir, mode_t dir_mode, const char *name, char *out, size_t len)
+{
+    char from[512], d[400];
+
+    tp_path("tp_good", from, sizeof(from));
+    if (dir != NULL) {
+        snprintf(d, sizeof(d), "%s/%s", tmpdir, dir);
+        make_dir(d, dir_mode);
+    } else {
+        snprintf(d, sizeof(d), "%s", tmpdir);
+    }
+    snprintf(out, len, "%s/%s", d, name);
+    copy_file(from, out, 0644);
+}
+
+START_TEST(loader_refuses_foreign_owner)
+{
+    char to[512], err[ERR_LEN];
+    struct plugin *p = NULL;
+
+    ck_assert_msg(geteuid() == 0, "this test changes owners: run it as root");
+    tp_copy_in(NULL, 0, "foreign.so", to, sizeof(to));
+    ck_assert_int_eq(chown(to, 65534, 65534), 0);
+    ck_assert_int_eq(plugin_load(to, &p, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert_ptr_null(p);
+    assert_contains(err, to);
+    assert_contains(err, "refused: file is owned by uid 65534, not by root or uid 0");
+}
+END_TEST
+
+START_TEST(loader_refuses_foreign_directory)
+{
+    char to[512], dir[512], err[ERR_LEN], want[1100];
+    struct plugin *p = NULL;
+
+    ck_assert_msg(geteuid() == 0, "this test changes owners: run it as root");
+    tp_copy_in("theirs", 0755, "x.so", to, sizeof(to));
+    snprintf(dir, sizeof(dir), "%s/theirs", tmpdir);
+    ck_assert_int_eq(chown(dir, 65534, 65534), 0);
+    ck_assert_int_eq(plugin_load(to, &p, err, sizeof(err)), NSC_ERR_INVALID);
+    snprintf(want, sizeof(want), "refused: directory %s is owned by uid 65534", dir);
+    assert_contains(err, want);
+}
+END_TEST
+
+static const struct {
+    mode_t mode;
+    const char *suffix;
+} open_dirs[] = {
+    {0777, " is group- or world-writable and not sticky (mode 0777); run chmod go-w on it"},
+    {0775, " is group- or world-writable and not sticky (mode 0775)"},
+    {0757, " is group- or world-writable and not sticky (mode 0757)"},
+};
+
+/* A writable parent lets its writers rename their own file into the backend's place. */
+START_TEST(loader_refuses_writable_directory)
+{
+    char to[512], err[ERR_LEN], want[1100];
+    struct plugin *p = NULL;
+
+    tp_copy_in("open", 0755, "x.so", to, sizeof(to));
+    ck_assert_int_eq(plugin_load(to, &p, err, sizeof(err)), 0);
+    plugin_unload(p);
+    snprintf(want, sizeof(want), "%s/open", tmpdir);
+    ck_assert_int_eq(chmod(want, open_dirs[_i].mode), 0);
+    p = NULL;
+    ck_assert_int_eq(plugin_load(to, &p, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert_ptr_null(p);
+    snprintf(want, sizeof(want), "cannot load backend %s: refused: directory %s/open%s", to,
+             tmpdir, open_dirs[_i].suffix);
+    assert_contains(err, want);
+}
+END_TEST
+
+START_TEST(loader_refuses_writable_grandparent)
+{
+    char to[512], dir[512], err[ERR_LEN], want[1100];
+    struct plugin *p = NULL;
+
+    snprintf(dir, sizeof(dir), "%s/group", tmpdir);
+    make_dir(dir, 0770);
+    tp_copy_in("group/sub", 0755, "x.so", to, sizeof(to));
+    ck_assert_int_eq(plugin_load(to, &p, err, sizeof(err)), NSC_ERR_INVALID);
+    snprintf(want, sizeof(want), "refused: directory %s is group- or world-writable", dir);
+    assert_contains(err, want);
+}
+END_TEST
+
+/* A sticky directory (/tmp) lets only an entry's owner rename or remove it. */
+START_TEST(loader_accepts_sticky_directory)
+{
+    char to[512], err[ERR_LEN] = "";
+    struct plugin *p = NULL;
+
+    tp_copy_in("sticky", 01777, "x.so", to, sizeof(to));
+    ck_assert_msg(plugin_load(to, &p, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_str_eq(plugin_ops(p)->name, "testplugin");
+    plugin_unload(p);
+}
+END_TEST
+
+/* The directories checked are those of the real file, not of a link to it. */
+START_TEST(loader_checks_real_path_of_link)
+{
+    char to[512], link[512], err[ERR_LEN], want[1100];
+    struct plugin *p = NULL;
+
+    tp_copy_in("open", 0777, "x.so", to, sizeof(to));
+    snprintf(link, sizeof(link), "%s/link.so", tmpdir);
+    ck_assert_int_eq(symlink(to, link), 0);
+    ck_assert_int_eq(plugin_load(link, &p, err, sizeof(err)), NSC_ERR_INVALID);
+    snprintf(want, sizeof(want), "cannot load backend %s: refused: directory %s/open is", to,
+             tmpdir);
+    assert_contains(err, want);
+}
+END_TEST
+
+/* Loads go through /proc/self/fd/N; a name the dynamic linker saw before must not hand
+ * back the object loaded under it. */
+START_TEST(loader_loads_what_it_checked)
+{
+    char good[512], bad[512], err[ERR_LEN];
+    struct plugin *p = NULL, *q = NULL;
+
+    tp_path("tp_good", good, sizeof(good));
+    tp_path("tp_major", bad, sizeof(bad));
+    ck_assert_int_eq(plugin_load(good, &p, err, sizeof(err)), 0);
+    plugin_unload(p);
+    ck_assert_int_eq(plugin_load(bad, &q, err, sizeof(err)), NSC_ERR_INVALID);
+    assert_contains(err, "built for ABI 2.0");
+    ck_assert_int_eq(plugin_load(good, &p, err, sizeof(err)), 0);
+    plugin_unload(p);
+}
+END_TEST
+
+START_TEST(loader_refuses_fifo)
+{
+    char path[512], err[ERR_LEN];
+    struct plugin *p = NULL;
+
+    snprintf(path, sizeof(path), "%s/fifo.so", tmpdir);
+    ck_assert_int_eq(mkfifo(path, 0644), 0);
+    ck_assert_int_eq(plugin_load(path, &p, err, sizeof(err)), NSC_ERR_INVALID);
+    assert_contains(err, "fifo.so: not a regular file");
 }
 END_TEST
 
@@ -799,6 +976,52 @@ START_TEST(host_http_refusals)
 }
 END_TEST
 
+/* ---- log lines ---- */
+
+static size_t
+count_char(const char *s, char c)
+{
+    size_t n = 0;
+
+    for (; *s; s++)
+        n += *s == c;
+    return n;
+}
+
+/* A pod name can carry a newline and terminal escapes: one message stays one line. */
+START_TEST(log_text_escapes_control_bytes)
+{
+    const char *out;
+
+    log_set_format(LOG_FORMAT_TEXT);
+    capture_begin();
+    log_msg(
+        NSC_LOG_INFO, "kube\nx", "deleted pod %s",
+        "a\nI1205 10:00:00.000000       1 kube] forged\x1b[31m\r\t\x01\x7f\xc2\x9b|\xc3\xa9");
+    out = capture_end();
+    ck_assert_uint_eq(count_char(out, '\n'), 1);
+    ck_assert_ptr_null(strchr(out, '\x1b'));
+    ck_assert_ptr_null(strchr(out, '\r'));
+    assert_contains(out, " kube\\nx] deleted pod a\\nI1205 10:00:00.000000       1 kube] "
+                         "forged\\x1b[31m\\r\\t\\x01\\x7f\\xc2\\x9b|\xc3\xa9\n");
+}
+END_TEST
+
+START_TEST(log_json_escapes_control_bytes)
+{
+    const char *out;
+
+    log_set_format(LOG_FORMAT_JSON);
+    capture_begin();
+    log_msg(NSC_LOG_INFO, "kube", "deleted pod %s", "a\n\"b\"\x1b[31m\x7f\xc2\x9b|\xc3\xa9");
+    out = capture_end();
+    log_set_format(LOG_FORMAT_TEXT);
+    ck_assert_uint_eq(count_char(out, '\n'), 1);
+    assert_contains(
+        out, "\"msg\":\"deleted pod a\\n\\\"b\\\"\\u001b[31m\\u007f\\u009b|\xc3\xa9\"}\n");
+}
+END_TEST
+
 static Suite *
 plugin_suite(void)
 {
@@ -821,6 +1044,15 @@ plugin_suite(void)
     tcase_add_test(tc, loader_directory);
     tcase_add_loop_test(tc, loader_refuses_writable, 0,
                         (int)(sizeof(writable) / sizeof(writable[0])));
+    tcase_add_test(tc, loader_refuses_foreign_owner);
+    tcase_add_test(tc, loader_refuses_foreign_directory);
+    tcase_add_loop_test(tc, loader_refuses_writable_directory, 0,
+                        (int)(sizeof(open_dirs) / sizeof(open_dirs[0])));
+    tcase_add_test(tc, loader_refuses_writable_grandparent);
+    tcase_add_test(tc, loader_accepts_sticky_directory);
+    tcase_add_test(tc, loader_checks_real_path_of_link);
+    tcase_add_test(tc, loader_loads_what_it_checked);
+    tcase_add_test(tc, loader_refuses_fifo);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("backend");
@@ -842,6 +1074,12 @@ plugin_suite(void)
     tcase_add_test(tc, host_http_round_trip);
     tcase_add_test(tc, host_http_timeout);
     tcase_add_test(tc, host_http_refusals);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("log");
+    tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
+    tcase_add_test(tc, log_text_escapes_control_bytes);
+    tcase_add_test(tc, log_json_escapes_control_bytes);
     suite_add_tcase(s, tc);
     return s;
 }

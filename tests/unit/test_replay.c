@@ -1,9 +1,11 @@
-/* Check suite for engine/loop/replay: the decision object and its text for a kubectl
- * snapshot and static-backend groups under tests/data/replay. */
+/* Check suite for engine/loop: the typed decision of a pass (filled from the planners,
+ * applied through a resize function, rendered as JSON and text) for a kubectl snapshot
+ * and static-backend groups under tests/data/replay. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "loop/replay.h"
 
@@ -65,7 +67,7 @@ decide(struct model **mp, struct group_set *gs)
     return d;
 }
 
-START_TEST(decision_json)
+START_TEST(decision_json_rendering)
 {
     struct model *m;
     struct group_set gs = {0};
@@ -83,16 +85,44 @@ START_TEST(decision_json)
 }
 END_TEST
 
-START_TEST(decision_text)
+/* The typed decision of the replay fixture, planned as --once plans it. */
+static void
+plan(struct model **mp, struct group_set *gs, struct decision *d)
 {
-    struct model *m;
-    struct group_set gs = {0};
-    json_t *d = decide(&m, &gs);
+    struct model *m = model_new();
+    char err[300];
+    struct model_load_stats st;
+    ck_assert_msg(model_load_file(m, data_path("snapshot.json"), &st, err, sizeof(err)) == 0,
+                  "%s", err);
+    load_groups(gs);
+    struct scaleup_options o;
+    struct scaledown_options sdo;
+    scaleup_options_default(&o);
+    scaledown_options_default(&sdo);
+    ck_assert_msg(loop_plan(m, gs, &o, &sdo, (int64_t)time(NULL), d, err, sizeof(err)) == 0,
+                  "%s", err);
+    *mp = m;
+}
+
+static char *
+render_text(const struct decision *d)
+{
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    ck_assert_int_eq(replay_render_text(d, f), 0);
+    ck_assert_ptr_nonnull(f);
+    decision_text(d, f);
     fclose(f);
+    return buf;
+}
+
+START_TEST(decision_text_rendering)
+{
+    struct model *m;
+    struct group_set gs = {0};
+    struct decision d;
+    plan(&m, &gs, &d);
+    char *buf = render_text(&d);
     FILE *w = fopen(data_path("expected.txt"), "r");
     ck_assert_ptr_nonnull(w);
     char want[8192];
@@ -101,10 +131,197 @@ START_TEST(decision_text)
     fclose(w);
     ck_assert_msg(strcmp(buf, want) == 0, "text differs:\n%s", buf);
     free(buf);
-    json_decref(d);
+    decision_free(&d);
     group_set_free(&gs);
     model_free(m);
-    ck_assert_int_eq(replay_render_text(NULL, stdout), NSC_ERR_INVALID);
+}
+END_TEST
+
+/* A resize function that records its calls and refuses the groups listed in refuse. */
+struct fake_resize {
+    int n_calls;
+    char groups[8][64];
+    int32_t targets[8];
+    const char *refuse;
+};
+
+static int
+fake_resize(void *arg, const char *group_id, int32_t to, char *err, size_t err_len)
+{
+    struct fake_resize *f = arg;
+    ck_assert_int_lt(f->n_calls, 8);
+    snprintf(f->groups[f->n_calls], sizeof(f->groups[0]), "%s", group_id);
+    f->targets[f->n_calls++] = to;
+    if (f->refuse && strcmp(f->refuse, group_id) == 0) {
+        snprintf(err, err_len, "quota exceeded for %s", group_id);
+        return NSC_ERR_TRANSIENT;
+    }
+    return 0;
+}
+
+START_TEST(decision_filled_from_planners)
+{
+    struct model *m;
+    struct group_set gs = {0};
+    struct decision d;
+    plan(&m, &gs, &d);
+    ck_assert(d.cluster_read);
+    ck_assert_uint_eq(d.n_scale_up, 2);
+    ck_assert_str_eq(d.scale_up[1].group_id, "web");
+    ck_assert_str_eq(gs.groups[d.scale_up[1].group].id, "web");
+    ck_assert_int_eq(d.scale_up[1].from, 2);
+    ck_assert_int_eq(d.scale_up[1].to, 3);
+    ck_assert_uint_eq(d.scale_up[1].n_pods, 2);
+    ck_assert_str_eq(d.scale_up[1].pods[0], "default/api-2");
+    ck_assert_uint_eq(d.n_fits, 2);
+    ck_assert_str_eq(d.fits[0].node, "web-1");
+    ck_assert_uint_eq(d.n_no_scale_up, 2);
+    ck_assert_ptr_nonnull(d.no_scale_up[0].why); /* expendable: one reason */
+    ck_assert_uint_eq(d.no_scale_up[0].n_reasons, 0);
+    ck_assert_ptr_null(d.no_scale_up[1].why);
+    ck_assert_uint_eq(d.no_scale_up[1].n_reasons, 3);
+    ck_assert_uint_eq(d.n_scale_down, 0);
+    ck_assert_uint_eq(d.n_unremovable, 3);
+    ck_assert_uint_eq(d.summary.n_pending, 7);
+    ck_assert_uint_eq(d.summary.n_groups, 3);
+    ck_assert(!d.apply_attempted);
+    decision_free(&d);
+    decision_free(&d); /* zeroed: a second free is harmless */
+    group_set_free(&gs);
+    model_free(m);
+}
+END_TEST
+
+START_TEST(apply_resizes_once_per_entry)
+{
+    struct model *m;
+    struct group_set gs = {0};
+    struct decision d;
+    struct fake_resize f = {0};
+    char err[256] = "";
+    plan(&m, &gs, &d);
+    ck_assert_int_eq(decision_apply(&d, false, fake_resize, &f, err, sizeof(err)), 0);
+    ck_assert_int_eq(f.n_calls, 2);
+    ck_assert_str_eq(f.groups[0], "gpu");
+    ck_assert_int_eq(f.targets[0], 1);
+    ck_assert_str_eq(f.groups[1], "web");
+    ck_assert_int_eq(f.targets[1], 3);
+    ck_assert_int_eq(d.scale_up[0].outcome, DECISION_APPLIED);
+    ck_assert_int_eq(d.scale_up[1].outcome, DECISION_APPLIED);
+
+    /* Applied: each entry says so, in JSON and in text. */
+    json_t *j = decision_json(&d);
+    ck_assert(json_is_true(
+        json_object_get(json_array_get(json_object_get(j, "scale_up"), 1), "applied")));
+    json_decref(j);
+    char *t = render_text(&d);
+    ck_assert_msg(strstr(t, "  group web: 2 -> 3 nodes, for 2 pod(s): resized\n"), "%s", t);
+    free(t);
+    decision_free(&d);
+    group_set_free(&gs);
+    model_free(m);
+
+    /* A dry run calls nothing and its renderings are the replay's, unchanged. */
+    plan(&m, &gs, &d);
+    f.n_calls = 0;
+    ck_assert_int_eq(decision_apply(&d, true, fake_resize, &f, err, sizeof(err)), 0);
+    ck_assert_int_eq(f.n_calls, 0);
+    j = decision_json(&d);
+    ck_assert_ptr_null(
+        json_object_get(json_array_get(json_object_get(j, "scale_up"), 0), "applied"));
+    json_decref(j);
+    decision_free(&d);
+    group_set_free(&gs);
+    model_free(m);
+}
+END_TEST
+
+START_TEST(apply_failed_resize_not_applied)
+{
+    struct model *m;
+    struct group_set gs = {0};
+    struct decision d;
+    struct fake_resize f = {.refuse = "gpu"};
+    char err[256] = "";
+    plan(&m, &gs, &d);
+    ck_assert_int_eq(decision_apply(&d, false, fake_resize, &f, err, sizeof(err)),
+                     NSC_ERR_TRANSIENT);
+    /* The first refusal stops the pass: web is not asked. */
+    ck_assert_int_eq(f.n_calls, 1);
+    ck_assert_msg(strstr(err, "group gpu") && strstr(err, "quota exceeded"), "%s", err);
+    ck_assert_int_eq(d.scale_up[0].outcome, DECISION_FAILED);
+    ck_assert_int_eq(d.scale_up[1].outcome, DECISION_SKIPPED);
+
+    json_t *j = decision_json(&d), *su = json_object_get(j, "scale_up");
+    ck_assert(json_is_false(json_object_get(json_array_get(su, 0), "applied")));
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(su, 0), "error")),
+                     "quota exceeded for gpu");
+    ck_assert(json_is_false(json_object_get(json_array_get(su, 1), "applied")));
+    json_decref(j);
+    char *t = render_text(&d);
+    ck_assert_msg(strstr(t, "group gpu: 0 -> 1 nodes, for 1 pod(s): resize failed: quota "
+                            "exceeded for gpu\n"),
+                  "%s", t);
+    ck_assert_msg(strstr(t, "group web: 2 -> 3 nodes, for 2 pod(s): not attempted"), "%s", t);
+    free(t);
+    decision_free(&d);
+    group_set_free(&gs);
+    model_free(m);
+}
+END_TEST
+
+/* A removal the planner chose is never reported as done: nothing removes nodes yet. */
+START_TEST(scale_down_never_claimed)
+{
+    struct decision d = {0};
+    static char name[] = "n1", group[] = "web";
+    struct scaledown_node n = {
+        .name = name, .group_id = group, .state = SD_NODE_REMOVABLE, .empty = true};
+    struct scaledown_journal jr = {.nodes = &n, .n_nodes = 1, .n_removable = 1};
+    struct fake_resize f = {0};
+    char err[256] = "";
+    ck_assert_int_eq(decision_fill_scaledown(&d, &jr), 0);
+    ck_assert_uint_eq(d.n_scale_down, 1);
+    ck_assert(d.scale_down[0].empty);
+
+    /* Planned only (a dry run): the replay's {"node", "group"}, no claim either way. */
+    json_t *j = decision_json(&d), *e = json_array_get(json_object_get(j, "scale_down"), 0);
+    ck_assert_uint_eq(json_object_size(e), 2);
+    json_decref(j);
+    char *t = render_text(&d);
+    ck_assert_msg(strstr(t, "Scale-down:\n  node n1 (group web)\n"), "%s", t);
+    free(t);
+
+    ck_assert_int_eq(decision_apply(&d, false, fake_resize, &f, err, sizeof(err)), 0);
+    ck_assert_int_eq(f.n_calls, 0);
+    j = decision_json(&d);
+    e = json_array_get(json_object_get(j, "scale_down"), 0);
+    ck_assert(json_is_false(json_object_get(e, "applied")));
+    ck_assert_ptr_nonnull(
+        strstr(json_string_value(json_object_get(e, "note")), "not carried out"));
+    json_decref(j);
+    t = render_text(&d);
+    ck_assert_msg(strstr(t, "  node n1 (group web): planned, not carried out: scale-down "
+                            "actuation is not available in --once\n"),
+                  "%s", t);
+    free(t);
+    decision_free(&d);
+}
+END_TEST
+
+/* Without a cluster there is nothing to plan: the same type, empty, with its note. */
+START_TEST(groups_only_decision)
+{
+    struct group_set gs = {0};
+    struct decision d = {0};
+    load_groups(&gs);
+    ck_assert_int_eq(decision_from_groups(&d, &gs, "no change: the cluster was not read"), 0);
+    ck_assert(!d.cluster_read);
+    ck_assert_uint_eq(d.n_scale_up + d.n_scale_down + d.n_fits + d.n_no_scale_up, 0);
+    ck_assert_uint_eq(d.summary.n_groups, 3);
+    ck_assert_str_eq(d.note, "no change: the cluster was not read");
+    decision_free(&d);
+    group_set_free(&gs);
 }
 END_TEST
 
@@ -129,9 +346,14 @@ replay_suite(void)
 {
     Suite *s = suite_create("replay");
     TCase *tc = tcase_create("core");
-    tcase_add_test(tc, decision_json);
-    tcase_add_test(tc, decision_text);
+    tcase_add_test(tc, decision_json_rendering);
+    tcase_add_test(tc, decision_text_rendering);
     tcase_add_test(tc, deterministic);
+    tcase_add_test(tc, decision_filled_from_planners);
+    tcase_add_test(tc, apply_resizes_once_per_entry);
+    tcase_add_test(tc, apply_failed_resize_not_applied);
+    tcase_add_test(tc, scale_down_never_claimed);
+    tcase_add_test(tc, groups_only_decision);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "loop/options.h"
 #include "loop/replay.h"
 #include "model/model.h"
 #include "nsc_config.h"
@@ -424,9 +425,11 @@ build_groups(json_t *groups, struct group_set *gs, struct scaledown_group_state 
     }
 }
 
-/* Run the planner on case tc; the journal is the caller's to free. */
+/* Run the planner on case tc, after the items of tc and then the objects of the JSON
+ * array text extra (NULL: none), which the model may refuse; the journal is the caller's
+ * to free. */
 static void
-run_case(json_t *tc, struct scaledown_journal *j)
+run_case_with(json_t *tc, const char *extra, struct scaledown_journal *j)
 {
     const char *name = json_string_value(json_object_get(tc, "name"));
     struct model *m = model_new();
@@ -434,6 +437,10 @@ run_case(json_t *tc, struct scaledown_journal *j)
     json_t *it;
     json_array_foreach(json_object_get(tc, "items"), i, it)
         ck_assert_msg(model_upsert(m, it, NULL) == 0, "%s: item %zu refused", name, i);
+    json_t *more = extra ? json_loads(extra, 0, NULL) : json_array();
+    ck_assert_ptr_nonnull(more);
+    json_array_foreach(more, i, it) model_upsert(m, it, NULL);
+    json_decref(more);
     struct group_set gs = {0};
     struct scaledown_group_state *gst = NULL;
     build_groups(json_object_get(tc, "groups"), &gs, &gst);
@@ -459,6 +466,12 @@ run_case(json_t *tc, struct scaledown_journal *j)
     group_set_free(&gs);
     free(gst);
     model_free(m);
+}
+
+static void
+run_case(json_t *tc, struct scaledown_journal *j)
+{
+    run_case_with(tc, NULL, j);
 }
 
 START_TEST(plan_table)
@@ -552,6 +565,83 @@ START_TEST(journal_renderings)
                            "  keep n2: NotUnderutilized: cpu utilization 0.750 is above the "
                            "threshold 0.500\n");
     free(text);
+    scaledown_journal_free(&j);
+    json_decref(cases);
+}
+END_TEST
+
+/* A pod the model refuses (a toleration operator "Gt", a timestamp that is not RFC 3339)
+ * still runs on its node: that node must stay, named by the pod, and take no pods. */
+START_TEST(plan_unreadable_pod_keeps_node)
+{
+    json_t *cases = load_cases("plan.json");
+    json_t *tc = json_array_get(cases, 0); /* n1 empty and removable, n2 busy */
+    static const char *const bad[] = {
+        "[{\"kind\":\"Pod\",\"metadata\":{\"name\":\"bare\",\"namespace\":\"default\"},"
+        "\"spec\":{\"nodeName\":\"n1\",\"tolerations\":[{\"key\":\"k\",\"operator\":\"Gt\"}],"
+        "\"containers\":[{\"name\":\"c\"}],\"volumes\":[{\"name\":\"v\",\"emptyDir\":{}}]},"
+        "\"status\":{\"phase\":\"Running\"}}]",
+        "[{\"kind\":\"Pod\",\"metadata\":{\"name\":\"bare\",\"namespace\":\"default\","
+        "\"creationTimestamp\":\"yesterday\"},\"spec\":{\"nodeName\":\"n1\","
+        "\"containers\":[{\"name\":\"c\"}]},\"status\":{\"phase\":\"Running\"}}]",
+    };
+    for (size_t k = 0; k < 2; k++) {
+        struct scaledown_journal j;
+        run_case_with(tc, bad[k], &j);
+        const struct scaledown_node *e = scaledown_journal_find(&j, "n1");
+        char why[1400];
+        ck_assert_ptr_nonnull(e);
+        ck_assert_msg(e->state == SD_NODE_UNREMOVABLE, "case %zu: n1 is %s", k,
+                      scaledown_node_state_name(e->state));
+        ck_assert_str_eq(scaledown_reason_name(e->reason), "UnreadablePod");
+        ck_assert_str_eq(e->object, "default/bare");
+        scaledown_node_reason_text(e, why, sizeof(why));
+        ck_assert_msg(strstr(why, k == 0 ? "operator" : "creationTimestamp"), "%s", why);
+        scaledown_journal_free(&j);
+    }
+    json_decref(cases);
+}
+END_TEST
+
+/* A PDB the model cannot read may protect any pod of its namespace: none is evicted. */
+START_TEST(plan_unreadable_pdb_blocks_namespace)
+{
+    json_t *cases = load_cases("plan.json");
+    /* "two half-empty nodes: one drains onto the other": a drain that needs an eviction. */
+    json_t *tc = NULL;
+    for (size_t i = 0; i < json_array_size(cases); i++)
+        if (strcmp(json_string_value(json_object_get(json_array_get(cases, i), "name")),
+                   "two half-empty nodes: one drains onto the other") == 0)
+            tc = json_array_get(cases, i);
+    ck_assert_ptr_nonnull(tc);
+    struct scaledown_journal j;
+    run_case(tc, &j);
+    ck_assert_uint_ge(j.n_removable, 1); /* without the PDB a node goes */
+    scaledown_journal_free(&j);
+    run_case_with(tc,
+                  "[{\"kind\":\"PodDisruptionBudget\",\"metadata\":{\"name\":\"guard\","
+                  "\"namespace\":\"default\"},\"spec\":{\"selector\":{},"
+                  "\"minAvailable\":\"many\"},\"status\":{\"disruptionsAllowed\":0}}]",
+                  &j);
+    ck_assert_uint_eq(j.n_removable, 0);
+    for (size_t i = 0; i < j.n_nodes; i++) {
+        const struct scaledown_node *e = &j.nodes[i];
+        if (e->empty)
+            continue;
+        ck_assert_msg(e->state == SD_NODE_UNREMOVABLE, "%s is %s", e->name,
+                      scaledown_node_state_name(e->state));
+        ck_assert_str_eq(scaledown_reason_name(e->reason), "BlockedByPod");
+        ck_assert_str_eq(scaledown_rule_name(e->rule), "pdb");
+        ck_assert_str_eq(e->object, "default/guard");
+        ck_assert_msg(strstr(e->message, "could not be read"), "%s", e->message);
+    }
+    /* Another namespace's pods are not concerned. */
+    scaledown_journal_free(&j);
+    run_case_with(tc,
+                  "[{\"kind\":\"PodDisruptionBudget\",\"metadata\":{\"name\":\"guard\","
+                  "\"namespace\":\"other\"},\"spec\":{\"minAvailable\":\"many\"}}]",
+                  &j);
+    ck_assert_uint_ge(j.n_removable, 1);
     scaledown_journal_free(&j);
     json_decref(cases);
 }
@@ -710,7 +800,7 @@ START_TEST(options_from_daemon_flags)
     struct nsc_config cfg;
     ck_assert_int_eq(config_init(&cfg), 0);
     struct scaledown_options a, b;
-    scaledown_options_from_config(&cfg, &a);
+    loop_scaledown_options(&cfg, &a);
     scaledown_options_default(&b);
     /* The daemon's defaults are the planner's defaults. */
     ck_assert(a.enabled == b.enabled && a.utilization_threshold == b.utilization_threshold &&
@@ -738,7 +828,7 @@ START_TEST(options_from_daemon_flags)
     char *const argv[] = {a0, a1, a2, a3, a4, a5, a6, a7, NULL};
     char err[300] = "";
     ck_assert_msg(config_parse(&cfg, 8, argv, err, sizeof(err)) == 0, "%s", err);
-    scaledown_options_from_config(&cfg, &a);
+    loop_scaledown_options(&cfg, &a);
     ck_assert(a.utilization_threshold == 0.3);
     ck_assert_int_eq(a.unneeded_time_s, 90);
     ck_assert_int_eq(a.delay_after_add_s, 2); /* rounded up */
@@ -766,6 +856,8 @@ scaledown_suite(void)
     tcase_add_test(tp, plan_table);
     tcase_add_test(tp, journal_renderings);
     tcase_add_test(tp, plan_rejects_bad_options);
+    tcase_add_test(tp, plan_unreadable_pod_keeps_node);
+    tcase_add_test(tp, plan_unreadable_pdb_blocks_namespace);
     tcase_add_test(tp, replay_fixtures);
     suite_add_tcase(s, tp);
     return s;

@@ -168,6 +168,157 @@ START_TEST(plan_table)
 }
 END_TEST
 
+/* Plan the case in text (the form of plans.json) with options o; the caller frees. */
+static void
+plan_text(const char *text, const struct scaleup_options *o, struct model **m,
+          struct group_set *gs, struct scaleup_result *r)
+{
+    json_error_t jerr;
+    json_t *tc = json_loads(text, 0, &jerr);
+    ck_assert_msg(tc != NULL, "%s", jerr.text);
+    *m = model_from(tc);
+    memset(gs, 0, sizeof(*gs));
+    groups_from(json_object_get(tc, "groups"), gs);
+    char err[256] = "";
+    ck_assert_msg(scaleup_plan(*m, gs, o, r, err, sizeof(err)) == 0, "%s", err);
+    json_decref(tc);
+}
+
+static bool
+reason_has(const struct scaleup_result *r, size_t pod, const char *text)
+{
+    for (size_t k = 0; k < r->none[pod].n_reasons; k++)
+        if (strstr(r->none[pod].reasons[k].why, text))
+            return true;
+    return false;
+}
+
+/* A target of 2^31-1 (a backend's or a cloud's number) must not become that many simulated
+ * nodes: only as many as the pending pods could use are. */
+START_TEST(upcoming_bounded)
+{
+    struct scaleup_options o;
+    scaleup_options_default(&o);
+    struct model *m;
+    struct group_set gs;
+    struct scaleup_result r;
+    uint32_t n_strings = 0;
+    plan_text(
+        "{\"pods\": [{\"name\": \"p\", \"count\": 3, \"cpu\": \"1\", \"owner\": \"rs1\"}],"
+        " \"groups\": [{\"id\": \"a\", \"min\": 0, \"max\": 2147483647,"
+        " \"target\": 2147483647, \"template\": {\"name\": \"t\"}}]}",
+        &o, &m, &gs, &r);
+    n_strings = m->strings.n;
+    ck_assert_uint_eq(r.n_fits, 3);
+    ck_assert_uint_eq(r.n_increases, 0);
+    ck_assert_uint_eq(r.n_none, 0);
+    for (size_t k = 0; k < r.n_fits; k++)
+        ck_assert_msg(strncmp(r.fits[k].node, "upcoming-a-", 11) == 0, "%s", r.fits[k].node);
+    /* Each simulated node interns its name: a few, not two billion. */
+    ck_assert_uint_lt(n_strings, 100);
+    scaleup_result_free(&r);
+    group_set_free(&gs);
+    model_free(m);
+}
+END_TEST
+
+/* A target above max is reported and trusted only up to max: two upcoming nodes, not 2^31. */
+START_TEST(target_above_max_untrusted)
+{
+    struct scaleup_options o;
+    scaleup_options_default(&o);
+    struct model *m;
+    struct group_set gs;
+    struct scaleup_result r;
+    plan_text(
+        "{\"pods\": [{\"name\": \"p\", \"count\": 5, \"cpu\": \"3\", \"owner\": \"rs1\"}],"
+        " \"groups\": [{\"id\": \"a\", \"min\": 0, \"max\": 2,"
+        " \"target\": 2147483647, \"template\": {\"name\": \"t\"}}]}",
+        &o, &m, &gs, &r);
+    ck_assert_uint_eq(r.n_fits, 2);
+    ck_assert_uint_eq(r.n_increases, 0);
+    ck_assert_uint_eq(r.n_none, 3);
+    ck_assert_msg(reason_has(&r, 0,
+                             "target size 2147483647 reported by the backend is outside "
+                             "[0, max 2]"),
+                  "%s", r.none[0].reasons[0].why);
+    scaleup_result_free(&r);
+    group_set_free(&gs);
+    model_free(m);
+}
+END_TEST
+
+/* Three nodes of 4Ei memory add up past int64: the total saturates and the memory limit
+ * refuses the scale-up, where a wrapped (negative) total would have let it through. */
+START_TEST(huge_totals_saturate)
+{
+    struct scaleup_options o;
+    scaleup_options_default(&o);
+    struct model *m;
+    struct group_set gs;
+    struct scaleup_result r;
+    plan_text("{\"nodes\": ["
+              "  {\"name\": \"n1\", \"alloc\": {\"cpu\": \"1\", \"memory\": \"4Ei\", \"pods\": "
+              "\"110\"}},"
+              "  {\"name\": \"n2\", \"alloc\": {\"cpu\": \"1\", \"memory\": \"4Ei\", \"pods\": "
+              "\"110\"}},"
+              "  {\"name\": \"n3\", \"alloc\": {\"cpu\": \"1\", \"memory\": \"4Ei\", \"pods\": "
+              "\"110\"}}],"
+              " \"pods\": [{\"name\": \"p\", \"cpu\": \"3\", \"owner\": \"rs1\"}],"
+              " \"groups\": [{\"id\": \"a\", \"min\": 0, \"max\": 10, \"target\": 0,"
+              " \"template\": {\"name\": \"t\"}}]}",
+              &o, &m, &gs, &r);
+    ck_assert_uint_eq(r.n_increases, 0);
+    ck_assert_uint_eq(r.n_none, 1);
+    ck_assert_msg(reason_has(&r, 0, "max cluster memory limit reached"), "%s",
+                  r.none[0].reasons[0].why);
+    scaleup_result_free(&r);
+    group_set_free(&gs);
+    model_free(m);
+
+    /* Limits whose millicores or bytes pass int64 saturate too: no limit in effect then,
+     * rather than a wrapped negative one that refuses everything. */
+    o.cores_total_max = 10000000000000000LL;
+    o.memory_total_max_gib = 10000000000LL;
+    plan_text("{\"pods\": [{\"name\": \"p\", \"cpu\": \"3\", \"owner\": \"rs1\"}],"
+              " \"groups\": [{\"id\": \"a\", \"min\": 0, \"max\": 10, \"target\": 0,"
+              " \"template\": {\"name\": \"t\"}}]}",
+              &o, &m, &gs, &r);
+    ck_assert_uint_eq(r.n_increases, 1);
+    ck_assert_int_eq(r.increases[0].to, 1);
+    scaleup_result_free(&r);
+    group_set_free(&gs);
+    model_free(m);
+}
+END_TEST
+
+/* An upcoming group whose nodes hold 4Ei each: target x memory passes int64. */
+START_TEST(huge_upcoming_saturates)
+{
+    struct scaleup_options o;
+    scaleup_options_default(&o);
+    struct model *m;
+    struct group_set gs;
+    struct scaleup_result r;
+    plan_text(
+        "{\"pods\": [{\"name\": \"p\", \"cpu\": \"3\", \"owner\": \"rs1\"},"
+        "  {\"name\": \"q\", \"cpu\": \"3\", \"owner\": \"rs2\"}],"
+        " \"groups\": [{\"id\": \"big\", \"min\": 0, \"max\": 3, \"target\": 3,"
+        "   \"template\": {\"name\": \"t\", \"alloc\": {\"cpu\": \"1\", \"memory\": \"4Ei\","
+        "   \"pods\": \"110\"}}},"
+        "  {\"id\": \"a\", \"min\": 0, \"max\": 10, \"target\": 0,"
+        "   \"template\": {\"name\": \"u\"}}]}",
+        &o, &m, &gs, &r);
+    ck_assert_uint_eq(r.n_increases, 0);
+    ck_assert_uint_eq(r.n_none, 2);
+    ck_assert_msg(reason_has(&r, 0, "max cluster memory limit reached"), "%s",
+                  r.none[0].reasons[1].why);
+    scaleup_result_free(&r);
+    group_set_free(&gs);
+    model_free(m);
+}
+END_TEST
+
 START_TEST(expander_table)
 {
     json_error_t jerr;
@@ -192,6 +343,7 @@ START_TEST(expander_table)
                 .node_cpu_m = json_integer_value(json_object_get(o, "node_cpu")),
                 .node_mem = json_integer_value(json_object_get(o, "node_mem")),
                 .group_id = json_string_value(json_object_get(o, "id")),
+                .group_name = json_string_value(json_object_get(o, "name")),
             };
         }
         const char *prio = json_string_value(json_object_get(tc, "priorities"));
@@ -251,6 +403,25 @@ START_TEST(options_refused)
     o.priority_config = "# only a comment\n10:\n";
     ck_assert_int_eq(scaleup_options_check(&o, err, sizeof(err)), NSC_ERR_INVALID);
     ck_assert(strstr(err, "no priority with a regex") != NULL);
+    /* Nested repetitions that make POSIX regcomp take gigabytes are refused or bounded. */
+    o.priority_config = "10:\n  - a\n20:\n  - ((a{1000}){1000}){1000}b\n";
+    ck_assert_int_eq(scaleup_options_check(&o, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert_msg(strstr(err, "line 4: bad regex") != NULL, "%s", err);
+    char long_pat[2100];
+    memset(long_pat, 0, sizeof(long_pat));
+    memcpy(long_pat, "10:\n  - ", 8);
+    memset(long_pat + 8, 'a', 1100);
+    o.priority_config = long_pat;
+    ck_assert_int_eq(scaleup_options_check(&o, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert_msg(strstr(err, "line 2: regex of 1100 bytes is longer than the limit of 1024"),
+                  "%s", err);
+    o.priority_config =
+        "10:\n  - ((((((((((((((((((((((((((((((((((a))))))))))))))))))))))))))))))"
+        "))))\n";
+    ck_assert_int_eq(scaleup_options_check(&o, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert_msg(strstr(err, "line 2: bad regex") != NULL, "%s", err);
+    o.priority_config = "10:\n  - (?i)WEB\n  - \\d+\n";
+    ck_assert_int_eq(scaleup_options_check(&o, err, sizeof(err)), 0);
     o.priority_config = "10: [a, ([b]\n";
     ck_assert_int_eq(scaleup_options_check(&o, err, sizeof(err)), NSC_ERR_INVALID);
     ck_assert(strstr(err, "priority expander configuration: line 1: bad regex") != NULL);
@@ -322,6 +493,10 @@ scaleup_suite(void)
     Suite *s = suite_create("scaleup");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, plan_table);
+    tcase_add_test(tc, upcoming_bounded);
+    tcase_add_test(tc, target_above_max_untrusted);
+    tcase_add_test(tc, huge_totals_saturate);
+    tcase_add_test(tc, huge_upcoming_saturates);
     tcase_add_test(tc, expander_table);
     tcase_add_test(tc, random_expander_spreads);
     tcase_add_test(tc, options_refused);

@@ -336,6 +336,48 @@ START_TEST(find_skips_full_and_disabled_nodes)
 }
 END_TEST
 
+/* Pods the API server bound are summed unchecked: three of 4Ei pass int64. The sum
+ * saturates, so the node refuses even one more byte, and removing the pods undoes it. */
+START_TEST(huge_requests_saturate)
+{
+    json_error_t jerr;
+    json_t *tc = json_loads(
+        "{\"nodes\": [{\"name\": \"n1\", \"alloc\": {\"cpu\": \"4\", \"memory\": \"4Ei\","
+        " \"pods\": \"110\"}}],"
+        " \"pods\": [{\"name\": \"a\", \"node\": \"n1\", \"mem\": \"4Ei\"},"
+        "  {\"name\": \"b\", \"node\": \"n1\", \"mem\": \"4Ei\"},"
+        "  {\"name\": \"c\", \"node\": \"n1\", \"mem\": \"4Ei\"},"
+        "  {\"name\": \"small\", \"mem\": \"1\"}]}",
+        0, &jerr);
+    ck_assert_msg(tc != NULL, "%s", jerr.text);
+    struct model *m = build_case(tc);
+    json_decref(tc);
+    struct sim_snapshot *s;
+    ck_assert_int_eq(sim_snapshot_new(m, &s), 0);
+    ck_assert_uint_eq(s->n_pods, 3);
+    ck_assert_int_eq(s->nodes[0].used[RES_MEMORY], INT64_MAX);
+    struct sim_ctx *c;
+    ck_assert_int_eq(sim_ctx_new(s, model_find_pod(m, "default", "small"), &c), 0);
+    char why[200];
+    ck_assert_int_eq(sim_check(s, c, 0, why, sizeof(why)), SIM_FAIL_RESOURCES);
+    ck_assert_uint_eq(sim_find(s, c, 0, UINT32_MAX, NULL, NULL), SIM_NONE);
+    uint32_t mark = sim_fork(s);
+    ck_assert_int_eq(sim_remove_pod(s, 0), 0);
+    ck_assert_int_eq(s->nodes[0].used[RES_MEMORY], INT64_MAX); /* 8Ei: still past int64 */
+    ck_assert_int_eq(sim_remove_pod(s, 1), 0);
+    ck_assert_int_eq(s->nodes[0].used[RES_MEMORY], 4611686018427387904LL);
+    ck_assert_int_eq(sim_remove_pod(s, 2), 0);
+    ck_assert_int_eq(s->nodes[0].used[RES_MEMORY], 0);
+    ck_assert_int_eq(sim_check(s, c, 0, NULL, 0), SIM_OK);
+    sim_revert(s, mark);
+    ck_assert_int_eq(s->nodes[0].used[RES_MEMORY], INT64_MAX);
+    ck_assert_int_eq(sim_check(s, c, 0, NULL, 0), SIM_FAIL_RESOURCES);
+    sim_ctx_free(c);
+    sim_snapshot_free(s);
+    model_free(m);
+}
+END_TEST
+
 START_TEST(format_amounts)
 {
     char b[32];
@@ -365,6 +407,7 @@ sim_suite(void)
     tcase_add_test(tc, incremental_matches_fresh);
     tcase_add_test(tc, find_skips_full_and_disabled_nodes);
     tcase_add_test(tc, format_amounts);
+    tcase_add_test(tc, huge_requests_saturate);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,331 @@
+/* One pass: backend refreshed, cluster read (a kubectl dump, a kubeconfig or in-cluster),
+ * scale-up then scale-down planned into a typed decision, and the decision applied. */
+#include "config.h"
+
+#include "loop/pass.h"
+
+#include "log.h"
+#include "kube/client.h"
+#include "kube/config.h"
+#include "kube/sync.h"
+#include "kube/writes.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *
+loop_source(const struct nsc_config *cfg)
+{
+    if (cfg->cluster_snapshot != NULL)
+        return cfg->cluster_snapshot;
+    return cfg->kubeconfig != NULL ? cfg->kubeconfig : "in-cluster";
+}
+
+#define LOOP_PRIORITY_CONFIGMAP "cluster-autoscaler-priority-expander"
+#define LOOP_PRIORITY_KEY "priorities"
+#define LOOP_PRIORITY_MAX_BYTES (1u << 20) /* a ConfigMap holds at most 1 MiB */
+
+/* The whole of a --expander-priority-config file into *out (owned). */
+static int
+loop_read_priority_file(const char *path, char **out, char *err, size_t err_len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t n;
+    int rc = 0;
+
+    *out = NULL;
+    if (f == NULL) {
+        snprintf(err, err_len, "--expander-priority-config=%s: cannot open: %s", path,
+                 strerror(errno));
+        return NSC_ERR_INVALID;
+    }
+    buf = malloc(LOOP_PRIORITY_MAX_BYTES + 1);
+    if (buf == NULL) {
+        rc = NSC_ERR_NOMEM;
+        goto out;
+    }
+    n = fread(buf, 1, LOOP_PRIORITY_MAX_BYTES + 1, f);
+    if (ferror(f) || n > LOOP_PRIORITY_MAX_BYTES || memchr(buf, '\0', n) != NULL) {
+        snprintf(err, err_len, "--expander-priority-config=%s: %s", path,
+                 ferror(f)                     ? "read error"
+                 : n > LOOP_PRIORITY_MAX_BYTES ? "larger than 1 MiB"
+                                               : "not text (holds a NUL byte)");
+        rc = NSC_ERR_INVALID;
+        goto out;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    buf = NULL;
+out:
+    free(buf);
+    fclose(f);
+    return rc;
+}
+
+/*
+ * The priority expander's configuration when the --expander chain has `priority`: the
+ * --expander-priority-config file (what the `priorities` key of a mounted ConfigMap
+ * holds), else that key of the ConfigMap cluster-autoscaler-priority-expander in
+ * --namespace, read with kube (borrowed; NULL on a replay, where config_check already
+ * demands the file). *out receives the owned text, NULL when the chain has no priority.
+ * A missing or invalid configuration is an error naming where it was looked for, and the
+ * line and problem.
+ */
+static int
+loop_priority_config(const struct nsc_config *cfg, struct kube_client *kube, char **out,
+                     char *err, size_t err_len)
+{
+    char where[512], why[384] = "out of memory";
+    int rc;
+
+    *out = NULL;
+    if (!config_expander_has(cfg, "priority"))
+        return 0;
+    if (cfg->expander_priority_config != NULL) {
+        rc = loop_read_priority_file(cfg->expander_priority_config, out, err, err_len);
+        if (rc < 0)
+            return rc;
+        snprintf(where, sizeof(where), "--expander-priority-config=%s",
+                 cfg->expander_priority_config);
+    } else if (kube == NULL) {
+        snprintf(err, err_len, "--expander=%s needs --expander-priority-config=FILE",
+                 cfg->expander);
+        return NSC_ERR_INVALID;
+    } else {
+        struct kube_resp resp;
+        char d[768];
+
+        memset(&resp, 0, sizeof(resp));
+        rc = kube_configmap_get(kube, cfg->namespace_name, LOOP_PRIORITY_CONFIGMAP,
+                                LOOP_PRIORITY_KEY, out, &resp);
+        if (rc == NSC_ERR_NOT_FOUND)
+            snprintf(err, err_len,
+                     "--expander=%s: no priority configuration: ConfigMap %s/%s does not "
+                     "exist (create it with the key %s, set --namespace, or pass "
+                     "--expander-priority-config=FILE)",
+                     cfg->expander, cfg->namespace_name, LOOP_PRIORITY_CONFIGMAP,
+                     LOOP_PRIORITY_KEY);
+        else if (rc < 0)
+            snprintf(err, err_len, "--expander=%s: cannot read ConfigMap %s/%s: %s",
+                     cfg->expander, cfg->namespace_name, LOOP_PRIORITY_CONFIGMAP,
+                     kube_resp_describe(&resp, d, sizeof(d)));
+        else if (*out == NULL)
+            snprintf(err, err_len,
+                     "--expander=%s: ConfigMap %s/%s has no string key %s (the priority "
+                     "configuration)",
+                     cfg->expander, cfg->namespace_name, LOOP_PRIORITY_CONFIGMAP,
+                     LOOP_PRIORITY_KEY);
+        kube_resp_clear(&resp);
+        if (rc < 0)
+            return rc;
+        if (*out == NULL)
+            return NSC_ERR_INVALID;
+        snprintf(where, sizeof(where), "ConfigMap %s/%s, key %s", cfg->namespace_name,
+                 LOOP_PRIORITY_CONFIGMAP, LOOP_PRIORITY_KEY);
+    }
+    rc = scaleup_priority_check(*out, why, sizeof(why));
+    if (rc < 0) {
+        snprintf(err, err_len, "priority expander configuration in %s: %s", where, why);
+        free(*out);
+        *out = NULL;
+        return rc;
+    }
+    log_info("priority expander configuration read from %s", where);
+    return 0;
+}
+
+/*
+ * The cluster for one pass: the kubectl dump of --cluster-snapshot, or one paginated list
+ * of every kind from the API server (--kubeconfig, else in-cluster), so that a live pass
+ * and the replay of a dump of the same cluster decide alike.
+ */
+static int
+loop_load_cluster(const struct nsc_config *cfg, struct model *m, struct model_load_stats *st,
+                  char **priority_config, char *err, size_t err_len)
+{
+    struct kube_client_opts ko;
+    struct kube_config *kc = NULL;
+    struct kube_client *kube = NULL;
+    int rc;
+
+    if (cfg->cluster_snapshot != NULL) {
+        rc = loop_priority_config(cfg, NULL, priority_config, err, err_len);
+        return rc < 0 ? rc : model_load_file(m, cfg->cluster_snapshot, st, err, err_len);
+    }
+    rc = kube_config_auto(cfg->kubeconfig, cfg->kube_context, &kc, err, err_len);
+    if (rc < 0)
+        return rc;
+    memset(&ko, 0, sizeof(ko));
+    ko.qps = cfg->kube_client_qps;
+    ko.burst = (int)cfg->kube_client_burst;
+    rc = kube_client_new(kc, &ko, &kube, err, err_len);
+    if (rc < 0)
+        return rc;
+    rc = loop_priority_config(cfg, kube, priority_config, err, err_len);
+    if (rc == 0)
+        rc = kube_load_model(kube, m, st, err, err_len);
+    kube_client_free(kube);
+    return rc;
+}
+
+/*
+ * Each --nodes NAME must be a group the backend reports, by id or by name: bounds for a
+ * group that does not exist (a typo, a deleted nodepool) would otherwise be dropped
+ * without a word while the group they meant scales with the backend's defaults.
+ */
+static int
+loop_check_nodes(const struct nsc_config *cfg, const struct group_set *set, char *err,
+                 size_t err_len)
+{
+    size_t i, j, used;
+
+    for (i = 0; i < cfg->n_nodes; i++) {
+        const char *name = cfg->nodes[i].name;
+
+        for (j = 0; j < set->n_groups; j++) {
+            const struct group_rec *g = &set->groups[j];
+
+            if (strcmp(g->id, name) == 0 || (g->name != NULL && strcmp(g->name, name) == 0))
+                break;
+        }
+        if (j < set->n_groups)
+            continue;
+        used = (size_t)snprintf(err, err_len,
+                                "--nodes=%lld:%lld:%s: the backend has no node group named "
+                                "\"%s\" (groups:",
+                                (long long)cfg->nodes[i].min_size,
+                                (long long)cfg->nodes[i].max_size, name, name);
+        for (j = 0; j < set->n_groups && used < err_len; j++) {
+            const struct group_rec *g = &set->groups[j];
+
+            used += (size_t)snprintf(err + used, err_len - used, "%s %s%s%s", j ? "," : "",
+                                     g->name ? g->name : g->id, g->name ? " = " : "",
+                                     g->name ? g->id : "");
+        }
+        if (used < err_len)
+            snprintf(err + used, err_len - used, "%s)", set->n_groups ? "" : " none");
+        return NSC_ERR_INVALID;
+    }
+    return 0;
+}
+
+int
+loop_plan(struct model *m, const struct group_set *groups, const struct scaleup_options *o,
+          const struct scaledown_options *sdo, int64_t now_s, struct decision *out, char *err,
+          size_t err_len)
+{
+    struct scaleup_result r;
+    struct scaledown_journal j;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = scaleup_plan(m, groups, o, &r, err, err_len);
+    if (rc < 0)
+        return rc;
+    rc = decision_fill_scaleup(out, m, groups, &r);
+    scaleup_result_free(&r);
+    if (rc < 0)
+        goto nomem;
+    /* A scale-up in this pass starts the delay-after-add cooldown: nodes stay. */
+    rc = scaledown_replay(m, groups, sdo, now_s, out->n_scale_up > 0, &j, err, err_len);
+    if (rc < 0)
+        goto fail;
+    rc = decision_fill_scaledown(out, &j);
+    scaledown_journal_free(&j);
+    if (rc < 0)
+        goto nomem;
+    return 0;
+nomem:
+    snprintf(err, err_len, "out of memory building the decision");
+fail:
+    decision_free(out);
+    return rc;
+}
+
+bool
+loop_has_cluster(const struct nsc_config *cfg)
+{
+    const char *host = getenv("KUBERNETES_SERVICE_HOST");
+
+    return cfg->cluster_snapshot != NULL || cfg->kubeconfig != NULL ||
+           (host != NULL && *host != '\0');
+}
+
+/* Read the cluster and plan with it: the same planners whether it came from a dump or the
+ * API server, so that a live pass and the replay of a dump of that cluster decide alike. */
+static int
+loop_sync_plan(const struct nsc_config *cfg, const struct group_set *groups,
+               struct decision *out, char *err, size_t err_len)
+{
+    struct model *m = model_new();
+    struct model_load_stats st;
+    struct scaleup_options o;
+    struct scaledown_options sdo;
+    char *priority_config = NULL;
+    int rc;
+
+    if (m == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return NSC_ERR_NOMEM;
+    }
+    /* kube_load_model adds to the counts it is given. */
+    memset(&st, 0, sizeof(st));
+    rc = loop_load_cluster(cfg, m, &st, &priority_config, err, err_len);
+    if (rc < 0)
+        goto out;
+    log_info("%s %s: %u nodes, %u pods, %u PDBs (%u skipped, %u of other kinds)",
+             cfg->cluster_snapshot ? "snapshot" : "cluster", loop_source(cfg), st.n_nodes,
+             st.n_pods, st.n_pdbs, st.n_skipped, st.n_ignored);
+    loop_scaleup_options(cfg, priority_config, &o);
+    loop_scaledown_options(cfg, &sdo);
+    rc = loop_plan(m, groups, &o, &sdo, (int64_t)time(NULL), out, err, err_len);
+out:
+    free(priority_config);
+    model_free(m);
+    return rc;
+}
+
+/* The backend's resize, as the decision applies it. */
+static int
+loop_resize(void *arg, const char *group_id, int32_t to, char *err, size_t err_len)
+{
+    return backend_resize(arg, group_id, to, err, err_len);
+}
+
+int
+loop_pass(struct loop *l, struct group_set *groups, struct decision *out, char *err,
+          size_t err_len)
+{
+    int rc;
+
+    memset(groups, 0, sizeof(*groups));
+    memset(out, 0, sizeof(*out));
+    rc = backend_refresh(l->backend, err, err_len);
+    if (rc < 0)
+        return rc;
+    rc = backend_read_groups(l->backend, groups, err, err_len);
+    if (rc < 0)
+        return rc;
+    rc = loop_check_nodes(l->cfg, groups, err, err_len);
+    if (rc < 0)
+        return rc;
+    if (loop_has_cluster(l->cfg)) {
+        rc = loop_sync_plan(l->cfg, groups, out, err, err_len);
+    } else {
+        /* No pod is known to be pending and no node to be idle: the only honest decision
+         * is none. */
+        rc = decision_from_groups(out, groups,
+                                  "no change: the cluster was not read (no --cluster-snapshot, "
+                                  "no --kubeconfig, not in a pod), so no pending pods or "
+                                  "unneeded nodes are known");
+        if (rc < 0)
+            snprintf(err, err_len, "out of memory");
+    }
+    if (rc < 0)
+        return rc;
+    return decision_apply(out, l->cfg->dry_run, loop_resize, l->backend, err, err_len);
+}
