@@ -65,7 +65,7 @@ parse_answers(char *text)
 static struct fake_reply
 route(struct fake_host *h, const char *method, const char *url)
 {
-    struct fake_reply r = {404, "{\"message\":\"no canned answer\"}", NULL, 0};
+    struct fake_reply r = {.status = 404, .body = "{\"message\":\"no canned answer\"}"};
     const char *path = strstr(url, "/v2");
     size_t best = 0, i, plen;
 

@@ -27,12 +27,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (parsed != 0 && p != NULL)
         fuzz_fail("scaleup_priorities_new failed but returned a configuration");
     if (p != NULL) {
-        /* Run the compiled regexes over group ids of the shapes the backends give. */
+        /* Run the compiled regexes over group ids and names of the shapes the backends
+         * give (a name may be absent or empty). */
         static const struct scaleup_option opts[] = {
-            {0, 1, 1, 100, 1000, 2000, 4000, "general"},
-            {1, 2, 1, 100, 1000, 4000, 8000, "nodepool-gpu-0123"},
-            {2, 1, 1, 100, 1000, 2000, 4000, "66666666-7777-8888-9999-000000000001"},
-            {3, 1, 1, 100, 1000, 2000, 4000, ""},
+            {0, 1, 1, 100, 1000, 2000, 4000, "general", NULL},
+            {1, 2, 1, 100, 1000, 4000, 8000, "nodepool-gpu-0123", "gpu"},
+            {2, 1, 1, 100, 1000, 2000, 4000, "66666666-7777-8888-9999-000000000001",
+             "spot-small"},
+            {3, 1, 1, 100, 1000, 2000, 4000, "", ""},
         };
         uint64_t rng = 42;
         size_t n = sizeof(opts) / sizeof(opts[0]);

@@ -7,8 +7,8 @@ FUZZ_RUNS = 2000
 FUZZ_OUT = $(abs_top_builddir)/tests/fuzz
 FUZZ_BUILD = $(MAKE) -f $(abs_top_srcdir)/tests/fuzz/fuzz.mk SRC='$(abs_top_srcdir)' \
 	BLD='$(abs_top_builddir)' OUT='$(FUZZ_OUT)' FUZZ_CC='$(FUZZ_CC)' \
-	DEP_CFLAGS='$(CURL_CFLAGS) $(JANSSON_CFLAGS) $(OPENSSL_CFLAGS) $(YAML_CFLAGS) $(MHD_CFLAGS)' \
-	DEP_LIBS='$(CURL_LIBS) $(JANSSON_LIBS) $(OPENSSL_LIBS) $(YAML_LIBS) $(MHD_LIBS) $(LIBS)'
+	DEP_CFLAGS='$(CURL_CFLAGS) $(JANSSON_CFLAGS) $(OPENSSL_CFLAGS) $(YAML_CFLAGS) $(MHD_CFLAGS) $(PCRE2_CFLAGS)' \
+	DEP_LIBS='$(CURL_LIBS) $(JANSSON_LIBS) $(OPENSSL_LIBS) $(YAML_LIBS) $(MHD_LIBS) $(PCRE2_LIBS) $(LIBS)'
 FUZZ_RUN = $(SHELL) $(abs_top_srcdir)/tests/fuzz/run.sh '$(abs_top_srcdir)' '$(FUZZ_OUT)'
 
 if FUZZ
