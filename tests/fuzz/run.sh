@@ -60,7 +60,7 @@ for t in $targets; do
         for f in "$src"/tests/data/fuzz/findings/"$t"-*; do
             [ -f "$f" ] || continue
             if "$bin" "$f" >"$log" 2>&1; then
-                echo "fuzz_$t: $(basename "$f"): fixed (no longer crashes)"
+                echo "fuzz_$t: $(basename "$f"): ok (no longer fails)"
             else
                 echo "fuzz_$t: $(basename "$f"): still crashes ($(grep -m1 -e 'ERROR:' -e 'invariant broken' -e 'runtime error' "$log"))"
                 status=1

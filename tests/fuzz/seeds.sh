@@ -2,7 +2,8 @@
 # Builds the seed corpus of every libFuzzer target, one folder per target under OUT/seeds,
 # from the fixtures in tests/data (list items and watch events cut out of the model
 # fixtures, canned Exoscale answers made from the emulator's world, the static groups
-# files, the kubeconfigs). Usage: seeds.sh SRCDIR OUT
+# files, the kubeconfigs), plus every finding of tests/data/fuzz/findings/TARGET-*, so that
+# each run replays them. Usage: seeds.sh SRCDIR OUT
 set -eu
 src=$1
 out=$2
@@ -33,6 +34,15 @@ def load(path):
 
 def compact(v):
     return json.dumps(v, separators=(",", ":"))
+
+
+# Findings: kept as seeds so that a fixed bug cannot come back unnoticed.
+for p in sorted(glob.glob(os.path.join(src, "tests/data/fuzz/findings/*-*"))):
+    name = os.path.basename(p)
+    for t in ("quantity", "model_text", "model_json", "model_diff", "jscan", "kubeconfig",
+              "exec", "exo_sks", "exo_pool", "static", "flags", "priority", "template"):
+        if name.startswith(t + "-"):
+            put(t, open(p, "rb").read())
 
 
 # Quantities: the first column of the table.
