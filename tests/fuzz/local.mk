@@ -37,4 +37,4 @@ EXTRA_DIST += tests/fuzz/fuzz.mk tests/fuzz/json.dict tests/fuzz/yaml.dict \
 	tests/fuzz/fuzz_exec.c tests/fuzz/fuzz_exo_sks.c tests/fuzz/fuzz_exo_pool.c \
 	tests/fuzz/fuzz_static.c tests/fuzz/fuzz_flags.c tests/fuzz/fuzz_priority.c \
 	tests/fuzz/fuzz_template.c tests/data/fuzz
-dist_noinst_SCRIPTS += tests/fuzz/run.sh tests/fuzz/seeds.sh
+dist_noinst_SCRIPTS += tests/fuzz/run.sh tests/fuzz/seeds.sh tests/fuzz/campaign.sh
