@@ -19,7 +19,7 @@ out=$3
 secs=$4
 deadline=$5
 shift 5
-targets=${*:-"model_diff model_json model_text kubeconfig jscan exec exo_sks exo_pool static
+targets=${*:-"model_diff model_json model_text kubeconfig jscan exec watch exo_sks exo_pool static
 flags priority template quantity"}
 case $secs$deadline in
 '' | *[!0-9]*)

@@ -3,7 +3,7 @@
 # FUZZ_CC, DEP_CFLAGS and DEP_LIBS). The engine and backend sources are compiled again
 # here with coverage instrumentation and ASan + UBSan; the daemon's build is untouched.
 
-TARGETS := quantity model_text model_json model_diff jscan kubeconfig exec \
+TARGETS := quantity model_text model_json model_diff jscan watch kubeconfig exec \
 	exo_sks exo_pool static flags priority template
 
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer

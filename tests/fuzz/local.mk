@@ -33,7 +33,7 @@ EXTRA_DIST += tests/fuzz/fuzz.mk tests/fuzz/json.dict tests/fuzz/yaml.dict \
 	tests/fuzz/fuzz_common.h tests/fuzz/fuzz_common.c tests/fuzz/fuzz_backend.h \
 	tests/fuzz/fuzz_backend.c tests/fuzz/fuzz_exo.h tests/fuzz/fuzz_exo.c \
 	tests/fuzz/fuzz_quantity.c tests/fuzz/fuzz_model_text.c tests/fuzz/fuzz_model_json.c \
-	tests/fuzz/fuzz_model_diff.c tests/fuzz/fuzz_jscan.c tests/fuzz/fuzz_kubeconfig.c \
+	tests/fuzz/fuzz_model_diff.c tests/fuzz/fuzz_jscan.c tests/fuzz/fuzz_watch.c tests/fuzz/fuzz_kubeconfig.c \
 	tests/fuzz/fuzz_exec.c tests/fuzz/fuzz_exo_sks.c tests/fuzz/fuzz_exo_pool.c \
 	tests/fuzz/fuzz_static.c tests/fuzz/fuzz_flags.c tests/fuzz/fuzz_priority.c \
 	tests/fuzz/fuzz_template.c tests/data/fuzz

@@ -12,7 +12,7 @@ out=$2
 mode=$3
 n=$4
 # FUZZ_TARGETS (space-separated) picks some of them.
-targets=${FUZZ_TARGETS:-"quantity model_text model_json model_diff jscan kubeconfig exec exo_sks
+targets=${FUZZ_TARGETS:-"quantity model_text model_json model_diff jscan watch kubeconfig exec exo_sks
 exo_pool static flags priority template"}
 
 case $mode in

@@ -39,7 +39,7 @@ def compact(v):
 # Findings: kept as seeds so that a fixed bug cannot come back unnoticed.
 for p in sorted(glob.glob(os.path.join(src, "tests/data/fuzz/findings/*-*"))):
     name = os.path.basename(p)
-    for t in ("quantity", "model_text", "model_json", "model_diff", "jscan", "kubeconfig",
+    for t in ("quantity", "model_text", "model_json", "model_diff", "jscan", "watch", "kubeconfig",
               "exec", "exo_sks", "exo_pool", "static", "flags", "priority", "template"):
         if name.startswith(t + "-"):
             put(t, open(p, "rb").read())
@@ -75,6 +75,25 @@ for path in lists:
     if items:
         put("jscan", compact({"kind": "List", "metadata": {"resourceVersion": "7"},
                               "items": items[:5]}))
+    # Watch streams: the first byte picks the kind (fuzz_watch.c), then one event a line.
+    by_kind = {}
+    for it in items[:40]:
+        if isinstance(it, dict):
+            by_kind.setdefault(it.get("kind"), []).append(it)
+    for pick, kind in enumerate(["Pod", "Node", "PodDisruptionBudget", "PersistentVolume",
+                                 "PersistentVolumeClaim", "Namespace"]):
+        objs = by_kind.get(kind, [])[:6]
+        if not objs:
+            continue
+        events = [compact({"type": "ADDED", "object": o}) for o in objs]
+        events.append(compact({"type": "MODIFIED", "object": objs[0]}))
+        events.append(compact({"type": "BOOKMARK", "object": {
+            "kind": kind, "metadata": {"resourceVersion": "12345"}}}))
+        events.append(compact({"type": "DELETED", "object": objs[-1]}))
+        put("watch", bytes([pick]) + ("\n".join(events) + "\n").encode())
+        put("watch", bytes([pick]) + ("\r\n".join(events[:2]) + "\r\n" + compact(
+            {"type": "ERROR", "object": {"kind": "Status", "code": 410,
+                                         "message": "too old resource version"}})).encode())
 
 # Kubeconfigs, valid and invalid.
 for p in sorted(glob.glob(os.path.join(src, "tests/data/kube/kubeconfig/*/*"))):
