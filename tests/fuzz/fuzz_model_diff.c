@@ -254,8 +254,9 @@ same_stats(const struct model_load_stats *x, const struct model_load_stats *y, c
                   x->n_skipped, y->n_skipped, x->n_ignored, y->n_ignored);
 }
 
-/* The scanner's verdict on one JSON value is jansson's. */
-static void
+/* The scanner's verdict on one JSON value is jansson's. Returns false when jansson is
+ * known to be wrong about the text, so the readers cannot be compared on it. */
+static bool
 same_verdict(const char *text, size_t size)
 {
     struct scan_result r = {0};
@@ -266,6 +267,13 @@ same_verdict(const char *text, size_t size)
 
     if (rc == NSC_ERR_NOMEM)
         fuzz_fail("scan_item ran out of memory");
+    /* jansson skips a NUL byte that ends a number or a literal (it reads the byte it
+     * puts back as "buffer empty"): JSON has no raw NUL, so only the scanner is right. */
+    if (j != NULL && rc != 0 && memchr(text, '\0', size) != NULL) {
+        scan_result_free(&r);
+        json_decref(j);
+        return false;
+    }
     if ((rc == 0) != (j != NULL))
         fuzz_fail("scan_item %s (%s), jansson %s (%s)", rc == 0 ? "accepts" : "refuses", err,
                   j ? "accepts" : "refuses", j ? "" : jerr.text);
@@ -273,6 +281,7 @@ same_verdict(const char *text, size_t size)
         fuzz_fail("scan_item refused without the place: %s", err);
     scan_result_free(&r);
     json_decref(j);
+    return true;
 }
 
 int
@@ -287,7 +296,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int ra, rb;
 
     fuzz_quiet();
-    same_verdict(text, size);
+    if (!same_verdict(text, size))
+        return 0;
     a = model_new();
     b = model_new();
     if (a == NULL || b == NULL)
