@@ -78,7 +78,7 @@ run_target() {
             -print_final_stats=1 -artifact_prefix="$out/artifacts/$t-" "$out/corpus/$t" \
             "$out/seeds/$t" >"$log" 2>&1
         rc=$?
-        n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+        n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
         execs=$((execs + ${n:-0}))
         last=$(grep -E '^#[0-9]+' "$log" | tail -n 1)
         c=$(echo "$last" | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
