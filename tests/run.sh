@@ -43,6 +43,13 @@ else
     extra_fail=$((extra_fail + 1))
     status=1
 fi
+# Every libFuzzer target for a fixed number of runs from its seeds.
+if make -j"$jobs" fuzz-smoke; then
+    extra_pass=$((extra_pass + 1))
+else
+    extra_fail=$((extra_fail + 1))
+    status=1
+fi
 # The tarball must hold everything a build and its tests need. To keep CI well under 30
 # minutes on 2 cores, its build skips the sanitizers and -Werror (both just proven above;
 # without the sanitizers gcc's -O2 flow analysis warns differently) and its check skips

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "model/model.h"
 #include "model/parse_util.h"
+#include "model/scan.h"
 
 struct splitter {
     int depth;
@@ -67,6 +68,26 @@ append(struct splitter *sp, const char *b, size_t n)
     }
     memcpy(sp->item + sp->item_len, b, n);
     sp->item_len += n;
+    return 0;
+}
+
+/* Bytes of the document outside the items, kept in a buffer that grows as needed. */
+static int
+keep_bytes(char **buf, size_t *len, size_t *cap, const char *b, size_t n)
+{
+    if (*len + n > *cap) {
+        size_t ncap = *cap ? *cap : 1 << 20;
+        while (ncap < *len + n)
+            ncap *= 2;
+        char *nb = realloc(*buf, ncap);
+        if (!nb)
+            return NSC_ERR_NOMEM;
+        *buf = nb;
+        *cap = ncap;
+    }
+    if (n)
+        memcpy(*buf + *len, b, n);
+    *len += n;
     return 0;
 }
 
@@ -157,12 +178,15 @@ model_load_stream_max(struct model *m, FILE *f, const char *name, uint64_t max_b
     if (!buf)
         return NSC_ERR_NOMEM;
     bool own_check = model_load_begin(m, &seen);
-    /* Keep the top-level object's bytes apart from the items, to read a single object. */
+    /* The document without its items, each replaced by "{}": a single object whole, and
+     * a List's own members, which must be valid JSON as much as its items. */
     char *top = NULL;
     size_t top_len = 0, top_cap = 0;
     size_t got;
     while ((got = fread(buf, 1, 1 << 20, f)) > 0) {
-        size_t run_start = 0; /* start of the bytes of this chunk that belong to the item */
+        /* Start of this chunk's bytes of the item being collected, or when none is, of
+         * the bytes outside the items. */
+        size_t run_start = 0;
         if (offset + got > max_bytes) {
             snprintf(err, err_len,
                      "%s: larger than the size limit of %llu bytes for a cluster snapshot",
@@ -278,6 +302,10 @@ model_load_stream_max(struct model *m, FILE *f, const char *name, uint64_t max_b
             case '{':
             case '[':
                 if (sp.in_items && sp.depth == 2 && c == '{') {
+                    if ((rc = keep_bytes(&top, &top_len, &top_cap, buf + run_start,
+                                         i - run_start)) < 0 ||
+                        (rc = keep_bytes(&top, &top_len, &top_cap, "{}", 2)) < 0)
+                        goto out;
                     sp.collecting = true;
                     run_start = i;
                     sp.item_len = 0;
@@ -325,29 +353,12 @@ model_load_stream_max(struct model *m, FILE *f, const char *name, uint64_t max_b
                 break;
             }
         }
-        if (sp.collecting && (rc = append(&sp, buf + run_start, got - run_start)) < 0)
+        if (sp.collecting)
+            rc = append(&sp, buf + run_start, got - run_start);
+        else
+            rc = keep_bytes(&top, &top_len, &top_cap, buf + run_start, got - run_start);
+        if (rc < 0)
             goto out;
-        if (!saw_items) {
-            /* Not a List (yet): keep the bytes in case it is a single object. */
-            if (top_len + got > top_cap) {
-                size_t ncap = top_cap ? top_cap : 1 << 20;
-                while (ncap < top_len + got)
-                    ncap *= 2;
-                char *nt = realloc(top, ncap);
-                if (!nt) {
-                    rc = NSC_ERR_NOMEM;
-                    goto out;
-                }
-                top = nt;
-                top_cap = ncap;
-            }
-            memcpy(top + top_len, buf, got);
-            top_len += got;
-        } else if (top) {
-            free(top);
-            top = NULL;
-            top_len = top_cap = 0;
-        }
         offset += got;
     }
     if (ferror(f)) {
@@ -377,6 +388,22 @@ model_load_stream_max(struct model *m, FILE *f, const char *name, uint64_t max_b
         rc = model_load_json(m, whole, &st, inner, sizeof(inner));
         if (rc < 0)
             snprintf(err, err_len, "%s: %s", name, inner);
+        goto out;
+    }
+    /* The splitter reads only brackets and strings: the List's own members are checked
+     * by the scanner, which builds no tree, so that a malformed List is refused as
+     * jansson would refuse it. */
+    struct scan_result envelope = {0};
+    rc = scan_item(top, top_len, false, &envelope, inner, sizeof(inner));
+    scan_result_free(&envelope);
+    if (rc < 0) {
+        if (rc == NSC_ERR_INVALID)
+            snprintf(err, err_len,
+                     "%s: invalid JSON outside the items (%s, counting each item "
+                     "as {})",
+                     name, inner);
+        else
+            snprintf(err, err_len, "%s: out of memory", name);
         goto out;
     }
     if (!sp.kind_len) {

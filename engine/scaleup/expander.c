@@ -187,6 +187,15 @@ prio_parse(const char *text, struct prio_config *pc, char *err, size_t err_len)
             }
         }
     }
+    /* The Go autoscaler refuses an empty configuration too: with nothing to match, every
+     * group would pass and the operator's intent would silently be lost. Checked here so
+     * that the check and the parser planning uses give one verdict. */
+    if (pc->n == 0) {
+        snprintf(err, err_len,
+                 "no priority with a regex (want lines \"<integer>:\" each followed by "
+                 "\"  - <regex>\" items)");
+        goto fail;
+    }
     /* Every match is bounded too: steps, backtracking depth and heap. */
     pc->mctx = pcre2_match_context_create(NULL);
     pc->md = pcre2_match_data_create(1, NULL);
@@ -210,16 +219,8 @@ scaleup_priority_check(const char *config, char *err, size_t err_len)
     int rc = prio_parse(config ? config : "", &pc, err, err_len);
     if (rc < 0)
         return rc;
-    /* The Go autoscaler refuses an empty configuration too: with nothing to match, every
-     * group would pass and the operator's intent would silently be lost. */
-    if (pc.n == 0) {
-        snprintf(err, err_len,
-                 "no priority with a regex (want lines \"<integer>:\" each followed by "
-                 "\"  - <regex>\" items)");
-        rc = NSC_ERR_INVALID;
-    }
     prio_free(&pc);
-    return rc;
+    return 0;
 }
 
 /* ---- filters: each keeps the best of the options still alive ---- */
@@ -367,7 +368,7 @@ scaleup_priorities_new(const char *config, struct scaleup_priorities **out, char
     struct scaleup_priorities *p = malloc(sizeof(*p));
     if (!p)
         return NSC_ERR_NOMEM;
-    int rc = prio_parse(config, &p->pc, err, err_len);
+    int rc = prio_parse(config ? config : "", &p->pc, err, err_len);
     if (rc < 0) {
         free(p);
         return rc;

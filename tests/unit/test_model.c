@@ -1286,6 +1286,55 @@ START_TEST(snapshot_input_bounded)
 }
 END_TEST
 
+/* A List's own members are JSON as much as its items: the streaming loader refuses a
+ * malformed one, as jansson does. The first two are fuzzing findings. */
+START_TEST(list_envelope_checked)
+{
+    static const char *const files[] = {"model_diff-list-member-without-colon.json",
+                                        "model_diff-list-key-bad-utf8.json"};
+    static const char *const lists[] = {
+        "{\"kind\":\"List\",\"x\" 1,\"items\":[]}",
+        "{\"kind\":\"List\",\"items\":[{\"kind\":\"Namespace\",\"metadata\":{\"name\":"
+        "\"a\"}}],}",
+        "{\"kind\":\"List\",\"a\":tru,\"items\":[]}",
+        "{\"kind\":\"List\",\"items\":[{\"kind\":\"Namespace\",\"metadata\":{\"name\":"
+        "\"a\"}} {\"kind\":\"Namespace\",\"metadata\":{\"name\":\"b\"}}]}",
+        "{\"kind\":\"List\",\"items\":[],\"metadata\":{\"resourceVersion\":\"\xff\"}}",
+    };
+    const char *top = getenv("top_srcdir");
+    char path[4096], err[400];
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        struct model *m = model_new();
+        snprintf(path, sizeof(path), "%s/tests/data/fuzz/findings/%s", top ? top : "..",
+                 files[i]);
+        err[0] = '\0';
+        ck_assert_int_eq(model_load_file(m, path, NULL, err, sizeof(err)), NSC_ERR_INVALID);
+        ck_assert_msg(strstr(err, "invalid JSON outside the items"), "%s: %s", files[i], err);
+        model_free(m);
+    }
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+        struct model *m = model_new();
+        err[0] = '\0';
+        ck_assert_int_eq(
+            model_load_buffer(m, lists[i], strlen(lists[i]), "list", NULL, err, sizeof(err)),
+            NSC_ERR_INVALID);
+        ck_assert_msg(strstr(err, "list: invalid JSON outside the items"), "case %zu: %s", i,
+                      err);
+        model_free(m);
+    }
+    /* Whitespace, key order and non-object items stay accepted. */
+    static const char ok[] =
+        " {\"items\" : [ {\"kind\":\"Namespace\",\"metadata\":{\"name\":"
+        "\"a\"}} ,\n {\"kind\":\"Namespace\",\"metadata\":{\"name\":\"b\"}}"
+        "] , \"kind\" : \"List\", \"metadata\": {\"resourceVersion\": \"7\"}} ";
+    struct model *m = model_new();
+    struct model_load_stats st = {0};
+    ck_assert_int_eq(model_load_buffer(m, ok, strlen(ok), "ok", &st, err, sizeof(err)), 0);
+    ck_assert_int_eq(st.n_namespaces, 2);
+    model_free(m);
+}
+END_TEST
+
 /* Two Nodes of one name in a List: which is real cannot be told, so the List is refused,
  * naming the node and both items, whichever loader reads it. */
 START_TEST(duplicate_node_names_refused)
@@ -1380,6 +1429,7 @@ model_suite(void)
     tcase_add_test(tc, unreadable_nodes_and_pdbs_remembered);
     tcase_add_test(tc, node_capacity_known);
     tcase_add_test(tc, snapshot_input_bounded);
+    tcase_add_test(tc, list_envelope_checked);
     tcase_add_test(tc, duplicate_node_names_refused);
     tcase_add_test(tc, pod_without_containers_both_ways);
     suite_add_tcase(s, tc);

@@ -432,6 +432,38 @@ START_TEST(options_refused)
 }
 END_TEST
 
+/* The check that vets the ConfigMap and the parser planning uses give one verdict on a
+ * configuration without any regex: both refuse it, with the same message. The first case is
+ * the fuzzing finding tests/data/fuzz/findings/priority-empty-config.yaml. */
+START_TEST(priorities_empty_refused)
+{
+    static char finding[4096];
+    const char *top = getenv("top_srcdir");
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/tests/data/fuzz/findings/priority-empty-config.yaml",
+             top ? top : "..");
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    size_t n = fread(finding, 1, sizeof(finding) - 1, f);
+    ck_assert(!ferror(f));
+    fclose(f);
+    finding[n] = '\0';
+    const char *cases[] = {
+        finding, "", "\n\n", "# only a comment\n", "10:\n", "10: []\n", "10:\n20: [ , ]\n"};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char err[256] = "", err2[256] = "";
+        struct scaleup_priorities *p = (struct scaleup_priorities *)&err;
+        ck_assert_int_eq(scaleup_priority_check(cases[i], err, sizeof(err)), NSC_ERR_INVALID);
+        ck_assert_msg(
+            scaleup_priorities_new(cases[i], &p, err2, sizeof(err2)) == NSC_ERR_INVALID,
+            "case %zu: scaleup_priorities_new accepts a configuration without a regex", i);
+        ck_assert(p == NULL);
+        ck_assert_msg(strstr(err, "no priority with a regex") != NULL, "case %zu: %s", i, err);
+        ck_assert_str_eq(err, err2);
+    }
+}
+END_TEST
+
 START_TEST(balance_split)
 {
     struct {
@@ -504,6 +536,7 @@ scaleup_suite(void)
     tcase_add_test(tc, expander_table);
     tcase_add_test(tc, random_expander_spreads);
     tcase_add_test(tc, options_refused);
+    tcase_add_test(tc, priorities_empty_refused);
     tcase_add_test(tc, balance_split);
     tcase_add_test(tc, similarity);
     suite_add_tcase(s, tc);
