@@ -7,3 +7,7 @@ EXTRA_DIST += tests/e2e/once-in-cluster.sh
 # --nodes given twice for a group, or to a backend that takes no bounds.
 TESTS += tests/e2e/once-nodes.sh
 EXTRA_DIST += tests/e2e/once-nodes.sh
+
+# The daemon scenarios' library (cluster.sh) and the emulators' knobs, checked with --once.
+TESTS += tests/e2e/daemon-harness.sh
+EXTRA_DIST += tests/e2e/cluster.sh tests/e2e/daemon-harness.sh
