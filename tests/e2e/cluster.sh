@@ -463,15 +463,7 @@ writes_reset() {
 # --v=4 and the groups' bounds, then FLAGs) in the background, output in $cl_work/NAME.log;
 # waits until it logs its first "Starting main loop", failing if it exits first.
 daemon_start() {
-    cl_dname=$1
-    shift
-    # shellcheck disable=SC2086
-    env EXOSCALE_API_KEY="$cl_key" EXOSCALE_API_SECRET="$cl_secret" \
-        "$top_builddir/nodescaler" --backend="$cl_backend" --kubeconfig="$cl_kubeconfig" \
-        --v=4 $cl_nodes_flags "$@" >>"$cl_work/$cl_dname.log" 2>&1 &
-    echo $! >"$cl_work/$cl_dname.pid"
-    cl_daemons="$cl_dname $cl_daemons"
-    cl_say "started $cl_dname (pid $!): nodescaler --backend=$cl_backend $*"
+    daemon_spawn "$@"
     cl_deadline=$(($(date +%s) + CLUSTER_WAIT_S))
     until grep -q 'Starting main loop' "$cl_work/$cl_dname.log"; do
         daemon_alive "$cl_dname" || fail "$cl_dname exited before its first 'Starting main loop'"
@@ -480,6 +472,21 @@ daemon_start() {
         sleep 0.2
     done
     cl_say "ok: $cl_dname runs its main loop"
+}
+
+# daemon_spawn NAME [FLAG...]: as daemon_start, without waiting for a loop (a follower
+# replica does not loop); the key and secret given by DAEMON_KEY / DAEMON_SECRET if set.
+daemon_spawn() {
+    cl_dname=$1
+    shift
+    # shellcheck disable=SC2086
+    env EXOSCALE_API_KEY="${DAEMON_KEY:-$cl_key}" \
+        EXOSCALE_API_SECRET="${DAEMON_SECRET:-$cl_secret}" \
+        "$top_builddir/nodescaler" --backend="$cl_backend" --kubeconfig="$cl_kubeconfig" \
+        --v=4 $cl_nodes_flags "$@" >>"$cl_work/$cl_dname.log" 2>&1 &
+    echo $! >"$cl_work/$cl_dname.pid"
+    cl_daemons="$cl_dname $cl_daemons"
+    cl_say "started $cl_dname (pid $!): nodescaler --backend=$cl_backend $*"
 }
 
 daemon_alive() {
