@@ -16,3 +16,7 @@ EXTRA_DIST += tests/e2e/daemon-scale-up.sh tests/e2e/fake-scheduler.py
 # The control loop's start: refused flag combinations, SIGTERM before the first list.
 TESTS += tests/e2e/daemon-start.sh
 EXTRA_DIST += tests/e2e/daemon-start.sh
+
+# The daemon scenarios' library (cluster.sh) and the emulators' knobs, checked with --once.
+TESTS += tests/e2e/daemon-harness.sh
+EXTRA_DIST += tests/e2e/cluster.sh tests/e2e/daemon-harness.sh

@@ -475,6 +475,8 @@ emu_apply_op(struct exo_emu *e, struct emu_op *op)
     emu_op_finish(e, op, "success", NULL, NULL);
 }
 
+static int emu_take_register_fault(struct exo_emu *e, const struct emu_meta *m);
+
 void
 emu_tick_locked(struct exo_emu *e)
 {
@@ -495,7 +497,10 @@ emu_tick_locked(struct exo_emu *e)
         if (inst != NULL && m->running_at_ms <= now &&
             strcmp(jstr(inst, "state"), "starting") == 0)
             json_object_set_new(inst, "state", json_string("running"));
-        if (inst != NULL && e->kube_url != NULL && !m->node_posted &&
+        if (inst != NULL && e->kube_url != NULL && !m->node_posted && !m->withheld &&
+            strcmp(jstr(inst, "state"), "running") == 0 && emu_take_register_fault(e, m))
+            m->withheld = 1;
+        if (inst != NULL && e->kube_url != NULL && !m->node_posted && !m->withheld &&
             strcmp(jstr(inst, "state"), "running") == 0) {
             m->node_posted = 1;
             m->ready_at_ms = now + e->node_ready_delay_ms;
@@ -638,8 +643,11 @@ emu_verify(struct exo_emu *e, struct MHD_Connection *conn, const char *method, c
 int
 exo_emu_add_fault(struct exo_emu *e, const json_t *rule, char *err, size_t err_len)
 {
-    static const char *const kinds[] = {"500", "429", "slow", "fail-operation", "quota"};
+    static const char *const kinds[] = {"500",   "429",           "slow", "fail-operation",
+                                        "quota", "never-register"};
     const char *op = jstr(rule, "operation"), *kind = jstr(rule, "kind");
+    const char *pool = jstr(rule, "pool");
+    const json_t *count = json_object_get(rule, "count");
     struct emu_fault *f;
     size_t i;
 
@@ -647,10 +655,27 @@ exo_emu_add_fault(struct exo_emu *e, const json_t *rule, char *err, size_t err_l
         if (strcmp(kind, kinds[i]) == 0)
             break;
     }
-    if (op == NULL || kind == NULL || i == sizeof(kinds) / sizeof(kinds[0])) {
+    if (kind == NULL || i == sizeof(kinds) / sizeof(kinds[0])) {
         snprintf(err, err_len,
-                 "fault needs \"operation\" and \"kind\" (500, 429, slow, "
-                 "fail-operation, quota)");
+                 "fault: \"kind\" must be one of 500, 429, slow, fail-operation, quota, "
+                 "never-register");
+        return -1;
+    }
+    if (strcmp(kind, "never-register") == 0) {
+        if (pool == NULL || strlen(pool) >= sizeof(f->pool)) {
+            snprintf(err, err_len,
+                     "fault never-register: \"pool\" must be an instance pool id, a "
+                     "nodepool id or \"*\"");
+            return -1;
+        }
+        op = "";
+    } else if (op == NULL || strlen(op) >= sizeof(f->op)) {
+        snprintf(err, err_len, "fault %s: \"operation\" must be an operationId or \"*\"", kind);
+        return -1;
+    }
+    if (count != NULL && (!json_is_integer(count) || json_integer_value(count) < -1 ||
+                          json_integer_value(count) > 1000000)) {
+        snprintf(err, err_len, "fault %s: \"count\" must be an integer in -1..1000000", kind);
         return -1;
     }
     pthread_mutex_lock(&e->lock);
@@ -663,6 +688,7 @@ exo_emu_add_fault(struct exo_emu *e, const json_t *rule, char *err, size_t err_l
     memset(f, 0, sizeof(*f));
     snprintf(f->op, sizeof(f->op), "%s", op);
     snprintf(f->kind, sizeof(f->kind), "%s", kind);
+    snprintf(f->pool, sizeof(f->pool), "%s", pool ? pool : "");
     f->count = json_is_integer(json_object_get(rule, "count"))
                    ? (int)json_integer_value(json_object_get(rule, "count"))
                    : 1;
@@ -692,7 +718,8 @@ emu_take_fault(struct exo_emu *e, const char *op, int for_operation)
         int is_op_kind =
             strcmp(f->kind, "fail-operation") == 0 || strcmp(f->kind, "quota") == 0;
 
-        if (f->count == 0 || is_op_kind != for_operation)
+        if (f->count == 0 || is_op_kind != for_operation ||
+            strcmp(f->kind, "never-register") == 0)
             continue;
         if (strcmp(f->op, "*") != 0 && strcmp(f->op, op) != 0)
             continue;
@@ -701,6 +728,52 @@ emu_take_fault(struct exo_emu *e, const char *op, int for_operation)
         return f;
     }
     return NULL;
+}
+
+/* Take one use of a never-register fault matching the instance's pool or its nodepool
+ * (caller holds the lock); 1 when the instance must never become a Node. */
+static int
+emu_take_register_fault(struct exo_emu *e, const struct emu_meta *m)
+{
+    const json_t *np = emu_nodepool_of_pool(e, m->pool_id, NULL);
+    const char *np_id = np ? jstr(np, "id") : NULL;
+    size_t i;
+
+    for (i = 0; i < e->n_faults; i++) {
+        struct emu_fault *f = &e->faults[i];
+
+        if (f->count == 0 || strcmp(f->kind, "never-register") != 0)
+            continue;
+        if (strcmp(f->pool, "*") != 0 && strcmp(f->pool, m->pool_id) != 0 &&
+            (np_id == NULL || strcmp(f->pool, np_id) != 0))
+            continue;
+        if (f->count > 0)
+            f->count--;
+        return 1;
+    }
+    return 0;
+}
+
+/* Each instance's life as a Node, for tests that must tell "not yet" from "never". */
+static json_t *
+emu_nodes_json(struct exo_emu *e)
+{
+    json_t *arr = json_array(), *out;
+    size_t i;
+
+    pthread_mutex_lock(&e->lock);
+    for (i = 0; i < e->n_meta; i++) {
+        const struct emu_meta *m = &e->meta[i];
+
+        json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:b,s:b,s:b,s:b}", "instance", m->id,
+                                             "pool", m->pool_id, "node", m->node_name, "posted",
+                                             m->node_posted, "ready", m->node_ready, "withheld",
+                                             m->withheld, "gone", m->gone));
+    }
+    out = json_pack("{s:o,s:I}", "nodes", arr, "kube-errors",
+                    (json_int_t)__atomic_load_n(&e->kube_errors, __ATOMIC_RELAXED));
+    pthread_mutex_unlock(&e->lock);
+    return out;
 }
 
 uint64_t
@@ -1068,6 +1141,8 @@ emu_admin(struct exo_emu *e, const char *method, const char *url, const char *bo
         reply_json(r, 200, json_object());
     } else if (strcmp(url, "/_emu/state") == 0 && strcmp(method, "GET") == 0) {
         reply_json(r, 200, exo_emu_snapshot(e));
+    } else if (strcmp(url, "/_emu/nodes") == 0 && strcmp(method, "GET") == 0) {
+        reply_json(r, 200, emu_nodes_json(e));
     } else if (strcmp(url, "/_emu/tick") == 0 && strcmp(method, "POST") == 0) {
         exo_emu_tick(e);
         reply_json(r, 200, json_object());

@@ -38,11 +38,13 @@ struct emu_meta {
     int node_posted;
     int node_ready;
     int gone;
+    int withheld; /* a never-register fault took it: its Node is never posted */
 };
 
 struct emu_fault {
     char op[64];
     char kind[20];
+    char pool[40]; /* never-register: instance pool or nodepool id, or "*" */
     int count;
     int retry_after;
     int delay_ms;

@@ -186,6 +186,8 @@ emu_kube_send(struct exo_emu *e, const char *method, const char *path, const cha
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    /* Tests tell the emulator's own writes (it plays kubelet) from the autoscaler's by it. */
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "exoscale-emulator");
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, emu_discard);
     if (body != NULL)
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
@@ -224,7 +226,7 @@ emu_kube_do(struct exo_emu *e, const struct emu_kube_action *a)
         if (st != 201 && st != 200 && st != 409) {
             fprintf(stderr, "exoscale-emulator: POST /api/v1/nodes (%s): HTTP %ld\n", a->name,
                     st);
-            e->kube_errors++;
+            __atomic_add_fetch(&e->kube_errors, 1, __ATOMIC_RELAXED);
             json_decref(status);
             return;
         }
@@ -244,7 +246,7 @@ emu_kube_do(struct exo_emu *e, const struct emu_kube_action *a)
         st = emu_kube_send(e, "DELETE", path, NULL, NULL);
         if (st != 200 && st != 202 && st != 404) {
             fprintf(stderr, "exoscale-emulator: DELETE %s: HTTP %ld\n", path, st);
-            e->kube_errors++;
+            __atomic_add_fetch(&e->kube_errors, 1, __ATOMIC_RELAXED);
         }
         return;
     }
@@ -255,7 +257,7 @@ emu_kube_do(struct exo_emu *e, const struct emu_kube_action *a)
     free(patch);
     if (st != 200) {
         fprintf(stderr, "exoscale-emulator: PATCH %s: HTTP %ld\n", path, st);
-        e->kube_errors++;
+        __atomic_add_fetch(&e->kube_errors, 1, __ATOMIC_RELAXED);
     }
 }
 

@@ -1661,6 +1661,69 @@ do_admin(struct MHD_Connection *c, const char *url, const char *body, size_t len
     return ret;
 }
 
+/* ---- write log ------------------------------------------------------------------------ */
+
+/* Every write (method other than GET/HEAD), with the client's User-Agent, so that tests
+ * can prove who changed the cluster, and that a dry run changed nothing. Reset with
+ * POST /admin/writes/reset; past WRITE_LOG_MAX the log says so rather than undercount. */
+#define WRITE_LOG_MAX 8192
+
+struct write_rec {
+    char method[8];
+    char path[200];
+    char agent[64];
+};
+
+static struct write_rec write_log[WRITE_LOG_MAX];
+static size_t n_writes;
+static pthread_mutex_t write_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+write_note(struct MHD_Connection *c, const char *method, const char *url)
+{
+    const char *agent = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent");
+    struct write_rec *w;
+
+    if (!strcmp(method, "GET") || !strcmp(method, "HEAD"))
+        return;
+    pthread_mutex_lock(&write_mu);
+    if (n_writes < WRITE_LOG_MAX) {
+        w = &write_log[n_writes];
+        snprintf(w->method, sizeof(w->method), "%s", method);
+        snprintf(w->path, sizeof(w->path), "%s", url);
+        snprintf(w->agent, sizeof(w->agent), "%s", agent ? agent : "");
+    }
+    n_writes++;
+    pthread_mutex_unlock(&write_mu);
+}
+
+static enum MHD_Result
+write_admin(struct MHD_Connection *c, const char *method, const char *url)
+{
+    json_t *arr, *out;
+    size_t i;
+
+    if (!strcmp(url, "/admin/writes/reset") && !strcmp(method, "POST")) {
+        pthread_mutex_lock(&write_mu);
+        n_writes = 0;
+        pthread_mutex_unlock(&write_mu);
+        return send_text(c, 200, str_printf("{\"ok\":true}"), 0);
+    }
+    if (strcmp(url, "/admin/writes") != 0 || strcmp(method, "GET") != 0)
+        return send_status(c, 404, "NotFound",
+                           "admin: GET /admin/writes or POST /admin/writes/reset", NULL, 0);
+    arr = json_array();
+    pthread_mutex_lock(&write_mu);
+    for (i = 0; i < n_writes && i < WRITE_LOG_MAX; i++)
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "method", write_log[i].method,
+                                             "path", write_log[i].path, "agent",
+                                             write_log[i].agent));
+    out = json_pack("{s:I, s:b, s:o}", "total", (json_int_t)n_writes, "truncated",
+                    n_writes > WRITE_LOG_MAX, "writes", arr);
+    pthread_mutex_unlock(&write_mu);
+    return send_json(c, 200, out);
+}
+
 /* ---- dispatch ------------------------------------------------------------------------- */
 
 static enum MHD_Result
@@ -1697,8 +1760,11 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
     }
     if (rc->too_big)
         return send_status(c, 413, "RequestEntityTooLarge", "request body too large", NULL, 0);
+    if (!strncmp(url, "/admin/writes", 13))
+        return write_admin(c, method, url);
     if (!strncmp(url, "/admin/", 7))
         return do_admin(c, url, rc->body, rc->len);
+    write_note(c, method, url);
     if (!strcmp(url, "/healthz") || !strcmp(url, "/readyz") || !strcmp(url, "/livez"))
         return send_text(c, 200, str_printf("ok"), 0);
     if (!strcmp(url, "/version"))
