@@ -665,8 +665,8 @@ request_log(struct kube_client *c, const char *method, const char *path, CURLcod
 
 static int
 request_once(struct kube_client *c, const char *method, const char *path, const char *body,
-             const char *content_type, long timeout_ms, int force_refresh, kube_sink_fn *sink,
-             void *sink_ud, struct kube_resp *resp)
+             const char *content_type, long timeout_ms, int force_refresh, int throttle,
+             kube_sink_fn *sink, void *sink_ud, struct kube_resp *resp)
 {
     struct body_buf bb = {0};
     struct curl_slist *h = NULL, *t;
@@ -726,7 +726,8 @@ request_once(struct kube_client *c, const char *method, const char *path, const 
     curl_easy_setopt(c->easy, CURLOPT_LOW_SPEED_TIME, (c->opts.stall_timeout_ms + 999) / 1000);
     curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, cerr);
     cerr[0] = '\0';
-    kube_client_throttle(c);
+    if (throttle)
+        kube_client_throttle(c);
     t0 = c->clock->now_ms(c->clock->ctx);
     cc = curl_easy_perform(c->easy);
     took_ms = c->clock->now_ms(c->clock->ctx) - t0;
@@ -783,8 +784,8 @@ request_once(struct kube_client *c, const char *method, const char *path, const 
 
 static int
 request(struct kube_client *c, const char *method, const char *path, const json_t *body,
-        const char *content_type, long timeout_ms, kube_sink_fn *sink, void *sink_ud,
-        struct kube_resp *resp)
+        const char *content_type, long timeout_ms, int throttle, kube_sink_fn *sink,
+        void *sink_ud, struct kube_resp *resp)
 {
     char *text = NULL;
     int rc, attempt = 0, refreshed = 0;
@@ -797,14 +798,14 @@ request(struct kube_client *c, const char *method, const char *path, const json_
     if (timeout_ms <= 0)
         timeout_ms = c->opts.timeout_ms;
     for (;;) {
-        rc = request_once(c, method, path, text, content_type, timeout_ms, 0, sink, sink_ud,
-                          resp);
+        rc = request_once(c, method, path, text, content_type, timeout_ms, 0, throttle, sink,
+                          sink_ud, resp);
         if (resp->status == 401 && !refreshed &&
             (c->cfg->token_file || (c->cfg->exec && c->cfg->token == NULL))) {
             /* the token may have rotated under us: re-read or re-run once */
             refreshed = 1;
-            rc = request_once(c, method, path, text, content_type, timeout_ms, 1, sink, sink_ud,
-                              resp);
+            rc = request_once(c, method, path, text, content_type, timeout_ms, 1, throttle,
+                              sink, sink_ud, resp);
         }
         if (strcmp(method, "GET") == 0 && attempt < c->opts.max_retries &&
             (resp->status == 429 || resp->status >= 500) && resp->retry_after_s > 0 &&
@@ -825,12 +826,19 @@ int
 kube_request(struct kube_client *c, const char *method, const char *path, const json_t *body,
              const char *content_type, long timeout_ms, struct kube_resp *resp)
 {
-    return request(c, method, path, body, content_type, timeout_ms, NULL, NULL, resp);
+    return request(c, method, path, body, content_type, timeout_ms, 1, NULL, NULL, resp);
 }
 
 int
 kube_request_stream(struct kube_client *c, const char *path, long timeout_ms,
                     kube_sink_fn *sink, void *ud, struct kube_resp *resp)
 {
-    return request(c, "GET", path, NULL, NULL, timeout_ms, sink, ud, resp);
+    return request(c, "GET", path, NULL, NULL, timeout_ms, 1, sink, ud, resp);
+}
+
+int
+kube_request_stream_page(struct kube_client *c, const char *path, long timeout_ms,
+                         kube_sink_fn *sink, void *ud, struct kube_resp *resp)
+{
+    return request(c, "GET", path, NULL, NULL, timeout_ms, 0, sink, ud, resp);
 }

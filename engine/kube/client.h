@@ -120,6 +120,14 @@ typedef int kube_sink_fn(void *ud, const char *data, size_t len);
 int kube_request_stream(struct kube_client *c, const char *path, long timeout_ms,
                         kube_sink_fn *sink, void *ud, struct kube_resp *resp);
 
+/**
+ * kube_request_stream for the second and later pages of one list: they do not wait for
+ * the rate limiter, since the list as a whole took its token with the first page (a list
+ * of 30,000 pods is one logical request, not 60).
+ */
+int kube_request_stream_page(struct kube_client *c, const char *path, long timeout_ms,
+                             kube_sink_fn *sink, void *ud, struct kube_resp *resp);
+
 /** Map an HTTP status to the statuses above. */
 int kube_status_of_http(long http_status);
 

@@ -447,13 +447,23 @@ bad_list(struct kube_resp *resp, const char *msg)
     return NSC_ERR_INTERNAL;
 }
 
-int
-kube_list_raw(struct kube_client *c, const char *path, const char *query, int limit,
-              kube_raw_item_fn *cb, void *ud, char *rv, size_t rv_len, struct kube_resp *resp)
+/* A list at a resourceVersion the server cannot serve: 410 when it is older than the
+ * compaction, 504 "Too large resource version" when it is newer than the watch cache. */
+static int
+rv_unavailable(const struct kube_resp *resp)
 {
-    char url[PATH_MAX_LEN], cont_esc[2048], first_rv[64] = "";
+    return resp->status == 410 ||
+           (resp->status == 504 && strstr(resp->message, "Too large resource version") != NULL);
+}
+
+int
+kube_list_raw_at(struct kube_client *c, const char *path, const char *query, int limit,
+                 const char *from_rv, kube_raw_item_fn *cb, void *ud, char *rv, size_t rv_len,
+                 struct kube_resp *resp)
+{
+    char url[PATH_MAX_LEN], cont_esc[2048], rv_esc[160], first_rv[64] = "";
     char *cont = NULL;
-    int rc = 0, restarted = 0;
+    int rc = 0, restarted = 0, page = 0;
 
     if (limit <= 0)
         limit = 500;
@@ -465,18 +475,40 @@ kube_list_raw(struct kube_client *c, const char *path, const char *query, int li
 
         pg.scan.cb = page_item;
         pg.scan.ud = &pg;
-        snprintf(url, sizeof(url), "%s?limit=%d%s%s%s%s", path, limit,
+        /* a continued page carries no resourceVersion: the token holds the list's */
+        snprintf(url, sizeof(url), "%s?limit=%d%s%s%s%s%s%s", path, limit,
                  query && *query ? "&" : "", query ? query : "", cont ? "&continue=" : "",
-                 cont ? kube_query_escape(cont, cont_esc, sizeof(cont_esc)) : "");
+                 cont ? kube_query_escape(cont, cont_esc, sizeof(cont_esc)) : "",
+                 !cont && from_rv && *from_rv ? "&resourceVersion=" : "",
+                 !cont && from_rv && *from_rv
+                     ? kube_query_escape(from_rv, rv_esc, sizeof(rv_esc))
+                     : "");
         kube_resp_clear(resp);
-        rc = kube_request_stream(c, url, LIST_TIMEOUT_MS, page_sink, &pg, resp);
+        rc = page++ == 0
+                 ? kube_request_stream(c, url, LIST_TIMEOUT_MS, page_sink, &pg, resp)
+                 : kube_request_stream_page(c, url, LIST_TIMEOUT_MS, page_sink, &pg, resp);
+        if (rc < 0 && cont == NULL && from_rv && *from_rv && rv_unavailable(resp) &&
+            pg.scan.n_items == 0) {
+            /* As client-go's reflector: the server cannot list at that version (compacted,
+             * or its cache is behind), so read the current state from storage. */
+            log_msg(NSC_LOG_INFO, "kube",
+                    "%s: cannot list at resourceVersion %s (%ld), listing the latest", path,
+                    from_rv, resp->status);
+            kube_listscan_free(&pg.scan);
+            from_rv = NULL;
+            page = 0;
+            continue;
+        }
         if (rc == NSC_ERR_TRANSIENT && resp->status == 410 && cont && !restarted) {
-            /* The continue token expired (etcd compacted past it): start again. */
+            /* The continue token expired (etcd compacted past it): start again from
+             * storage, as the items already delivered are simply delivered again. */
             log_msg(NSC_LOG_INFO, "kube", "%s: continue token expired, listing again", path);
             kube_listscan_free(&pg.scan);
             free(cont);
             cont = NULL;
+            from_rv = NULL;
             restarted = 1;
+            page = 0;
             first_rv[0] = '\0';
             continue;
         }
@@ -513,6 +545,13 @@ kube_list_raw(struct kube_client *c, const char *path, const char *query, int li
     if (rc == 0 && rv)
         snprintf(rv, rv_len, "%s", first_rv);
     return rc;
+}
+
+int
+kube_list_raw(struct kube_client *c, const char *path, const char *query, int limit,
+              kube_raw_item_fn *cb, void *ud, char *rv, size_t rv_len, struct kube_resp *resp)
+{
+    return kube_list_raw_at(c, path, query, limit, NULL, cb, ud, rv, rv_len, resp);
 }
 
 struct json_items {
@@ -605,8 +644,9 @@ do_list(struct kube_informer *inf)
 
     inf->generation++;
     inf->item_err[0] = '\0';
-    rc = kube_list_raw(c, inf->path, inf->query, inf->page_limit, list_item, inf, rv,
-                       sizeof(rv), &resp);
+    rc = kube_list_raw_at(c, inf->path, inf->query, inf->page_limit,
+                          kube_reflector_list_rv(&inf->refl), list_item, inf, rv, sizeof(rv),
+                          &resp);
     if (rc && inf->item_err[0])
         bad_list(&resp, inf->item_err);
     if (rc == 0 && rv[0] == '\0') {

@@ -92,6 +92,17 @@ int kube_list_raw(struct kube_client *c, const char *path, const char *query, in
                   kube_raw_item_fn *cb, void *ud, char *rv, size_t rv_len,
                   struct kube_resp *resp);
 
+/**
+ * kube_list_raw from a resourceVersion, as client-go's reflector lists: "0" lets the
+ * server answer from its watch cache (cheap, possibly a little behind); a version seen
+ * before reads no older than it; NULL or "" reads the latest from storage. When the server
+ * cannot list at that version (410, or 504 "Too large resource version") the list is
+ * read again from storage. Only the first page waits for the client's rate limiter.
+ */
+int kube_list_raw_at(struct kube_client *c, const char *path, const char *query, int limit,
+                     const char *from_rv, kube_raw_item_fn *cb, void *ud, char *rv,
+                     size_t rv_len, struct kube_resp *resp);
+
 /** Called for each item of a list (borrowed); non-zero stops the list. */
 typedef int kube_item_fn(void *ud, json_t *item);
 

@@ -190,6 +190,14 @@ kube_reflector_rv(const struct kube_reflector *r)
     return r->last_rv;
 }
 
+const char *
+kube_reflector_list_rv(const struct kube_reflector *r)
+{
+    if (r->rv_expired)
+        return "";
+    return r->last_rv[0] ? r->last_rv : "0";
+}
+
 static void
 set_rv(struct kube_reflector *r, const char *rv)
 {
@@ -205,6 +213,7 @@ kube_reflector_list_done(struct kube_reflector *r, int64_t now_ms, long http_sta
         if (r->synced)
             r->n_relists++;
         set_rv(r, rv);
+        r->rv_expired = 0;
         r->synced = 1;
         r->state = KUBE_REFL_NEED_WATCH;
         r->not_before_ms = now_ms;
@@ -213,6 +222,7 @@ kube_reflector_list_done(struct kube_reflector *r, int64_t now_ms, long http_sta
     r->state = KUBE_REFL_NEED_LIST;
     if (http_status == 410) {
         /* an expired continue token: the next list starts from scratch, now */
+        r->rv_expired = 1;
         r->not_before_ms = now_ms;
         return;
     }
@@ -247,6 +257,7 @@ kube_reflector_watch_event(struct kube_reflector *r, int64_t now_ms, const char 
         return 1;
     if (strcmp(type, "ERROR") == 0) {
         if (code == 410) {
+            r->rv_expired = 1;
             r->state = KUBE_REFL_NEED_LIST;
             r->not_before_ms = now_ms;
         } else {
@@ -287,6 +298,7 @@ kube_reflector_watch_ended(struct kube_reflector *r, int64_t now_ms, long http_s
         return;
     }
     if (http_status == 410) {
+        r->rv_expired = 1;
         r->state = KUBE_REFL_NEED_LIST;
         r->not_before_ms = now_ms;
         return;

@@ -68,6 +68,7 @@ struct kube_reflector {
     struct kube_reflector_opts opts;
     enum kube_refl_state state;
     char last_rv[64];      /* of the last list or event, "" before the first list */
+    int rv_expired;        /* the server said last_rv is too old: list from storage */
     int synced;            /* a full list has been delivered */
     int64_t not_before_ms; /* earliest time for the next list/watch */
     int64_t backoff_ms;    /* current base delay, 0 when not backing off */
@@ -91,6 +92,13 @@ enum kube_refl_action kube_reflector_next(struct kube_reflector *r, int64_t now_
 
 /** The resourceVersion to watch from (borrowed). */
 const char *kube_reflector_rv(const struct kube_reflector *r);
+
+/**
+ * The resourceVersion to list from (borrowed), as client-go's reflector chooses it: "0"
+ * before the first list (the server's watch cache answers), the last one seen on a relist
+ * (never older than what was delivered), "" (latest, from storage) after a 410.
+ */
+const char *kube_reflector_list_rv(const struct kube_reflector *r);
 
 /**
  * A list finished. http_status 200 with its resourceVersion: synced, watch next. 410 (the

@@ -561,6 +561,47 @@ hex_decode(const char *s, char *out, size_t len)
     out[o] = '\0';
 }
 
+/* Lists by the resourceVersion they asked for, for the tests: from the watch cache ("0"),
+ * at a version seen before, the latest (none). Guarded by store.mu. */
+static long long n_lists_cache, n_lists_at_version, n_lists_latest;
+
+/* A first page's resourceVersion, as a real server judges it (called with store.mu held):
+ * 0 to serve it, else the HTTP status to answer with, message in msg. The emulator keeps
+ * no history, so a version it accepts is served at the current state, which is what a
+ * real server's watch cache does for "not older than". */
+static int
+list_rv_refused(const char *rv_s, char *msg, size_t msg_len)
+{
+    unsigned long long rv;
+    char *end;
+
+    if (rv_s == NULL || *rv_s == '\0') {
+        n_lists_latest++;
+        return 0;
+    }
+    if (strcmp(rv_s, "0") == 0) {
+        n_lists_cache++;
+        return 0;
+    }
+    n_lists_at_version++;
+    rv = strtoull(rv_s, &end, 10);
+    if (*end != '\0' || rv == 0) {
+        snprintf(msg, msg_len, "resourceVersion: Invalid value: \"%.60s\"", rv_s);
+        return 400;
+    }
+    if (rv + 1 < store.compacted_rv) {
+        snprintf(msg, msg_len, "too old resource version: %llu (%llu)", rv,
+                 (unsigned long long)(store.compacted_rv - 1));
+        return 410;
+    }
+    if (rv > store.rv) {
+        snprintf(msg, msg_len, "Too large resource version: %llu, current: %llu", rv,
+                 (unsigned long long)store.rv);
+        return 504;
+    }
+    return 0;
+}
+
 static enum MHD_Result
 do_list(struct MHD_Connection *c, const struct route *rt)
 {
@@ -578,6 +619,18 @@ do_list(struct MHD_Connection *c, const struct route *rt)
         return send_status(c, 400, "BadRequest", err, NULL, 0);
     pthread_mutex_lock(&store.mu);
     list_rv = store.rv;
+    if (!(cont && *cont)) {
+        int refused = list_rv_refused(qarg(c, "resourceVersion"), err, sizeof(err));
+
+        if (refused) {
+            pthread_mutex_unlock(&store.mu);
+            return send_status(c, refused,
+                               refused == 410   ? "Expired"
+                               : refused == 504 ? "Timeout"
+                                                : "BadRequest",
+                               err, NULL, 0);
+        }
+    }
     if (cont && *cont) {
         char *dash = strchr(cont, '-');
 
@@ -1647,6 +1700,10 @@ do_admin(struct MHD_Connection *c, const char *url, const char *body, size_t len
                        (json_int_t)store.n_watches, "log", (json_int_t)store.n_log);
 
         json_object_set_new(st, "bytes", bytes);
+        json_object_set_new(st, "lists",
+                            json_pack("{s:I, s:I, s:I}", "cache", (json_int_t)n_lists_cache,
+                                      "at_version", (json_int_t)n_lists_at_version, "latest",
+                                      (json_int_t)n_lists_latest));
         pthread_mutex_unlock(&store.mu);
         json_decref(in);
         return send_json(c, 200, st);

@@ -41,27 +41,40 @@ client_with(long timeout_ms)
     return c;
 }
 
-/* POST to the emulator's admin endpoint; the test fails unless it answers 200. */
-static void
-admin(const char *what, const char *body)
+/* POST to the emulator's admin endpoint; the test fails unless it answers 200. Returns
+ * the answer (owned), NULL when it is not JSON. */
+static json_t *
+admin_json(const char *what, const char *body)
 {
     const char *base = getenv("NSC_IT_ADMIN_URL");
     CURL *e = curl_easy_init();
     char url[512];
     long code = 0;
-    FILE *devnull = fopen("/dev/null", "w");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    json_t *out;
 
     ck_assert_msg(base != NULL, "NSC_IT_ADMIN_URL not set");
     snprintf(url, sizeof(url), "%s/admin/%s", base, what);
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, body ? body : "{}");
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, devnull);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, mem);
     curl_easy_setopt(e, CURLOPT_TIMEOUT, 10L);
     ck_assert_int_eq(curl_easy_perform(e), CURLE_OK);
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
     curl_easy_cleanup(e);
-    fclose(devnull);
+    fclose(mem);
     ck_assert_msg(code == 200, "admin/%s: %ld", what, code);
+    out = json_loadb(buf, len, 0, NULL);
+    free(buf);
+    return out;
+}
+
+static void
+admin(const char *what, const char *body)
+{
+    json_decref(admin_json(what, body));
 }
 
 /* Inject a fault: the emulator's admin/fault body, formatted as printf does. */
@@ -545,6 +558,134 @@ START_TEST(test_sync_model_and_wake)
 }
 END_TEST
 
+/* A clock that moves only when the client sleeps: what the rate limiter makes it wait
+ * is counted exactly, whatever the machine's speed. */
+struct fake_clock {
+    int64_t now, slept;
+};
+
+static int64_t
+fake_now(void *ctx)
+{
+    return ((struct fake_clock *)ctx)->now;
+}
+
+static void
+fake_sleep(void *ctx, int64_t ms)
+{
+    struct fake_clock *fc = ctx;
+
+    fc->now += ms;
+    fc->slept += ms;
+}
+
+static int
+count_raw(void *ud, const char *json, size_t len)
+{
+    (void)json;
+    (void)len;
+    ++*(int *)ud;
+    return 0;
+}
+
+/* How many lists the emulator served by kind of resourceVersion asked for. */
+static void
+list_counts(long long *cache, long long *at_version, long long *latest)
+{
+    json_t *st = admin_json("stats", NULL), *l = json_object_get(st, "lists");
+
+    ck_assert_msg(json_is_object(l), "admin/stats has no list counts");
+    *cache = json_integer_value(json_object_get(l, "cache"));
+    *at_version = json_integer_value(json_object_get(l, "at_version"));
+    *latest = json_integer_value(json_object_get(l, "latest"));
+    json_decref(st);
+}
+
+/* The pages of one list take one rate-limiter token between them, not one each. */
+START_TEST(test_list_pages_one_token)
+{
+    struct fake_clock fc = {1000000, 0};
+    const struct kube_clock clk = {fake_now, fake_sleep, &fc};
+    struct kube_config *cfg = NULL;
+    struct kube_client *c = NULL;
+    struct kube_client_opts o = {0};
+    struct kube_resp resp;
+    char err[1024] = "", path[256], name[32];
+    int i, n = 0;
+
+    ck_assert_int_eq(
+        kube_config_load_kubeconfig(getenv("NSC_IT_KUBECONFIG"), NULL, &cfg, err, sizeof(err)),
+        0);
+    o.qps = 1;
+    o.burst = 1;
+    o.clock = &clk;
+    ck_assert_msg(kube_client_new(cfg, &o, &c, err, sizeof(err)) == 0, "%s", err);
+    for (i = 1; i < 5; i++) {
+        snprintf(name, sizeof(name), "p-%d", i);
+        make_pod(c, name);
+    }
+    fc.slept = 0;
+    snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods", ns);
+    /* refill the bucket, then list 5 pods in pages of 2 */
+    fc.now += 10000;
+    ck_assert_int_eq(kube_list_raw_at(c, path, NULL, 2, NULL, count_raw, &n, NULL, 0, &resp),
+                     0);
+    kube_resp_clear(&resp);
+    ck_assert_int_eq(n, 5);
+    ck_assert_msg(fc.slept == 0, "the list's pages waited %lld ms for the rate limiter",
+                  (long long)fc.slept);
+    /* a second list does wait: the limiter still counts lists */
+    ck_assert_int_eq(kube_list_raw_at(c, path, NULL, 2, NULL, count_raw, &n, NULL, 0, &resp),
+                     0);
+    kube_resp_clear(&resp);
+    ck_assert_int_ge(fc.slept, 900);
+    kube_client_free(c);
+}
+END_TEST
+
+/* Lists ask for the version client-go's reflector asks for, and fall back to the latest
+ * when the server cannot serve it (504 too large, 410 too old). */
+START_TEST(test_list_versions)
+{
+    struct kube_client *c = client_with(0);
+    struct model *m = model_new();
+    struct kube_resp resp;
+    char path[256], err[512] = "";
+    long long cache0, at0, latest0, cache1, at1, latest1;
+    int n = 0;
+
+    snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods", ns);
+    /* a one-shot read of the cluster lists from the watch cache only */
+    list_counts(&cache0, &at0, &latest0);
+    ck_assert_msg(kube_load_model(c, m, NULL, err, sizeof(err)) == 0, "%s", err);
+    list_counts(&cache1, &at1, &latest1);
+    ck_assert_int_ge(cache1 - cache0, 3);
+    ck_assert_int_eq(at1, at0);
+    ck_assert_int_eq(latest1, latest0);
+    ck_assert_ptr_nonnull(model_find_pod(m, ns, "p-0"));
+    /* a version ahead of the server: 504, then the latest */
+    ck_assert_int_eq(
+        kube_list_raw_at(c, path, NULL, 100, "999999999999", count_raw, &n, NULL, 0, &resp), 0);
+    kube_resp_clear(&resp);
+    ck_assert_int_eq(n, 1);
+    list_counts(&cache0, &at0, &latest0);
+    ck_assert_int_eq(at0, at1 + 1);
+    ck_assert_int_eq(latest0, latest1 + 1);
+    /* a compacted version: 410, then the latest */
+    admin("expire", NULL);
+    n = 0;
+    ck_assert_int_eq(kube_list_raw_at(c, path, NULL, 100, "1", count_raw, &n, NULL, 0, &resp),
+                     0);
+    kube_resp_clear(&resp);
+    ck_assert_int_eq(n, 1);
+    list_counts(&cache1, &at1, &latest1);
+    ck_assert_int_eq(at1, at0 + 1);
+    ck_assert_int_eq(latest1, latest0 + 1);
+    model_free(m);
+    kube_client_free(c);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -565,6 +706,8 @@ main(void)
     tcase_add_test(tc, test_fault_list_500);
     tcase_add_test(tc, test_relist_skips_unchanged);
     tcase_add_test(tc, test_sync_model_and_wake);
+    tcase_add_test(tc, test_list_pages_one_token);
+    tcase_add_test(tc, test_list_versions);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

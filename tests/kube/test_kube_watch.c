@@ -171,6 +171,40 @@ START_TEST(test_reflector_list_watch_410)
 }
 END_TEST
 
+/* The version each list asks for, as client-go's reflector picks it. */
+START_TEST(test_reflector_list_rv)
+{
+    struct kube_reflector r;
+    struct kube_reflector_opts o = fast_opts();
+    int64_t now = 1000, w;
+
+    kube_reflector_init(&r, &o, now, 7);
+    /* the first list may come from the server's watch cache */
+    ck_assert_str_eq(kube_reflector_list_rv(&r), "0");
+    ck_assert_int_eq(kube_reflector_next(&r, now, &w), KUBE_REFL_LIST);
+    kube_reflector_list_done(&r, now, 200, "100");
+    kube_reflector_watch_started(&r, now);
+    ck_assert_int_eq(kube_reflector_watch_event(&r, now + 1, "MODIFIED", "120", 0), 0);
+    /* a watch refused for another reason relists, never older than what was seen */
+    kube_reflector_watch_ended(&r, now + 2, 403);
+    ck_assert_int_eq(kube_reflector_next(&r, now + 60000, &w), KUBE_REFL_LIST);
+    ck_assert_str_eq(kube_reflector_list_rv(&r), "120");
+    kube_reflector_list_done(&r, now + 60000, 200, "130");
+    /* after a 410 the version is gone: list the latest from storage */
+    kube_reflector_watch_started(&r, now + 60000);
+    ck_assert_int_eq(kube_reflector_watch_event(&r, now + 60001, "ERROR", NULL, 410), 1);
+    kube_reflector_watch_ended(&r, now + 60001, 200);
+    ck_assert_str_eq(kube_reflector_list_rv(&r), "");
+    ck_assert_int_eq(kube_reflector_next(&r, now + 60001, &w), KUBE_REFL_LIST);
+    kube_reflector_list_done(&r, now + 60002, 200, "900");
+    ck_assert_str_eq(kube_reflector_list_rv(&r), "900");
+    /* the same when the 410 is the watch request's answer */
+    kube_reflector_watch_started(&r, now + 60002);
+    kube_reflector_watch_ended(&r, now + 60003, 410);
+    ck_assert_str_eq(kube_reflector_list_rv(&r), "");
+}
+END_TEST
+
 START_TEST(test_reflector_backoff)
 {
     struct kube_reflector r;
@@ -299,6 +333,7 @@ test_kube_watch_tcase(void)
     tcase_add_test(tc, test_lines_huge);
     tcase_add_test(tc, test_lines_stop_and_garbage);
     tcase_add_test(tc, test_reflector_list_watch_410);
+    tcase_add_test(tc, test_reflector_list_rv);
     tcase_add_test(tc, test_reflector_backoff);
     tcase_add_test(tc, test_reflector_short_and_silent);
     tcase_add_test(tc, test_pod_unschedulable);
