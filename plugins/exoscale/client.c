@@ -268,6 +268,10 @@ exo_backoff_ms(const struct exo_client *c, int attempt, const char *retry_after,
     int64_t d = c->retry_base_ms;
     int i;
 
+    /* A server's Retry-After beyond a day is not a plan to wait on (and ms of it would
+     * overflow): the caller's retry budget turns a day into giving up. */
+    if (ra > 86400)
+        ra = 86400;
     if (ra >= 0)
         return ra * 1000;
     for (i = 0; i < attempt && d < c->retry_cap_ms; i++)

@@ -684,6 +684,9 @@ START_TEST(test_backoff_schedule)
     ck_assert_int_eq(exo_backoff_ms(&cl, 2, "garbage", 0), 4000);
     ck_assert_int_eq(exo_backoff_ms(&cl, 0, "Thu, 01 Jan 1970 00:00:10 GMT", 4), 6000);
     ck_assert_int_eq(exo_backoff_ms(&cl, 0, "Thu, 01 Jan 1970 00:00:10 GMT", 40), 0);
+    /* a hostile Retry-After is bounded to a day, never an overflow */
+    ck_assert_int_eq(exo_backoff_ms(&cl, 0, "9223372036854775807", 0), 86400000);
+    ck_assert_int_eq(exo_backoff_ms(&cl, 0, "Fri, 31 Dec 2147483 23:59:59 GMT", 0), 86400000);
 }
 END_TEST
 
