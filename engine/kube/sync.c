@@ -225,9 +225,10 @@ kube_load_model(struct kube_client *c, struct model *m, struct model_load_stats 
     for (i = 0; i < N_KINDS; i++) {
         struct load_ctx lc = {m, kinds[i].kind, stats ? stats : &local, ""};
         struct kube_resp resp;
-        /* "0": from the server's watch cache, as the informers list (client-go does the
-         * same); a one-shot read gains nothing from a quorum read of etcd */
-        int rc = kube_list_raw_at(c, kinds[i].path ? kinds[i].path : pdb_path, NULL, 500, "0",
+        /* the latest, from storage: a one-shot read has no watch to catch up with, and
+         * storage lists in key order (a watch cache in any order), so that the same
+         * cluster gives the same report */
+        int rc = kube_list_raw_at(c, kinds[i].path ? kinds[i].path : pdb_path, NULL, 500, NULL,
                                   load_item, &lc, NULL, 0, &resp);
 
         if (rc == NSC_ERR_INTERNAL && lc.err[0] && err && err_len) {

@@ -649,20 +649,41 @@ START_TEST(test_list_versions)
 {
     struct kube_client *c = client_with(0);
     struct model *m = model_new();
+    struct kube_sync *sync;
     struct kube_resp resp;
     char path[256], err[512] = "";
     long long cache0, at0, latest0, cache1, at1, latest1;
+    int64_t end;
     int n = 0;
 
     snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods", ns);
-    /* a one-shot read of the cluster lists from the watch cache only */
+    /* the informers' first lists come from the watch cache only */
     list_counts(&cache0, &at0, &latest0);
-    ck_assert_msg(kube_load_model(c, m, NULL, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(kube_sync_new(c, m, &sync), 0);
+    end = kube_wall_ms() + 10000;
+    while (!kube_sync_synced(sync) && kube_wall_ms() < end)
+        kube_sync_run(sync, 100);
+    ck_assert(kube_sync_synced(sync));
+    kube_sync_free(sync);
     list_counts(&cache1, &at1, &latest1);
     ck_assert_int_ge(cache1 - cache0, 3);
     ck_assert_int_eq(at1, at0);
     ck_assert_int_eq(latest1, latest0);
     ck_assert_ptr_nonnull(model_find_pod(m, ns, "p-0"));
+    /* a one-shot read lists the latest, from storage */
+    {
+        struct model *once = model_new();
+
+        ck_assert_msg(kube_load_model(c, once, NULL, err, sizeof(err)) == 0, "%s", err);
+        ck_assert_ptr_nonnull(model_find_pod(once, ns, "p-0"));
+        model_free(once);
+    }
+    list_counts(&cache0, &at0, &latest0);
+    ck_assert_int_eq(cache0, cache1);
+    ck_assert_int_ge(latest0 - latest1, 3);
+    cache1 = cache0;
+    at1 = at0;
+    latest1 = latest0;
     /* a version ahead of the server: 504, then the latest */
     ck_assert_int_eq(
         kube_list_raw_at(c, path, NULL, 100, "999999999999", count_raw, &n, NULL, 0, &resp), 0);
