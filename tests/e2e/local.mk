@@ -20,3 +20,11 @@ EXTRA_DIST += tests/e2e/daemon-start.sh
 # The daemon scenarios' library (cluster.sh) and the emulators' knobs, checked with --once.
 TESTS += tests/e2e/daemon-harness.sh
 EXTRA_DIST += tests/e2e/cluster.sh tests/e2e/daemon-harness.sh
+
+# Two daemon replicas: one leads and scales; after a SIGKILL the other takes the lease.
+TESTS += tests/e2e/daemon-leader.sh
+EXTRA_DIST += tests/e2e/daemon-leader.sh
+
+# A daemon restart: stale deletion taints are cleared, unneeded-since times are kept.
+TESTS += tests/e2e/daemon-restart.sh
+EXTRA_DIST += tests/e2e/daemon-restart.sh
