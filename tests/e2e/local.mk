@@ -20,3 +20,9 @@ EXTRA_DIST += tests/e2e/daemon-start.sh
 # The daemon scenarios' library (cluster.sh) and the emulators' knobs, checked with --once.
 TESTS += tests/e2e/daemon-harness.sh
 EXTRA_DIST += tests/e2e/cluster.sh tests/e2e/daemon-harness.sh
+
+# The control loop shrinking a group: a node freed of its load is tainted, drained, evicted
+# from its pool; a PodDisruptionBudget that closes during the drain fails it and the node
+# is untainted. Both backends; SIGTERM at the end.
+TESTS += tests/e2e/daemon-scale-down.sh
+EXTRA_DIST += tests/e2e/daemon-scale-down.sh
