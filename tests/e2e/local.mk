@@ -28,3 +28,9 @@ EXTRA_DIST += tests/e2e/daemon-leader.sh
 # A daemon restart: stale deletion taints are cleared, unneeded-since times are kept.
 TESTS += tests/e2e/daemon-restart.sh
 EXTRA_DIST += tests/e2e/daemon-restart.sh
+
+# The control loop shrinking a group: a node freed of its load is tainted, drained, evicted
+# from its pool; a PodDisruptionBudget that closes during the drain fails it and the node
+# is untainted. Both backends; SIGTERM at the end.
+TESTS += tests/e2e/daemon-scale-down.sh
+EXTRA_DIST += tests/e2e/daemon-scale-down.sh
