@@ -565,6 +565,11 @@ hex_decode(const char *s, char *out, size_t len)
  * at a version seen before, the latest (none). Guarded by store.mu. */
 static long long n_lists_cache, n_lists_at_version, n_lists_latest;
 
+/* Requests to the API being answered right now (not watches that stream, not /admin), so
+ * that a test can wait out one its client abandoned before it counts what came after.
+ * Guarded by store.mu. */
+static long long n_serving;
+
 /* A first page's resourceVersion, as a real server judges it (called with store.mu held):
  * 0 to serve it, else the HTTP status to answer with, message in msg. The emulator keeps
  * no history, so a version it accepts is served at the current state, which is what a
@@ -1695,9 +1700,10 @@ do_admin(struct MHD_Connection *c, const char *url, const char *body, size_t len
                 total += (json_int_t)store.res[r].objs[k]->len;
             json_object_set_new(bytes, kst_res_infos[r].plural, json_integer(total));
         }
-        st = json_pack("{s:I, s:I, s:I, s:I}", "resourceVersion", (json_int_t)store.rv,
+        st = json_pack("{s:I, s:I, s:I, s:I, s:I}", "resourceVersion", (json_int_t)store.rv,
                        "compacted", (json_int_t)store.compacted_rv, "watches",
-                       (json_int_t)store.n_watches, "log", (json_int_t)store.n_log);
+                       (json_int_t)store.n_watches, "log", (json_int_t)store.n_log, "serving",
+                       (json_int_t)n_serving);
 
         json_object_set_new(st, "bytes", bytes);
         json_object_set_new(st, "lists",
@@ -1783,14 +1789,15 @@ write_admin(struct MHD_Connection *c, const char *method, const char *url)
 
 /* ---- dispatch ------------------------------------------------------------------------- */
 
+static enum MHD_Result serve(struct MHD_Connection *c, const char *url, const char *method,
+                             struct req_ctx *rc);
+
 static enum MHD_Result
 handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
        const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
     struct req_ctx *rc = *con_cls;
-    struct route rt;
     enum MHD_Result ret;
-    int watch;
 
     (void)cls;
     (void)version;
@@ -1821,6 +1828,24 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
         return write_admin(c, method, url);
     if (!strncmp(url, "/admin/", 7))
         return do_admin(c, url, rc->body, rc->len);
+    pthread_mutex_lock(&store.mu);
+    n_serving++;
+    pthread_mutex_unlock(&store.mu);
+    ret = serve(c, url, method, rc);
+    pthread_mutex_lock(&store.mu);
+    n_serving--;
+    pthread_mutex_unlock(&store.mu);
+    return ret;
+}
+
+/* One API request: faults, authorization, then the verb. */
+static enum MHD_Result
+serve(struct MHD_Connection *c, const char *url, const char *method, struct req_ctx *rc)
+{
+    struct route rt;
+    enum MHD_Result ret;
+    int watch;
+
     write_note(c, method, url);
     if (!strcmp(url, "/healthz") || !strcmp(url, "/readyz") || !strcmp(url, "/livez"))
         return send_text(c, 200, str_printf("ok"), 0);
