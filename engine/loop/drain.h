@@ -29,6 +29,8 @@ struct drain_options {
     int64_t pod_gone_margin_ms;                 /* waited past the grace period [30s] */
     int64_t pod_poll_ms;                        /* between checks that pods are gone [5s] */
     int64_t rollback_retry_ms;                  /* between attempts to remove a taint [1s] */
+    int64_t backend_retry_ms;      /* between backend evicts that failed transiently [5s] */
+    int64_t backend_evict_time_ms; /* how long transient backend failures are retried [2m] */
     int64_t max_drain_parallelism;              /* --max-drain-parallelism [1] */
     int64_t max_scale_down_parallelism;         /* --max-scale-down-parallelism [10] */
     int64_t max_bulk_soft_taint_count;          /* --max-bulk-soft-taint-count [10]; 0: off */
