@@ -105,8 +105,10 @@ scale_down() {
     pods_create 1 1500m load node="$drop"
     pods_create 1 200m light node="$drop"
     writes_reset
+    # The delay after the taint is the window in which the test must see the taints: on a
+    # loaded machine one poll of the apiserver can take seconds.
     # shellcheck disable=SC2086 # the flags are words
-    daemon_start sd $sd_flags --node-delete-delay-after-taint=5s
+    daemon_start sd $sd_flags --node-delete-delay-after-taint=20s
 
     # Loaded, both are needed for longer than the unneeded time: nothing is marked.
     daemon_wait_loops sd 8
@@ -156,10 +158,11 @@ pdb_blocks() {
     # from being chosen at all, and there would be no drain to fail.
     pdb_create guard guarded 1
     writes_reset
-    # The delay after the taint is the window in which the budget closes; a short
-    # eviction time fails the drain soon after the first refusal.
+    # The delay after the taint is the window in which the budget closes (long enough for a
+    # loaded machine's polls); a short eviction time fails the drain soon after the first
+    # refusal.
     # shellcheck disable=SC2086
-    daemon_start sd $sd_flags --node-delete-delay-after-taint=15s --max-pod-eviction-time=5s
+    daemon_start sd $sd_flags --node-delete-delay-after-taint=30s --max-pod-eviction-time=5s
 
     wait_for "$drop tainted $taint" "has_taint $drop $taint:NoSchedule yes"
     pdb_allow guard 0
