@@ -5,6 +5,7 @@
 
 #include "serve/serve_int.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,15 +72,26 @@ serve_put_label(struct serve_buf *b, const char *v)
 
 /* The shortest text that reads back as the same double, as Go's FormatFloat(v, 'g', -1). */
 static void
+serve_fmt_double(double v, char *t, size_t len)
+{
+    /* Counts, sizes and times in whole seconds: most samples, printed at once. */
+    if (v == floor(v) && fabs(v) < 1e15) {
+        snprintf(t, len, "%.0f", v);
+        return;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(t, len, "%.*g", prec, v);
+        if (strtod(t, NULL) == v)
+            break;
+    }
+}
+
+static void
 serve_put_double(struct serve_buf *b, double v)
 {
     char t[40];
 
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(t, sizeof(t), "%.*g", prec, v);
-        if (strtod(t, NULL) == v)
-            break;
-    }
+    serve_fmt_double(v, t, sizeof(t));
     serve_put(b, "%s", t);
 }
 
@@ -168,6 +180,10 @@ static void
 serve_render_histograms(struct serve_buf *b, const struct serve_metrics *m)
 {
     const char *name = CA "function_duration_seconds";
+    char les[SERVE_N_BUCKETS][40];
+
+    for (size_t i = 0; i < SERVE_N_BUCKETS; i++)
+        serve_fmt_double(serve_bucket_bound(i), les[i], sizeof(les[i]));
 
     serve_family(b, name, "histogram", "Time taken by various parts of CA main loop.");
     for (size_t f = 0; f < SERVE_FN_N; f++) {
@@ -176,9 +192,8 @@ serve_render_histograms(struct serve_buf *b, const struct serve_metrics *m)
 
         for (size_t i = 0; i < SERVE_N_BUCKETS; i++) {
             cum += h->buckets[i];
-            serve_put(b, "%s_bucket{function=\"%s\",le=\"", name, serve_fn_names[f]);
-            serve_put_double(b, serve_bucket_bound(i));
-            serve_put(b, "\"} %llu\n", (unsigned long long)cum);
+            serve_put(b, "%s_bucket{function=\"%s\",le=\"%s\"} %llu\n", name, serve_fn_names[f],
+                      les[i], (unsigned long long)cum);
         }
         serve_put(b, "%s_bucket{function=\"%s\",le=\"+Inf\"} %llu\n", name, serve_fn_names[f],
                   (unsigned long long)h->count);
