@@ -170,7 +170,7 @@ daemon_drain_done(void *ud, const struct drain_outcome *oc)
     struct daemon *d = ud;
     int64_t now_s = kube_wall_ms() / 1000;
 
-    serve_count_scale_down(d->srv, oc->node_name, oc->ok && !oc->dry_run);
+    serve_count_scale_down(d->srv, oc->node_name, oc->ok, oc->dry_run);
     if (oc->ok) {
         d->last_delete_s = now_s;
         log_info("%snode %s removed from group %s", oc->dry_run ? "dry run: " : "",

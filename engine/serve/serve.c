@@ -237,7 +237,7 @@ serve_note_removal(struct serve *s, const char *node, bool empty)
 }
 
 void
-serve_count_scale_down(struct serve *s, const char *node, bool ok)
+serve_count_scale_down(struct serve *s, const char *node, bool ok, bool dry_run)
 {
     struct serve_removal **p, *found = NULL;
 
@@ -249,7 +249,9 @@ serve_count_scale_down(struct serve *s, const char *node, bool ok)
             break;
         }
     }
-    if (!ok)
+    if (dry_run)
+        ; /* nothing was removed */
+    else if (!ok)
         s->m.failed_scale_downs++;
     else if (found != NULL && found->empty)
         s->m.scaled_down_empty++;

@@ -153,8 +153,9 @@ void serve_count_scale_up(struct serve *s, uint64_t n, bool failed);
 /** A node removal started: empty or underutilized, remembered for its end. Name copied. */
 void serve_note_removal(struct serve *s, const char *node, bool empty);
 
-/** A node removal ended; when ok, scaled_down_nodes_total{reason} counts it. */
-void serve_count_scale_down(struct serve *s, const char *node, bool ok);
+/** A node removal ended; when ok, scaled_down_nodes_total{reason} counts it, else
+ * nodescaler_failed_scale_downs_total. A dry run's pretend removal counts in neither. */
+void serve_count_scale_down(struct serve *s, const char *node, bool ok, bool dry_run);
 
 /* ---- the renderings, as the HTTP thread calls them ---- */
 

@@ -329,8 +329,12 @@ START_TEST(metrics_exposition)
     serve_count_scale_up(s, 0, true);
     serve_note_removal(s, "n-empty", true);
     serve_note_removal(s, "n-busy", false);
-    serve_count_scale_down(s, "n-empty", true);
-    serve_count_scale_down(s, "n-busy", true);
+    serve_note_removal(s, "n-pretend", false);
+    serve_note_removal(s, "n-failed", false);
+    serve_count_scale_down(s, "n-empty", true, false);
+    serve_count_scale_down(s, "n-busy", true, false);
+    serve_count_scale_down(s, "n-pretend", true, true);
+    serve_count_scale_down(s, "n-failed", false, false);
     serve_observe(s, SERVE_FN_MAIN, 0.01); /* on a bound: le is inclusive */
     serve_observe(s, SERVE_FN_MAIN, 0.5);
     serve_observe(s, SERVE_FN_MAIN, 5000); /* past the last bound: only +Inf */
@@ -354,6 +358,7 @@ START_TEST(metrics_exposition)
     ck_assert_double_eq(
         value_of(e, "cluster_autoscaler_scaled_down_nodes_total", "reason", "underutilized"),
         1);
+    ck_assert_double_eq(value_of(e, "nodescaler_failed_scale_downs_total", NULL, NULL), 1);
     ck_assert_double_eq(
         value_of(e, "cluster_autoscaler_errors_total", "type", "cloudProviderError"), 1);
     /* Every error class is exported from the start, at 0. */
