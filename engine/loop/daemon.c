@@ -829,11 +829,20 @@ daemon_loop(struct daemon *d, size_t *n_grown, json_t **dec_json, char *err, siz
     if (rc < 0)
         goto out;
     /* The groups just read no longer hold after a removal: act on the next read. */
-    if (daemon_remove_failed(d) > 0)
+    if (daemon_remove_failed(d) > 0) {
+        serve_loop_note(d->srv, "instances of failed scale-ups were removed: no planning "
+                                "until the groups are read again in the next loop");
         goto gauges;
+    }
     /* As the Go autoscaler: with too many unready nodes, neither grow nor shrink. */
     if (!gstate_cluster_healthy(d->gs, why, sizeof(why))) {
         log_warning("cluster unhealthy, no scaling in this loop: %s", why);
+        {
+            char note[640];
+
+            snprintf(note, sizeof(note), "cluster unhealthy, no scaling in this loop: %s", why);
+            serve_loop_note(d->srv, note);
+        }
         goto gauges;
     }
     t0 = daemon_seconds();

@@ -125,9 +125,21 @@ serve_loop_begin(struct serve *s, enum serve_trigger trigger)
     s->trigger = trigger < SERVE_TRIGGER_N ? trigger : SERVE_TRIGGER_SCAN;
     s->m.loops[s->trigger]++;
     s->n_loops++;
+    s->note[0] = '\0';
     pthread_mutex_unlock(&s->lock);
 }
 
+void
+serve_loop_note(struct serve *s, const char *note)
+{
+    pthread_mutex_lock(&s->lock);
+    snprintf(s->note, sizeof(s->note), "%s", note);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static const char *const serve_err_names[SERVE_ERR_N] = {"cloudProviderError", "apiCallError",
+                                                         "internalError", "transientError",
+                                                         "configurationError"};
 static const char *const serve_trigger_names[SERVE_TRIGGER_N] = {"scan", "pod", "frequent",
                                                                  "retry"};
 
@@ -154,6 +166,14 @@ serve_loop_end(struct serve *s, bool ok, enum serve_err err_type, json_t *decisi
     entry =
         json_pack("{s:I, s:s, s:s, s:b, s:o?}", "loop", (json_int_t)s->n_loops, "time", when,
                   "trigger", serve_trigger_names[s->trigger], "ok", ok, "decision", decision);
+    /* A failed loop says its class only: its error text stays in the log. */
+    if (entry != NULL && !ok)
+        json_object_set_new(
+            entry, "error_type",
+            json_string(
+                serve_err_names[err_type < SERVE_ERR_N ? err_type : SERVE_ERR_INTERNAL]));
+    if (entry != NULL && s->note[0] != '\0')
+        json_object_set_new(entry, "note", json_string(s->note));
     if (entry != NULL) {
         if (s->ring_n == s->o.history) {
             json_decref(s->ring[s->ring_head]);
@@ -478,14 +498,22 @@ serve_explain(struct serve *s, const char *pod, const char *node, int *status)
         json_array_append_new(loops, hit);
     }
     if ((pod != NULL || node != NULL) && json_array_size(loops) == 0) {
+        size_t n_unplanned = 0;
+
+        for (i = 0; i < n; i++)
+            if (json_object_get(kept[i], "decision") == NULL)
+                n_unplanned++;
         if (pod != NULL)
             snprintf(msg, sizeof(msg),
                      "pod %s was not pending in any of the last %zu loops (it may be "
-                     "scheduled, gone, or never seen)",
-                     pod, n);
+                     "scheduled, gone, or never seen); %zu of them planned nothing (see "
+                     "/explain)",
+                     pod, n, n_unplanned);
         else
-            snprintf(msg, sizeof(msg), "node %s is in none of the last %zu loops' decisions",
-                     node, n);
+            snprintf(msg, sizeof(msg),
+                     "node %s is in none of the last %zu loops' decisions; %zu of them "
+                     "planned nothing (see /explain)",
+                     node, n, n_unplanned);
         text = serve_json_error(msg, 404, status);
         goto out;
     }

@@ -138,6 +138,10 @@ void serve_loop_begin(struct serve *s, enum serve_trigger trigger);
  */
 void serve_loop_end(struct serve *s, bool ok, enum serve_err err_type, json_t *decision);
 
+/** Why the running loop planned nothing (cluster unhealthy, ...): kept with its entry in
+ * /explain. Copied; no secret may be in it. */
+void serve_loop_note(struct serve *s, const char *note);
+
 /** Time spent in a part of the loop, in seconds; also stamps last_activity. */
 void serve_observe(struct serve *s, enum serve_fn fn, double seconds);
 

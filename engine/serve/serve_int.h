@@ -54,6 +54,7 @@ struct serve {
     uint64_t n_loops;
     enum serve_trigger trigger; /* of the loop running */
     int64_t loop_wall_ms;
+    char note[512]; /* of the running loop, "" when none */
     struct serve_removal *removals;
     struct serve_http *http;
 };

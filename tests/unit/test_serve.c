@@ -551,13 +551,31 @@ START_TEST(explain_lookups)
         serve_loop_begin(s, SERVE_TRIGGER_SCAN);
         serve_loop_end(s, true, SERVE_ERR_INTERNAL, decision_fixture(pod));
     }
+    /* A loop that planned nothing keeps its note and, failed, its error class. */
+    serve_loop_begin(s, SERVE_TRIGGER_SCAN);
+    serve_loop_note(s, "cluster unhealthy, no scaling in this loop: 5 of 6 unready");
+    serve_loop_end(s, false, SERVE_ERR_CLOUD, NULL);
+    o = body_json(serve_explain(s, NULL, NULL, &st));
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(o, "loops"), 0), "error_type")),
+                     "cloudProviderError");
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(
+                                     json_array_get(json_object_get(o, "loops"), 0), "note")),
+                                 "unhealthy"));
+    json_decref(o);
+    /* The note does not stick to the next loop. */
+    serve_loop_begin(s, SERVE_TRIGGER_SCAN);
+    serve_loop_end(s, true, SERVE_ERR_INTERNAL, decision_fixture("default/job-2"));
     /* The history keeps the last 2 loops, newest first. */
     o = body_json(serve_explain(s, NULL, NULL, &st));
     ck_assert_int_eq(st, 200);
     ck_assert_uint_eq(json_array_size(json_object_get(o, "loops")), 2);
     ck_assert_int_eq(json_integer_value(json_object_get(
                          json_array_get(json_object_get(o, "loops"), 0), "loop")),
-                     3);
+                     5);
+    ck_assert_ptr_null(json_object_get(json_array_get(json_object_get(o, "loops"), 0), "note"));
+    ck_assert_ptr_nonnull(
+        json_object_get(json_array_get(json_object_get(o, "loops"), 1), "note"));
     json_decref(o);
     /* A pod that triggered a scale-up in the newest loop. */
     o = body_json(serve_explain(s, "default/job-2", NULL, &st));
@@ -566,10 +584,11 @@ START_TEST(explain_lookups)
                          json_array_get(json_object_get(o, "loops"), 0), "verdict")),
                      "triggered scale-up");
     json_decref(o);
-    /* A pod no group takes: the reasons per group. */
+    /* A pod no group takes: the reasons per group (the loop that planned nothing is not
+     * listed). */
     o = body_json(serve_explain(s, "default/huge", NULL, &st));
     ck_assert_int_eq(st, 200);
-    ck_assert_uint_eq(json_array_size(json_object_get(o, "loops")), 2);
+    ck_assert_uint_eq(json_array_size(json_object_get(o, "loops")), 1);
     ck_assert_str_eq(
         json_string_value(json_object_get(
             json_object_get(json_array_get(json_object_get(o, "loops"), 0), "reasons"), "g1")),
