@@ -4,6 +4,8 @@
 
 #include "nsc_config.h"
 
+#include "serve/serve.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -51,6 +53,9 @@ struct config_flag {
 #define NODES_MAX 1000000
 #define CORES_MAX 1000000000
 #define GIB_MAX 1000000000
+/* Health limits: under a second would fail a probe between two ordinary loops; past a week
+ * a stuck loop would go unnoticed for good. */
+#define HEALTH_LIMITS 1000, (7 * 24 * 3600 * 1000LL)
 
 /* Defaults are those of cluster-autoscaler at f7bb0c (config/flags/flags.go). */
 static const struct config_flag config_flags[] = {
@@ -266,14 +271,19 @@ static const struct config_flag config_flags[] = {
      "cluster-autoscaler-status", NOLIM, CS_STORED, "name of the status ConfigMap"},
     {"namespace", CT_STRING, F(namespace_name), 0, "kube-system", NOLIM, CS_ACTIVE,
      "namespace of the status ConfigMap, the lease and the priority expander's ConfigMap"},
-    {"address", CT_STRING, F(address), 0, ":8085", NOLIM, CS_STORED,
-     "listen address of /metrics and /health-check"},
-    {"max-inactivity", CT_DURATION, F(max_inactivity_ms), 0, "10m", POS, CS_STORED,
-     "unhealthy after this long without a loop"},
-    {"max-failing-time", CT_DURATION, F(max_failing_time_ms), 0, "15m", POS, CS_STORED,
-     "unhealthy after this long without a successful loop"},
-    {"max-startup-time", CT_DURATION, F(max_startup_time_ms), 0, "20m", POS, CS_STORED,
-     "unhealthy if the first loop takes longer"},
+    {"address", CT_STRING, F(address), 0, ":8085", NOLIM, CS_ACTIVE,
+     "listen address of /metrics, /health-check and /explain: :PORT, IPv4:PORT or "
+     "[IPv6]:PORT (port 0: a free one)"},
+    {"max-inactivity", CT_DURATION, F(max_inactivity_ms), 0, "10m", HEALTH_LIMITS, CS_ACTIVE,
+     "/health-check fails after this long without a loop starting"},
+    {"max-failing-time", CT_DURATION, F(max_failing_time_ms), 0, "15m", HEALTH_LIMITS,
+     CS_ACTIVE, "/health-check fails after this long without a successful loop"},
+    {"max-startup-time", CT_DURATION, F(max_startup_time_ms), 0, "20m", HEALTH_LIMITS,
+     CS_ACTIVE,
+     "/health-check fails if the first successful loop takes longer (at least the two "
+     "above)"},
+    {"explain-history-loops", CT_INT, F(explain_history_loops), 0, "20", 1, 1000, CS_ACTIVE,
+     "loops whose decisions /explain keeps"},
     {"emit-per-nodegroup-metrics", CT_BOOL, F(emit_per_nodegroup_metrics), 0, "false", NOLIM,
      CS_STORED, "export metrics per node group"},
     {"record-duplicated-events", CT_BOOL, F(record_duplicated_events), 0, "false", NOLIM,
@@ -968,6 +978,16 @@ config_check(const struct nsc_config *cfg, char *err, size_t len)
             (long long)cfg->leader_elect_renew_deadline_ms,
             (long long)cfg->leader_elect_retry_period_ms);
         return NSC_ERR_INVALID;
+    }
+    if (cfg->address != NULL) {
+        struct serve_addr a;
+        char why[256];
+
+        if (serve_addr_parse(cfg->address, &a, why, sizeof(why)) < 0) {
+            config_err(err, len, "invalid value \"%s\" for flag --address: %s", cfg->address,
+                       why);
+            return NSC_ERR_INVALID;
+        }
     }
     if (cfg->max_node_group_backoff_duration_ms < cfg->initial_node_group_backoff_duration_ms) {
         config_err(err, len,

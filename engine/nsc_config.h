@@ -199,6 +199,7 @@ struct nsc_config {
     int64_t max_inactivity_ms;              /* 10m */
     int64_t max_failing_time_ms;            /* 15m */
     int64_t max_startup_time_ms;            /* 20m */
+    int64_t explain_history_loops;          /* 20, 1..1000 */
     bool emit_per_nodegroup_metrics;        /* false */
     bool record_duplicated_events;          /* false */
     bool debugging_snapshot_enabled;        /* false */

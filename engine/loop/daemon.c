@@ -16,6 +16,7 @@
 #include "loop/options.h"
 #include "loop/pass.h"
 #include "model/intern.h"
+#include "serve/serve.h"
 
 #include <signal.h>
 #include <stdbool.h>
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The stop flag is checked at least this often: kube_sync_wake is not async-signal-safe
@@ -71,7 +73,42 @@ struct daemon {
     unsigned n_failures;  /* loops failed in a row */
     int64_t last_delete_s, last_failure_s;
     uint64_t n_loops;
+    struct serve *srv;          /* /metrics, /health-check, /explain */
+    enum serve_trigger trigger; /* what makes the next loop run */
+    enum serve_err err_type;    /* the class of the current loop's failure */
 };
+
+/* Seconds on the monotonic clock, finer than the loop's milliseconds: the shortest
+ * function_duration_seconds bucket is 10 ms. */
+static double
+daemon_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The backend's evict of one instance for the drainer, counted. */
+static int
+daemon_evict_instance(void *ud, const char *group_id, const char *provider_id, char *err,
+                      size_t err_len)
+{
+    struct daemon *d = ud;
+
+    serve_count_call(d->srv, SERVE_CALL_EVICT);
+    return drain_backend_evict(d->backend, group_id, provider_id, err, err_len);
+}
+
+/* The backend's resize for decision_apply, counted. */
+static int
+daemon_resize(void *arg, const char *group_id, int32_t to, char *err, size_t err_len)
+{
+    struct daemon *d = arg;
+
+    serve_count_call(d->srv, SERVE_CALL_RESIZE);
+    return loop_resize(d->backend, group_id, to, err, err_len);
+}
 
 static int64_t
 daemon_now(const struct daemon *d)
@@ -133,6 +170,7 @@ daemon_drain_done(void *ud, const struct drain_outcome *oc)
     struct daemon *d = ud;
     int64_t now_s = kube_wall_ms() / 1000;
 
+    serve_count_scale_down(d->srv, oc->node_name, oc->ok, oc->dry_run);
     if (oc->ok) {
         d->last_delete_s = now_s;
         log_info("%snode %s removed from group %s", oc->dry_run ? "dry run: " : "",
@@ -165,10 +203,10 @@ daemon_drainer(struct daemon *d, char *err, size_t err_len)
     o.dry_run = cfg->dry_run;
     memset(&h, 0, sizeof(h));
     h.check = daemon_drain_check;
-    h.evict_instance = drain_backend_evict;
+    h.evict_instance = daemon_evict_instance;
     h.done = daemon_drain_done;
     h.ud = d;
-    h.backend_ud = d->backend;
+    h.backend_ud = d;
     return drain_new(d->kube, &o, &h, &d->drainer, err, err_len);
 }
 
@@ -418,6 +456,7 @@ daemon_remove_failed(struct daemon *d)
             n_done++;
             continue;
         }
+        serve_count_call(d->srv, SERVE_CALL_EVICT);
         if (backend_evict(d->backend, r[i].group_id, ids, 1, why, sizeof(why)) < 0) {
             log_warning("removal of instance %s of group %s (%s) failed: %s", r[i].provider_id,
                         r[i].group_id, r[i].reason, why);
@@ -485,15 +524,19 @@ daemon_scale_up(struct daemon *d, const struct group_set *groups, int64_t now_ms
         log_debug("pod %s: no scale-up helps%s%s", e->pod, e->why ? ": " : "",
                   e->why ? e->why : "");
     }
-    rc = decision_apply(dec, d->cfg->dry_run, loop_resize, d->backend, err, err_len);
+    rc = decision_apply(dec, d->cfg->dry_run, daemon_resize, d, err, err_len);
     for (size_t i = 0; i < dec->n_scale_up; i++) {
         const struct decision_scale_up *e = &dec->scale_up[i];
 
         if (e->outcome == DECISION_APPLIED) {
             (*n_grown)++;
             gstate_note_scale_up(d->gs, e->group_id, e->from, e->to, now_ms);
+            serve_count_scale_up(d->srv, e->to > e->from ? (uint64_t)(e->to - e->from) : 0,
+                                 false);
         } else if (e->outcome == DECISION_FAILED) {
             gstate_note_failure(d->gs, e->group_id, "resize", e->error, now_ms);
+            serve_count_scale_up(d->srv, 0, true);
+            d->err_type = SERVE_ERR_CLOUD;
         }
     }
     return rc;
@@ -603,14 +646,18 @@ daemon_start_drain(struct daemon *d, const struct scaledown_node *e, int64_t now
     req.n_pods = n_pods;
     rc = drain_start(d->drainer, &req, now_ms, err, err_len);
     free(pods);
+    if (rc == 0)
+        serve_note_removal(d->srv, e->name, e->empty);
     return rc;
 }
 
-/* Plan scale-down with what the loop remembers, mark unneeded nodes and start drains. */
+/* Plan scale-down with what the loop remembers, mark unneeded nodes and start drains; the
+ * plan goes into dec, *n_unneeded counts the nodes found unneeded (removable or not yet). */
 static int
-daemon_scale_down(struct daemon *d, const struct group_set *groups, int64_t wall_ms, char *err,
-                  size_t err_len)
+daemon_scale_down(struct daemon *d, const struct group_set *groups, int64_t wall_ms,
+                  struct decision *dec, uint64_t *n_unneeded, char *err, size_t err_len)
 {
+    double t0 = daemon_seconds();
     struct scaledown_group_state *gst = NULL;
     struct scaledown_state st;
     struct scaledown_journal j;
@@ -644,8 +691,18 @@ daemon_scale_down(struct daemon *d, const struct group_set *groups, int64_t wall
     st.groups = gst;
     rc = scaledown_plan(d->m, groups, &d->sdo, &st, &j, err, err_len);
     free(gst);
-    if (rc < 0)
+    serve_observe(d->srv, SERVE_FN_FIND_UNNEEDED, daemon_seconds() - t0);
+    if (rc < 0) {
+        d->err_type = SERVE_ERR_INTERNAL;
         return rc;
+    }
+    *n_unneeded = j.n_removable + j.n_unneeded;
+    if (decision_fill_scaledown(dec, &j) < 0) {
+        snprintf(err, err_len, "out of memory");
+        rc = NSC_ERR_NOMEM;
+        d->err_type = SERVE_ERR_INTERNAL;
+        goto out;
+    }
     daemon_mark_unneeded(d, &j);
     if (j.cooldown != NULL) {
         if (j.n_removable || j.n_unneeded)
@@ -669,6 +726,9 @@ daemon_scale_down(struct daemon *d, const struct group_set *groups, int64_t wall
             log_warning("node %s not removed: %s", e->name, why);
             continue;
         }
+        for (size_t k = 0; k < dec->n_scale_down; k++)
+            if (strcmp(dec->scale_down[k].node, e->name) == 0)
+                dec->scale_down[k].outcome = DECISION_APPLIED;
         n_started++;
     }
     if (n_started > 0)
@@ -680,13 +740,52 @@ out:
     return rc;
 }
 
+/* The gauges of /metrics from this loop's view of the cluster and its groups. */
+static void
+daemon_gauges(struct daemon *d, const struct group_set *groups, int64_t wall_ms,
+              const struct decision *dec, uint64_t n_unneeded)
+{
+    struct serve_gauges g;
+    struct gstate_totals t;
+    const struct model *m = d->m;
+
+    memset(&g, 0, sizeof(g));
+    gstate_totals(d->gs, &t);
+    g.nodes_ready = t.n_ready;
+    g.nodes_unready = t.n_unready;
+    g.nodes_not_started = t.n_not_started;
+    g.nodes_long_unregistered = t.n_long_unregistered;
+    for (size_t i = 0; i < gstate_n_groups(d->gs); i++) {
+        struct gstate_group_view v;
+
+        if (gstate_group_view(d->gs, i, wall_ms, &v) == 0)
+            g.nodes_unregistered += v.n_unregistered;
+    }
+    g.node_groups = groups->n_groups;
+    for (size_t i = 0; i < groups->n_groups; i++)
+        g.max_nodes +=
+            groups->groups[i].max_size > 0 ? (uint64_t)groups->groups[i].max_size : 0;
+    g.unschedulable_pods = dec->summary.n_pending;
+    g.unneeded_nodes = n_unneeded;
+    g.safe_to_autoscale = gstate_cluster_healthy(d->gs, NULL, 0);
+    g.informer_objects[SERVE_RES_NODES] = m->nodes.n_live;
+    g.informer_objects[SERVE_RES_PODS] = m->pods.n_live;
+    g.informer_objects[SERVE_RES_PDBS] = m->pdbs.n_live;
+    g.informer_objects[SERVE_RES_PVS] = m->pvs.n_live;
+    g.informer_objects[SERVE_RES_PVCS] = m->pvcs.n_live;
+    g.informer_objects[SERVE_RES_SCS] = m->scs.n_live;
+    g.informer_objects[SERVE_RES_NAMESPACES] = m->nss.n_live;
+    serve_set_gauges(d->srv, &g);
+}
+
 /*
  * One loop: refresh the groups, update their state, remove instances of failed scale-ups,
  * then grow groups for pending pods or, when nothing grew, plan scale-down. *n_grown
- * receives the resizes the backend accepted.
+ * receives the resizes the backend accepted; *dec_json the loop's decision for /explain
+ * (NULL when the loop ended before planning).
  */
 static int
-daemon_loop(struct daemon *d, size_t *n_grown, char *err, size_t err_len)
+daemon_loop(struct daemon *d, size_t *n_grown, json_t **dec_json, char *err, size_t err_len)
 {
     struct group_set groups = {NULL, 0};
     struct decision dec;
@@ -694,20 +793,35 @@ daemon_loop(struct daemon *d, size_t *n_grown, char *err, size_t err_len)
     const char **keys = NULL;
     size_t n_nodes = 0;
     int64_t wall_ms = kube_wall_ms();
+    uint64_t n_unneeded = 0;
+    bool planned = false;
+    double t0;
     char why[512];
     int rc;
 
     *n_grown = 0;
+    *dec_json = NULL;
     memset(&dec, 0, sizeof(dec));
     log_debug("Starting main loop");
     d->n_loops++;
+    d->err_type = SERVE_ERR_INTERNAL;
+    t0 = daemon_seconds();
+    serve_count_call(d->srv, SERVE_CALL_REFRESH);
     rc = backend_refresh(d->backend, err, err_len);
-    if (rc == 0)
+    if (rc == 0) {
+        serve_count_call(d->srv, SERVE_CALL_NODE_GROUPS);
         rc = backend_read_groups(d->backend, &groups, err, err_len);
-    if (rc == 0)
-        rc = loop_check_nodes(d->cfg, &groups, err, err_len);
-    if (rc < 0)
+    }
+    serve_observe(d->srv, SERVE_FN_REFRESH, daemon_seconds() - t0);
+    if (rc < 0) {
+        d->err_type = rc == NSC_ERR_NOMEM ? SERVE_ERR_INTERNAL : SERVE_ERR_CLOUD;
         goto out;
+    }
+    rc = loop_check_nodes(d->cfg, &groups, err, err_len);
+    if (rc < 0) {
+        d->err_type = SERVE_ERR_CONFIG;
+        goto out;
+    }
     rc = daemon_gstate_nodes(d->m, &nodes, &n_nodes, &keys);
     if (rc < 0) {
         snprintf(err, err_len, "out of memory");
@@ -717,19 +831,35 @@ daemon_loop(struct daemon *d, size_t *n_grown, char *err, size_t err_len)
     if (rc < 0)
         goto out;
     /* The groups just read no longer hold after a removal: act on the next read. */
-    if (daemon_remove_failed(d) > 0)
-        goto out;
+    if (daemon_remove_failed(d) > 0) {
+        serve_loop_note(d->srv, "instances of failed scale-ups were removed: no planning "
+                                "until the groups are read again in the next loop");
+        goto gauges;
+    }
     /* As the Go autoscaler: with too many unready nodes, neither grow nor shrink. */
     if (!gstate_cluster_healthy(d->gs, why, sizeof(why))) {
         log_warning("cluster unhealthy, no scaling in this loop: %s", why);
-        goto out;
+        {
+            char note[640];
+
+            snprintf(note, sizeof(note), "cluster unhealthy, no scaling in this loop: %s", why);
+            serve_loop_note(d->srv, note);
+        }
+        goto gauges;
     }
+    t0 = daemon_seconds();
     rc = daemon_scale_up(d, &groups, wall_ms, &dec, n_grown, err, err_len);
+    serve_observe(d->srv, SERVE_FN_SCALE_UP, daemon_seconds() - t0);
+    planned = true;
     if (rc < 0 || dec.n_scale_up > 0)
-        goto out;
+        goto gauges;
     if (d->cfg->scale_down_enabled)
-        rc = daemon_scale_down(d, &groups, wall_ms, err, err_len);
+        rc = daemon_scale_down(d, &groups, wall_ms, &dec, &n_unneeded, err, err_len);
+gauges:
+    daemon_gauges(d, &groups, wall_ms, &dec, n_unneeded);
 out:
+    if (planned)
+        *dec_json = decision_json(&dec);
     decision_free(&dec);
     free(nodes);
     free(keys);
@@ -752,6 +882,7 @@ daemon_lease(struct daemon *d, int64_t now)
         }
         leading = kube_lease_is_leader(d->lease) != 0;
     }
+    serve_set_leading(d->srv, leading);
     if (leading && !d->leading) {
         char err[1024];
         size_t n = 0;
@@ -790,6 +921,15 @@ daemon_due(const struct daemon *d)
     return d->next_loop_ms;
 }
 
+/* What made the loop due now, for nodescaler_loops_total{trigger}. */
+static enum serve_trigger
+daemon_trigger(const struct daemon *d)
+{
+    if (d->wake_loop_ms != 0 && d->n_failures == 0 && d->wake_loop_ms < d->next_loop_ms)
+        return SERVE_TRIGGER_POD;
+    return d->trigger;
+}
+
 static void
 daemon_run_loop(struct daemon *d)
 {
@@ -797,11 +937,17 @@ daemon_run_loop(struct daemon *d)
     char err[2048] = "";
     size_t n_grown = 0;
     int64_t t0 = daemon_now(d), delay;
+    double s0 = daemon_seconds();
+    json_t *dec_json = NULL;
     int rc;
 
+    serve_loop_begin(d->srv, daemon_trigger(d));
     d->wake_loop_ms = 0;
-    rc = daemon_loop(d, &n_grown, err, sizeof(err));
+    rc = daemon_loop(d, &n_grown, &dec_json, err, sizeof(err));
+    serve_observe(d->srv, SERVE_FN_MAIN, daemon_seconds() - s0);
+    serve_loop_end(d->srv, rc >= 0, d->err_type, dec_json);
     if (rc < 0) {
+        d->trigger = SERVE_TRIGGER_RETRY;
         delay = cfg->scan_interval_ms;
         for (unsigned k = 0; k < d->n_failures && delay < DAEMON_MAX_FAIL_DELAY_MS; k++)
             delay = delay * 2 < DAEMON_MAX_FAIL_DELAY_MS ? delay * 2 : DAEMON_MAX_FAIL_DELAY_MS;
@@ -815,6 +961,8 @@ daemon_run_loop(struct daemon *d)
     if (d->n_failures > 0)
         log_info("loop succeeded after %u failed ones", d->n_failures);
     d->n_failures = 0;
+    d->trigger = n_grown > 0 && cfg->frequent_loops_enabled ? SERVE_TRIGGER_FREQUENT
+                                                            : SERVE_TRIGGER_SCAN;
     /* A loop that grew a group runs again at once, as the Go autoscaler's frequent loops:
      * the pods it could not place in one go are seen without waiting a scan interval. */
     d->next_loop_ms = n_grown > 0 && cfg->frequent_loops_enabled
@@ -852,6 +1000,44 @@ daemon_free(struct daemon *d)
     free(d->priority_config);
     backend_destroy(d->backend);
     plugin_unload(d->plugin);
+    serve_free(d->srv);
+}
+
+/* The label of nodescaler_backend_calls_total: --backend without directory or ".so". */
+static void
+daemon_backend_label(const char *backend, char *buf, size_t len)
+{
+    const char *base = strrchr(backend, '/');
+    size_t n;
+
+    base = base != NULL ? base + 1 : backend;
+    n = strlen(base);
+    if (n > 3 && strcmp(base + n - 3, ".so") == 0)
+        n -= 3;
+    snprintf(buf, len, "%.*s", (int)n, base);
+}
+
+/* The HTTP endpoints come up first, so that a start stuck in listing the cluster is seen
+ * by /health-check (--max-startup-time). */
+static int
+daemon_serve(struct daemon *d, char *err, size_t err_len)
+{
+    const struct nsc_config *cfg = d->cfg;
+    struct serve_options o;
+    char label[256];
+
+    daemon_backend_label(cfg->backend, label, sizeof(label));
+    memset(&o, 0, sizeof(o));
+    o.max_inactivity_ms = cfg->max_inactivity_ms;
+    o.max_failing_time_ms = cfg->max_failing_time_ms;
+    o.max_startup_time_ms = cfg->max_startup_time_ms;
+    o.history = (size_t)cfg->explain_history_loops;
+    o.backend_name = label;
+    if (serve_new(&o, &d->srv) < 0) {
+        snprintf(err, err_len, "out of memory");
+        return NSC_ERR_NOMEM;
+    }
+    return serve_listen(d->srv, cfg->address, err, err_len);
 }
 
 int
@@ -864,6 +1050,8 @@ loop_daemon_run(const struct nsc_config *cfg, char *err, size_t err_len)
     d.cfg = cfg;
     daemon_signal = 0;
     rc = daemon_signals(err, err_len);
+    if (rc == 0)
+        rc = daemon_serve(&d, err, err_len);
     if (rc == 0)
         rc = daemon_setup(&d, err, err_len);
     if (rc == 0)

@@ -483,6 +483,7 @@ daemon_spawn() {
     env EXOSCALE_API_KEY="${DAEMON_KEY:-$cl_key}" \
         EXOSCALE_API_SECRET="${DAEMON_SECRET:-$cl_secret}" \
         "$top_builddir/nodescaler" --backend="$cl_backend" --kubeconfig="$cl_kubeconfig" \
+        --address=127.0.0.1:0 \
         --v=4 $cl_nodes_flags "$@" >>"$cl_work/$cl_dname.log" 2>&1 &
     echo $! >"$cl_work/$cl_dname.pid"
     cl_daemons="$cl_dname $cl_daemons"

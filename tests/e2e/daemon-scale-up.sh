@@ -207,6 +207,7 @@ scenario() {
     wait_for "$backend: pods bound or unschedulable" pods_settled
     : >"$work/nsc.log"
     EXOSCALE_API_KEY=$key EXOSCALE_API_SECRET=$secret "$bin" --backend="$backend" \
+        --address=127.0.0.1:0 \
         --kubeconfig="$work/kubeconfig" --scan-interval=2s --v=4 "$@" \
         >"$work/nsc.out" 2>"$work/nsc.log" &
     nsc_pid=$!
@@ -243,6 +244,7 @@ dry_run() {
     start_cluster
     : >"$work/nsc.log"
     EXOSCALE_API_KEY=$key EXOSCALE_API_SECRET=$secret "$bin" --backend="$backend" \
+        --address=127.0.0.1:0 \
         --kubeconfig="$work/kubeconfig" --scan-interval=10m --dry-run --v=4 "$@" \
         >"$work/nsc.out" 2>"$work/nsc.log" &
     nsc_pid=$!

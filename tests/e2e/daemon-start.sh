@@ -22,7 +22,8 @@ fail() {
     failed=1
 }
 run() {
-    "$bin" --backend=static --backend-opt="groups=$groups" "$@" >"$tmp/out" 2>"$tmp/err"
+    "$bin" --backend=static --backend-opt="groups=$groups" --address=127.0.0.1:0 "$@" \
+        >"$tmp/out" 2>"$tmp/err"
 }
 
 run --cluster-snapshot="$top_srcdir/tests/data/replay/snapshot.json"
@@ -55,7 +56,8 @@ contexts:
 - name: c
   context: {cluster: k, user: u}
 KC
-"$bin" --backend=static --backend-opt="groups=$groups" --kubeconfig="$tmp/kubeconfig" \
+"$bin" --backend=static --backend-opt="groups=$groups" --address=127.0.0.1:0 \
+    --kubeconfig="$tmp/kubeconfig" \
     >"$tmp/out" 2>"$tmp/err" &
 pid=$!
 i=0
@@ -95,7 +97,8 @@ while [ ! -s "$tmp/kport" ]; do
     sleep 0.1
 done
 sed "s#http://127.0.0.1:1#http://127.0.0.1:$(cat "$tmp/kport")#" "$tmp/kubeconfig" >"$tmp/kc2"
-"$bin" --backend=static --backend-opt="groups=$groups" --kubeconfig="$tmp/kc2" \
+"$bin" --backend=static --backend-opt="groups=$groups" --address=127.0.0.1:0 \
+    --kubeconfig="$tmp/kc2" \
     --leader-elect=false --scan-interval=2562047h --v=4 >"$tmp/out" 2>"$tmp/err" &
 pid=$!
 i=0

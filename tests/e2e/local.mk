@@ -34,3 +34,8 @@ EXTRA_DIST += tests/e2e/daemon-restart.sh
 # is untainted. Both backends; SIGTERM at the end.
 TESTS += tests/e2e/daemon-scale-down.sh
 EXTRA_DIST += tests/e2e/daemon-scale-down.sh
+
+# /metrics, /health-check and /explain of a running daemon: counters after a scale-up, the
+# pending pods explained, 400/404/405, health turning 500 while the cloud hangs or fails.
+TESTS += tests/e2e/daemon-endpoints.sh
+EXTRA_DIST += tests/e2e/daemon-endpoints.sh

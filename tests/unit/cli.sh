@@ -72,8 +72,8 @@ echo "ok: --once --dry-run JSON"
 
 # A stored-only flag is accepted, and says it does nothing yet.
 "$bin" --backend=static --backend-opt=groups="$groups" --once --dry-run \
-    --max-inactivity=5m >/dev/null 2>"$tmp/err" || fail "stored flag run failed"
-grep -q "flag --max-inactivity is accepted for compatibility but nothing acts on it" \
+    --debugging-snapshot-enabled >/dev/null 2>"$tmp/err" || fail "stored flag run failed"
+grep -q "flag --debugging-snapshot-enabled is accepted for compatibility but nothing acts on it" \
     "$tmp/err" || fail "no warning for a stored-only flag"
 echo "ok: stored-only flag warns"
 
@@ -85,4 +85,12 @@ rc=$?
 grep -q 'group "a" (groups\[0\]): field min (3) is greater than field max (1)' "$tmp/err" ||
     fail "bad groups file: $(cat "$tmp/err")"
 echo "ok: bad groups file -> 1"
+# A malformed --address is a bad command line (2) naming the flag, before anything starts.
+for bad in localhost:8085 :65536 '[::1]' 8085; do
+    rc=0
+    "$bin" --backend=static --address="$bad" >/dev/null 2>"$tmp/err" || rc=$?
+    [ "$rc" -eq 2 ] || fail "--address=$bad exited $rc, want 2"
+    grep -q -- "--address" "$tmp/err" || fail "--address=$bad: the flag is not named: $(cat "$tmp/err")"
+done
+echo "ok: malformed --address -> 2"
 exit $failed
