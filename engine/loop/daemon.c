@@ -767,6 +767,7 @@ daemon_gauges(struct daemon *d, const struct group_set *groups, int64_t wall_ms,
             groups->groups[i].max_size > 0 ? (uint64_t)groups->groups[i].max_size : 0;
     g.unschedulable_pods = dec->summary.n_pending;
     g.unneeded_nodes = n_unneeded;
+    drain_eviction_counts(d->drainer, &g.evicted_ok, &g.evicted_failed);
     g.safe_to_autoscale = gstate_cluster_healthy(d->gs, NULL, 0);
     g.informer_objects[SERVE_RES_NODES] = m->nodes.n_live;
     g.informer_objects[SERVE_RES_PODS] = m->pods.n_live;

@@ -72,6 +72,7 @@ struct drainer {
     size_t n_drains, cap;
     struct failure failures[FAILURES_KEPT];
     size_t next_failure;
+    uint64_t n_evicted_ok, n_evicted_failed; /* pods, since drain_new */
 };
 
 /* ---- options ---------------------------------------------------------------------- */
@@ -541,9 +542,14 @@ step_evict(struct drainer *d, struct drain *x, int64_t now_ms)
         return 0;
     }
     if (now_ms - x->evict_start_ms >= d->o.max_pod_eviction_time_ms) {
+        size_t first = x->n_pods;
         for (i = 0; i < x->n_pods; i++)
-            if (x->pods[i].evict && !x->pods[i].evicted)
-                break;
+            if (x->pods[i].evict && !x->pods[i].evicted) {
+                d->n_evicted_failed++;
+                if (first == x->n_pods)
+                    first = i;
+            }
+        i = first;
         fail(x, now_ms, "pod %s/%s not evicted within %llds: %s", x->pods[i].ns,
              x->pods[i].name, (long long)(d->o.max_pod_eviction_time_ms / 1000),
              x->last_answer[0] ? x->last_answer : "no attempt");
@@ -562,6 +568,7 @@ step_evict(struct drainer *d, struct drain *x, int64_t now_ms)
     rc = kube_evict(d->c, p->ns, p->name, (long)grace_s_of(p), &res, &resp);
     if (rc == 0) {
         p->evicted = true;
+        d->n_evicted_ok++;
         /* DaemonSet pods are not waited for: nothing reschedules them elsewhere */
         p->gone = res == KUBE_EVICT_GONE || p->daemonset;
         log_msg(NSC_LOG_INFO, "drain", "node %s: pod %s/%s evicted", x->node, p->ns, p->name);
@@ -778,6 +785,13 @@ advance(struct drainer *d, struct drain *x, int64_t now_ms)
         if (!sent && x->st == before)
             return; /* waiting */
     }
+}
+
+void
+drain_eviction_counts(const struct drainer *d, uint64_t *ok, uint64_t *failed)
+{
+    *ok = d ? d->n_evicted_ok : 0;
+    *failed = d ? d->n_evicted_failed : 0;
 }
 
 static void

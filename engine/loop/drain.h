@@ -41,6 +41,12 @@ struct drain_options {
     bool dry_run; /* log every action, send no write and call no backend */
 };
 
+struct drainer;
+
+/** Pods evicted (the API accepted the eviction) and pods given up on (not evicted within
+ * --max-pod-eviction-time) since the drainer was made; a dry run counts neither. */
+void drain_eviction_counts(const struct drainer *d, uint64_t *ok, uint64_t *failed);
+
 /** Fill o with the defaults above. */
 void drain_options_default(struct drain_options *o);
 

@@ -229,6 +229,11 @@ serve_render_counters(struct serve_buf *b, const struct serve_metrics *m, const 
                  (double)m->scaled_down_empty);
     serve_sample(b, CA "scaled_down_nodes_total", "reason", "underutilized",
                  (double)m->scaled_down_underutilized);
+    serve_family(b, CA "evicted_pods_total", "counter", "Number of pods evicted by CA.");
+    serve_sample(b, CA "evicted_pods_total", "eviction_result", "succeeded",
+                 (double)m->g.evicted_ok);
+    serve_sample(b, CA "evicted_pods_total", "eviction_result", "failed",
+                 (double)m->g.evicted_failed);
     serve_family(b, "nodescaler_failed_scale_downs_total", "counter",
                  "Node removals that failed and were rolled back.");
     serve_sample(b, "nodescaler_failed_scale_downs_total", NULL, NULL,

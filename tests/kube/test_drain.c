@@ -408,6 +408,12 @@ START_TEST(test_node_with_pods)
     ck_assert_int_eq(f.n_evicts, 1);
     ck_assert_int_eq(f.pods_left_at_evict, 0);
     ck_assert_int_eq(f.n_ok, 1);
+    {
+        uint64_t ok, failed;
+        drain_eviction_counts(d, &ok, &failed);
+        ck_assert_uint_eq(ok, 3); /* the DaemonSet pod's eviction counts too */
+        ck_assert_uint_eq(failed, 0);
+    }
     drain_free(d);
 }
 END_TEST
@@ -436,6 +442,12 @@ START_TEST(test_pdb_blocks)
     ck_assert_int_eq(f.n_evicts, 0);
     ck_assert_int_eq(f.n_ok, 0);
     ck_assert_int_eq(f.n_done, 1);
+    {
+        uint64_t ok, failed;
+        drain_eviction_counts(d, &ok, &failed);
+        ck_assert_uint_eq(ok, 0);
+        ck_assert_uint_eq(failed, 1);
+    }
     ck_assert_msg(strstr(f.reason, "guarded") && strstr(f.reason, "disruption budget"), "%s",
                   f.reason);
     ck_assert_ptr_nonnull(drain_failure_reason(d, n));

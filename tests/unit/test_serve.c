@@ -321,6 +321,8 @@ START_TEST(metrics_exposition)
     g.unschedulable_pods = 4;
     g.safe_to_autoscale = true;
     g.informer_objects[SERVE_RES_PODS] = 42;
+    g.evicted_ok = 5;
+    g.evicted_failed = 2;
     serve_loop_begin(s, SERVE_TRIGGER_POD);
     serve_count_call(s, SERVE_CALL_REFRESH);
     serve_count_call(s, SERVE_CALL_RESIZE);
@@ -359,6 +361,11 @@ START_TEST(metrics_exposition)
         value_of(e, "cluster_autoscaler_scaled_down_nodes_total", "reason", "underutilized"),
         1);
     ck_assert_double_eq(value_of(e, "nodescaler_failed_scale_downs_total", NULL, NULL), 1);
+    ck_assert_double_eq(
+        value_of(e, "cluster_autoscaler_evicted_pods_total", "eviction_result", "succeeded"),
+        5);
+    ck_assert_double_eq(
+        value_of(e, "cluster_autoscaler_evicted_pods_total", "eviction_result", "failed"), 2);
     ck_assert_double_eq(
         value_of(e, "cluster_autoscaler_errors_total", "type", "cloudProviderError"), 1);
     /* Every error class is exported from the start, at 0. */
