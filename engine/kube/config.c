@@ -26,9 +26,8 @@ kube_errf(char *err, size_t err_len, const char *fmt, ...)
 
     if (err && err_len) {
         va_start(ap, fmt);
-        vsnprintf(err, err_len, fmt, ap);
+        log_redact_vformat(err, err_len, fmt, ap);
         va_end(ap);
-        log_redact_in_place(err, err_len);
     }
     return NSC_ERR_INVALID;
 }
