@@ -494,13 +494,13 @@ refresh_file_token(struct kube_client *c, int force, char *err, size_t err_len)
             log_msg(NSC_LOG_WARNING, "kube",
                     "token file %s: cannot re-read (%s); keeping the "
                     "previous token",
-                    c->cfg->token_file, strerror(errno));
+                    c->cfg->token_file, kube_strerror(errno));
             c->file_token_read_ms = now;
             return 0;
         }
         return kube_errf(err, err_len, "%s: token file %s: %s", c->cfg->source,
                          c->cfg->token_file,
-                         rc == NSC_ERR_NOT_FOUND ? strerror(errno) : "too large");
+                         rc == NSC_ERR_NOT_FOUND ? kube_strerror(errno) : "too large");
     }
     while (n && (tok[n - 1] == '\n' || tok[n - 1] == '\r' || tok[n - 1] == ' '))
         tok[--n] = '\0';
