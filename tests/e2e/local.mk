@@ -34,3 +34,8 @@ EXTRA_DIST += tests/e2e/daemon-restart.sh
 # is untainted. Both backends; SIGTERM at the end.
 TESTS += tests/e2e/daemon-scale-down.sh
 EXTRA_DIST += tests/e2e/daemon-scale-down.sh
+
+# No credential (Exoscale key and secret, bearer token, kubeconfig client key) in any log,
+# output or object nodescaler writes, on the good paths and the error paths of both APIs.
+TESTS += tests/e2e/secrets.sh
+EXTRA_DIST += tests/e2e/secrets.sh
