@@ -2,7 +2,8 @@
 # No credential leaves nodescaler: the daemon and --once run at --v=10 against the
 # emulators with a recognisable Exoscale API key and secret, a bearer token and a
 # kubeconfig client key, also on the error paths (401, 403 and 500 answers from both
-# APIs, TLS spoken to a plain-http server, an unreachable address). Every output of
+# APIs, TLS spoken to a plain-http server, an unreachable address, a server that echoes
+# the credentials in error pages and redirects). Every output of
 # nodescaler and everything it wrote to the cluster (the kube emulator's write log and the
 # objects at those paths: events, ConfigMaps, Nodes, the lease) is then searched for each
 # credential; none may appear. The emulators' own logs are theirs, not searched.
@@ -55,6 +56,55 @@ kubeconfig "$cl_work/kc-good" "$cl_kube_url" "$cl_kube_token"
 kubeconfig "$cl_work/kc-badtoken" "$cl_kube_url" "$bad_token"
 kubeconfig "$cl_work/kc-tls" "https://127.0.0.1:$kube_port" "$cl_kube_token"
 kubeconfig "$cl_work/kc-unreachable" "http://127.0.0.1:1" "$cl_kube_token"
+
+# A server that echoes what it is sent, as a verbose proxy or a login page would: error
+# pages quoting the Authorization header so that the credential straddles the cut of an
+# error excerpt (kube: 200 bytes; Exoscale: 400), and redirects whose Location carries
+# user info, the credential in the path and a token in the query.
+python3 - "$cl_work/echo.port" "$cl_kube_token" >"$cl_work/echo.log" 2>&1 <<'PY' &
+import http.server, json, sys
+port_file, token = sys.argv[1], sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def answer(self):
+        auth = self.headers.get("Authorization", "")
+        if self.path.startswith("/echo/"):
+            body = "<html>" + "p" * 170 + "Authorization: " + auth + " </html>"
+            self.reply(500, "text/html", body)
+        elif self.path.startswith("/exo-echo/"):
+            body = json.dumps({"message": "p" * 367 + " " + auth})
+            self.reply(403, "application/json", body)
+        elif self.path.startswith("/redirect/"):
+            self.reply(302, "text/html", "moved",
+                       "http://admin:pw@login.example/sso?token=" + token)
+        elif self.path.startswith("/exo-redirect/"):
+            key = auth.split("credential=")[-1].split(",")[0]
+            self.reply(302, "text/html", "moved", "http://login.example/for/" + key + "?k=" + key)
+        else:
+            self.reply(404, "text/plain", "no")
+    def reply(self, code, ctype, body, location=None):
+        data = body.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        if location:
+            self.send_header("Location", location)
+        self.end_headers()
+        self.wfile.write(data)
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = answer
+    def log_message(self, *a):
+        pass
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+with open(port_file + ".tmp", "w") as f:
+    f.write(str(srv.server_address[1]))
+import os
+os.rename(port_file + ".tmp", port_file)
+srv.serve_forever()
+PY
+cl_pids="$! $cl_pids"
+cl_wait_file "$cl_work/echo.port" "the echo server"
+echo_url=http://127.0.0.1:$(cat "$cl_work/echo.port")
+kubeconfig "$cl_work/kc-echo" "$echo_url/echo" "$cl_kube_token"
+kubeconfig "$cl_work/kc-redirect" "$echo_url/redirect" "$cl_kube_token"
 
 # once NAME KUBECONFIG [VAR=VALUE...] -- [FLAG...]: one --once pass at --v=10, stdout and
 # stderr kept apart in $out; its exit status does not matter (most runs fail on purpose),
@@ -119,6 +169,10 @@ exo_admin POST faults '{"kind":"500","operation":"*","count":-1}' >/dev/null ||
 once exo-500 "$cl_work/kc-good" -- --dry-run
 exo_admin DELETE faults >/dev/null || fail "cannot clear the Exoscale faults"
 once exo-tls "$cl_work/kc-good" EXOSCALE_API_ENDPOINT="https://127.0.0.1:$exo_port/v2" -- --dry-run
+once kube-echo "$cl_work/kc-echo"
+once kube-redirect "$cl_work/kc-redirect"
+once exo-echo "$cl_work/kc-good" EXOSCALE_API_ENDPOINT="$echo_url/exo-echo/v2" -- --dry-run
+once exo-redirect "$cl_work/kc-good" EXOSCALE_API_ENDPOINT="$echo_url/exo-redirect/v2" -- --dry-run
 once exo-unreachable "$cl_work/kc-good" EXOSCALE_API_ENDPOINT="http://127.0.0.1:1/v2" -- --dry-run
 
 # What nodescaler left in the cluster: the write log and the objects at those paths.
@@ -176,6 +230,12 @@ done
 leaks=0
 search "$out" || leaks=1
 # The runs did reach the error paths they were meant for.
+grep -q '500 InternalError: <html>pppp' "$out/kube-echo.stderr" || fail "kube-echo: no error page"
+grep -q 'redirected to http://\[redacted\]@login.example/sso' "$out/kube-redirect.stderr" ||
+    fail "kube-redirect: no redirect reported"
+grep -q 'HTTP 403: pppp' "$out/exo-echo.stderr" || fail "exo-echo: no error page"
+grep -q 'HTTP 302 Found, redirected to http://login.example/for/' "$out/exo-redirect.stderr" ||
+    fail "exo-redirect: no redirect reported"
 grep -qE '401|Unauthorized' "$out/kube-401.stderr" || fail "kube-401 logged no 401"
 grep -qE '500|InternalError' "$out/kube-500.stderr" || fail "kube-500 logged no 500"
 grep -qE 'HTTP 40[13]' "$out/exo-401.stderr" "$out/exo-401.stdout" ||
