@@ -121,6 +121,102 @@ log_redact_in_place(char *text, size_t cap)
     pthread_mutex_unlock(&log_lock);
 }
 
+/* Caller holds log_lock. Redact src[0..src_len) into dst, cut to dst_len - 1 bytes only
+ * afterwards: a secret that straddles the cut would otherwise leave its first half. */
+static void
+redact_copy_locked(char *dst, size_t dst_len, const char *src, size_t src_len)
+{
+    size_t i, longest = 0, window, cap;
+    char *tmp;
+
+    for (i = 0; i < n_secrets; i++) {
+        size_t l = strlen(secrets[i]);
+
+        if (l > longest)
+            longest = l;
+    }
+    /* Every secret that starts before the cut ends inside the window. */
+    window = src_len;
+    if (window > dst_len + longest)
+        window = dst_len + longest;
+    /* A replacement is at most 10/4 of what it replaces. */
+    cap = window / 2 * 5 + sizeof(REDACTED) + 1;
+    tmp = malloc(cap);
+    if (tmp == NULL) {
+        /* Fail closed: no text rather than a text that may hold half a secret. */
+        snprintf(dst, dst_len, "%s", REDACTED);
+        return;
+    }
+    memcpy(tmp, src, window);
+    tmp[window] = '\0';
+    redact_locked(tmp, cap);
+    snprintf(dst, dst_len, "%s", tmp);
+    memset(tmp, 0, cap);
+    free(tmp);
+}
+
+void
+log_redact_copy(char *dst, size_t dst_len, const char *src, size_t src_len)
+{
+    if (dst == NULL || dst_len == 0)
+        return;
+    if (src == NULL) {
+        dst[0] = '\0';
+        return;
+    }
+    src_len = strnlen(src, src_len);
+    pthread_mutex_lock(&log_lock);
+    redact_copy_locked(dst, dst_len, src, src_len);
+    pthread_mutex_unlock(&log_lock);
+}
+
+int
+log_redact_vformat(char *dst, size_t dst_len, const char *fmt, va_list ap)
+{
+    char small[1024];
+    char *big = NULL;
+    va_list ap2;
+    int n;
+
+    if (dst == NULL || dst_len == 0)
+        return 0;
+    va_copy(ap2, ap);
+    n = vsnprintf(small, sizeof(small), fmt, ap);
+    if (n < 0) {
+        va_end(ap2);
+        dst[0] = '\0';
+        return 0;
+    }
+    if ((size_t)n >= sizeof(small)) {
+        big = malloc((size_t)n + 1);
+        if (big == NULL) {
+            va_end(ap2);
+            snprintf(dst, dst_len, "%s", REDACTED);
+            return n;
+        }
+        vsnprintf(big, (size_t)n + 1, fmt, ap2);
+    }
+    va_end(ap2);
+    log_redact_copy(dst, dst_len, big ? big : small, (size_t)n);
+    if (big) {
+        memset(big, 0, (size_t)n);
+        free(big);
+    }
+    return n;
+}
+
+int
+log_redact_format(char *dst, size_t dst_len, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = log_redact_vformat(dst, dst_len, fmt, ap);
+    va_end(ap);
+    return n;
+}
+
 /* One output line, built whole and written with one write: stderr is unbuffered, and
  * other processes (the kubelet's log reader, a shell) must not see half lines. */
 struct log_out {
@@ -228,11 +324,11 @@ log_vmsg(enum nsc_log_level level, const char *component, const char *fmt, va_li
         return;
     if (lvl < 0 || lvl > NSC_LOG_DEBUG)
         lvl = NSC_LOG_ERROR;
-    vsnprintf(line, sizeof(line), fmt, ap);
+    /* Redacted whole, then cut to the line limit. */
+    log_redact_vformat(line, sizeof(line), fmt, ap);
     gettimeofday(&tv, NULL);
 
     pthread_mutex_lock(&log_lock);
-    redact_locked(line, sizeof(line));
     o->len = 0;
     if (log_format_current == LOG_FORMAT_JSON) {
         gmtime_r(&tv.tv_sec, &tm);

@@ -34,6 +34,20 @@ void log_redact_clear(void);
  */
 void log_redact_in_place(char *text, size_t cap);
 
+/**
+ * Copy at most src_len bytes of src (stops at a NUL) into dst (dst_len bytes with the NUL),
+ * secrets redacted before the cut, so that a secret cut in half by dst_len does not leave
+ * its first part behind. Thread-safe.
+ */
+void log_redact_copy(char *dst, size_t dst_len, const char *src, size_t src_len);
+
+/**
+ * snprintf into dst, but the whole formatted text is redacted before it is cut to
+ * dst_len. Returns the unredacted length vsnprintf reports. Thread-safe.
+ */
+int log_redact_vformat(char *dst, size_t dst_len, const char *fmt, va_list ap) NSC_PRINTF(3, 0);
+int log_redact_format(char *dst, size_t dst_len, const char *fmt, ...) NSC_PRINTF(3, 4);
+
 /** Log one line; `component` (may be NULL) is shown as a prefix ("sks", "kube"). */
 void log_msg(enum nsc_log_level level, const char *component, const char *fmt, ...)
     NSC_PRINTF(3, 4);

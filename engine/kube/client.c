@@ -156,10 +156,30 @@ kube_status_of_http(long s)
     }
 }
 
-static const char *
-http_reason_phrase(long s)
+const char *
+kube_http_reason(long s)
 {
+    /* Kubernetes' StatusReason names where the API server has one, else the HTTP phrase
+     * (a redirect or a gateway error comes from something in front of it). */
     switch (s) {
+    case 300:
+        return "Multiple Choices";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 303:
+        return "See Other";
+    case 304:
+        return "Not Modified";
+    case 305:
+        return "Use Proxy";
+    case 306:
+        return "Switch Proxy";
+    case 307:
+        return "Temporary Redirect";
+    case 308:
+        return "Permanent Redirect";
     case 400:
         return "BadRequest";
     case 401:
@@ -170,10 +190,24 @@ http_reason_phrase(long s)
         return "NotFound";
     case 405:
         return "MethodNotAllowed";
+    case 406:
+        return "NotAcceptable";
+    case 407:
+        return "Proxy Authentication Required";
+    case 408:
+        return "Request Timeout";
     case 409:
         return "Conflict";
     case 410:
         return "Expired";
+    case 411:
+        return "Length Required";
+    case 412:
+        return "Precondition Failed";
+    case 413:
+        return "RequestEntityTooLarge";
+    case 414:
+        return "URI Too Long";
     case 415:
         return "UnsupportedMediaType";
     case 422:
@@ -182,25 +216,96 @@ http_reason_phrase(long s)
         return "TooManyRequests";
     case 500:
         return "InternalError";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
     case 503:
         return "ServiceUnavailable";
     case 504:
         return "Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
     default:
         return "";
     }
 }
 
 const char *
+kube_redirect_location(const char *loc, size_t loc_len, char *buf, size_t len)
+{
+    size_t n = 0, i, start = 0, auth_end, at = 0;
+    const char *sep;
+    char *raw;
+
+    if (len == 0)
+        return buf;
+    buf[0] = '\0';
+    if (loc == NULL || loc_len == 0) {
+        snprintf(buf, len, "(no Location)");
+        return buf;
+    }
+    /* The query and the fragment may carry a token: never shown. */
+    loc_len = strnlen(loc, loc_len);
+    while (n < loc_len && loc[n] != '?' && loc[n] != '#')
+        n++;
+    raw = malloc(n + sizeof("[redacted]@") + 1);
+    if (raw == NULL) {
+        snprintf(buf, len, "(Location not shown)");
+        return buf;
+    }
+    /* user:password@ in the authority is a credential too. */
+    for (sep = loc; sep + 3 <= loc + n; sep++) {
+        if (memcmp(sep, "://", 3) == 0) {
+            start = (size_t)(sep - loc) + 3;
+            break;
+        }
+    }
+    auth_end = start;
+    while (auth_end < n && loc[auth_end] != '/')
+        auth_end++;
+    for (i = start; i < auth_end; i++) {
+        if (loc[i] == '@')
+            at = i + 1;
+    }
+    if (at > 0) {
+        memcpy(raw, loc, start);
+        memcpy(raw + start, "[redacted]@", 11);
+        memcpy(raw + start + 11, loc + at, n - at);
+        n = start + 11 + (n - at);
+    } else {
+        memcpy(raw, loc, n);
+    }
+    raw[n] = '\0';
+    for (i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)raw[i];
+
+        if (ch < 0x20 || ch == 0x7f)
+            raw[i] = ' ';
+    }
+    while (n > 0 && raw[n - 1] == ' ')
+        raw[--n] = '\0';
+    log_redact_copy(buf, len, raw, n);
+    free(raw);
+    if (buf[0] == '\0')
+        snprintf(buf, len, "(no Location)");
+    return buf;
+}
+
+const char *
 kube_resp_describe(const struct kube_resp *resp, char *buf, size_t len)
 {
     if (resp->status == 0)
-        snprintf(buf, len, "%s %s: no response: %s", resp->method, resp->path, resp->message);
+        log_redact_format(buf, len, "%s %s: no response: %s", resp->method, resp->path,
+                          resp->message);
     else
-        snprintf(buf, len, "%s %s: %ld %s%s%s", resp->method, resp->path, resp->status,
-                 resp->reason[0] ? resp->reason : http_reason_phrase(resp->status),
-                 resp->message[0] ? ": " : "", resp->message);
-    log_redact_in_place(buf, len);
+        /* a redirect reads "302 Found, redirected to URL" */
+        log_redact_format(buf, len, "%s %s: %ld %s%s%s", resp->method, resp->path, resp->status,
+                          resp->reason[0] ? resp->reason : kube_http_reason(resp->status),
+                          !resp->message[0]                           ? ""
+                          : resp->status >= 300 && resp->status < 400 ? ", "
+                                                                      : ": ",
+                          resp->message);
     return buf;
 }
 
@@ -389,13 +494,13 @@ refresh_file_token(struct kube_client *c, int force, char *err, size_t err_len)
             log_msg(NSC_LOG_WARNING, "kube",
                     "token file %s: cannot re-read (%s); keeping the "
                     "previous token",
-                    c->cfg->token_file, strerror(errno));
+                    c->cfg->token_file, kube_strerror(errno));
             c->file_token_read_ms = now;
             return 0;
         }
         return kube_errf(err, err_len, "%s: token file %s: %s", c->cfg->source,
                          c->cfg->token_file,
-                         rc == NSC_ERR_NOT_FOUND ? strerror(errno) : "too large");
+                         rc == NSC_ERR_NOT_FOUND ? kube_strerror(errno) : "too large");
     }
     while (n && (tok[n - 1] == '\n' || tok[n - 1] == '\r' || tok[n - 1] == ' '))
         tok[--n] = '\0';
@@ -484,6 +589,9 @@ kube_client_setup_easy(struct kube_client *c, CURL *easy, const char *path,
     free(url);
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* A redirect would carry the bearer token, or replay a write, somewhere else: it is
+     * reported, never followed. */
+    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(easy, CURLOPT_USERAGENT, c->user_agent);
     curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, c->opts.connect_timeout_ms);
@@ -612,6 +720,13 @@ header_cb(char *ptr, size_t size, size_t n, void *ud)
 
     if (len > 12 && strncasecmp(ptr, "Retry-After:", 12) == 0)
         resp->retry_after_s = strtol(ptr + 12, NULL, 10);
+    else if (len > 9 && strncasecmp(ptr, "Location:", 9) == 0) {
+        size_t skip = 9;
+
+        while (skip < len && (ptr[skip] == ' ' || ptr[skip] == '\t'))
+            skip++;
+        kube_redirect_location(ptr + skip, len - skip, resp->location, sizeof(resp->location));
+    }
     return len;
 }
 
@@ -627,16 +742,21 @@ fill_status_fields(struct kube_resp *resp)
         json_t *d = json_object_get(o, "details");
 
         if (r)
-            snprintf(resp->reason, sizeof(resp->reason), "%s", r);
+            log_redact_copy(resp->reason, sizeof(resp->reason), r, strlen(r));
         if (m)
-            snprintf(resp->message, sizeof(resp->message), "%s", m);
+            log_redact_copy(resp->message, sizeof(resp->message), m, strlen(m));
         if (resp->retry_after_s == 0 &&
             json_is_integer(json_object_get(d, "retryAfterSeconds")))
             resp->retry_after_s =
                 (long)json_integer_value(json_object_get(d, "retryAfterSeconds"));
     }
+    if (resp->status >= 300 && resp->status < 400) {
+        snprintf(resp->reason, sizeof(resp->reason), "%s", kube_http_reason(resp->status));
+        snprintf(resp->message, sizeof(resp->message), "redirected to %s",
+                 resp->location[0] ? resp->location : "(no Location)");
+    }
     if (resp->reason[0] == '\0' && resp->status >= 300)
-        snprintf(resp->reason, sizeof(resp->reason), "%s", http_reason_phrase(resp->status));
+        snprintf(resp->reason, sizeof(resp->reason), "%s", kube_http_reason(resp->status));
     log_redact_in_place(resp->message, sizeof(resp->message));
 }
 
@@ -680,7 +800,7 @@ request_once(struct kube_client *c, const char *method, const char *path, const 
     json_decref(resp->obj);
     resp->obj = NULL;
     resp->status = 0;
-    resp->reason[0] = resp->message[0] = '\0';
+    resp->reason[0] = resp->message[0] = resp->location[0] = '\0';
     resp->retry_after_s = 0;
     curl_easy_reset(c->easy);
     rc = kube_client_setup_easy(c, c->easy, path, &h, force_refresh, err, sizeof(err));
@@ -773,8 +893,12 @@ request_once(struct kube_client *c, const char *method, const char *path, const 
             return NSC_ERR_INTERNAL;
         }
         if (resp->obj == NULL) {
-            /* a proxy's HTML error page: keep a short excerpt for the message */
-            snprintf(resp->message, sizeof(resp->message), "%.200s", bb.data);
+            /* a proxy's HTML error page: keep a short excerpt for the message, redacted
+             * before it is cut */
+            char excerpt[201];
+
+            log_redact_copy(excerpt, sizeof(excerpt), bb.data, bb.len);
+            snprintf(resp->message, sizeof(resp->message), "%s", excerpt);
         }
     }
     free(bb.data);

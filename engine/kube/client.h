@@ -47,8 +47,23 @@ struct kube_resp {
     char message[512];  /* Status.message or the transport error; redacted */
     long retry_after_s; /* Retry-After header, else details.retryAfterSeconds, else 0 */
     char method[8];
-    char path[256]; /* the request path, for messages (query cut at 200 chars) */
+    char path[256];     /* the request path, for messages (query cut at 200 chars) */
+    char location[256]; /* a redirect's Location: query cut, credentials redacted */
 };
+
+/**
+ * The name of an HTTP status: Kubernetes' StatusReason where the API server has one
+ * ("NotFound"), else the HTTP reason phrase ("Found", "Bad Gateway"); "" when unknown.
+ * Static storage.
+ */
+const char *kube_http_reason(long status);
+
+/**
+ * A Location header (loc_len bytes, not NUL-terminated) as it may be shown: the query and
+ * fragment cut, user info in the authority and registered secrets redacted, control
+ * characters blanked; "(no Location)" when empty. Writes buf (len bytes); returns buf.
+ */
+const char *kube_redirect_location(const char *loc, size_t loc_len, char *buf, size_t len);
 
 /** Release resp->obj and clear the response for reuse. */
 void kube_resp_clear(struct kube_resp *resp);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 #include <yaml.h>
@@ -26,9 +27,8 @@ kube_errf(char *err, size_t err_len, const char *fmt, ...)
 
     if (err && err_len) {
         va_start(ap, fmt);
-        vsnprintf(err, err_len, fmt, ap);
+        log_redact_vformat(err, err_len, fmt, ap);
         va_end(ap);
-        log_redact_in_place(err, err_len);
     }
     return NSC_ERR_INVALID;
 }
@@ -39,9 +39,16 @@ kube_read_file(const char *path, size_t max_len, char **out, size_t *out_len)
     FILE *f = fopen(path, "rb");
     char *buf = NULL;
     size_t len = 0, cap = 0;
+    struct stat st;
 
     if (f == NULL)
         return NSC_ERR_NOT_FOUND;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        /* fopen takes a directory; only the read would fail, as a bare "read error" */
+        fclose(f);
+        errno = EISDIR;
+        return NSC_ERR_NOT_FOUND;
+    }
     for (;;) {
         size_t got;
 
@@ -81,6 +88,12 @@ kube_read_file(const char *path, size_t max_len, char **out, size_t *out_len)
     if (out_len)
         *out_len = len;
     return 0;
+}
+
+const char *
+kube_strerror(int e)
+{
+    return e == EISDIR ? "is a directory" : strerror(e);
 }
 
 static int
@@ -348,6 +361,20 @@ kc_str(struct kc *kc, const struct kc_entry *e, const char *list, const char *fi
 }
 
 /* Resolve a path from the file that defined the entry. Owned result. */
+/* A file path the kubeconfig names (CA, client certificate or key, token file) that is a
+ * directory: named now, not as an obscure TLS or read failure at the first request. */
+static int
+refuse_dir(const struct kc *kc, const struct kc_entry *ref, const char *section,
+           const char *field, const char *path, char *err, size_t err_len)
+{
+    struct stat st;
+
+    if (path == NULL || stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return 0;
+    return kube_errf(err, err_len, "kubeconfig %s: %s[%zu] \"%s\".%s: %s: is a directory",
+                     kc->files[ref->file].path, section, ref->index, ref->name, field, path);
+}
+
 static char *
 kc_path(struct kc *kc, const struct kc_entry *e, const char *p)
 {
@@ -652,6 +679,9 @@ kc_resolve(struct kc *kc, const char *context, struct kube_config *cfg, char *er
     /* data wins over file, as in client-go */
     if (s && cfg->ca_data == NULL && (cfg->ca_file = kc_path(kc, &cl, s)) == NULL)
         return NSC_ERR_NOMEM;
+    if ((rc = refuse_dir(kc, &cl, "clusters", "cluster.certificate-authority", cfg->ca_file,
+                         err, err_len)))
+        return rc;
     if ((rc = kc_bool(kc, &cl, "clusters", "cluster", "insecure-skip-tls-verify",
                       &cfg->insecure, err, err_len)))
         return rc;
@@ -679,6 +709,9 @@ kc_resolve(struct kc *kc, const char *context, struct kube_config *cfg, char *er
             return rc;
         if (s && (cfg->token_file = kc_path(kc, &us, s)) == NULL)
             return NSC_ERR_NOMEM;
+        if ((rc =
+                 refuse_dir(kc, &us, "users", "user.tokenFile", cfg->token_file, err, err_len)))
+            return rc;
         if ((rc = kc_str(kc, &us, "users", "user", "client-certificate-data", &cd, err,
                          err_len)) ||
             (rc = kc_str(kc, &us, "users", "user", "client-key-data", &kd, err, err_len)) ||
@@ -699,6 +732,10 @@ kc_resolve(struct kc *kc, const char *context, struct kube_config *cfg, char *er
             return NSC_ERR_NOMEM;
         if (kf && !kd && (cfg->key_file = kc_path(kc, &us, kf)) == NULL)
             return NSC_ERR_NOMEM;
+        if ((rc = refuse_dir(kc, &us, "users", "user.client-certificate", cfg->cert_file, err,
+                             err_len)) ||
+            (rc = refuse_dir(kc, &us, "users", "user.client-key", cfg->key_file, err, err_len)))
+            return rc;
         if ((cfg->cert_data || cfg->cert_file) != (cfg->key_data || cfg->key_file))
             return kube_errf(
                 err, err_len,
@@ -762,7 +799,8 @@ kube_config_load_kubeconfig(const char *paths, const char *context, struct kube_
 
         rc = kube_read_file(p, KUBECONFIG_MAX_BYTES, &text, &len);
         if (rc == NSC_ERR_NOT_FOUND) {
-            rc = kube_errf(err, err_len, "kubeconfig %s: cannot read: %s", p, strerror(errno));
+            rc = kube_errf(err, err_len, "kubeconfig %s: cannot read: %s", p,
+                           kube_strerror(errno));
             goto done;
         }
         if (rc == NSC_ERR_INVALID) {
@@ -842,6 +880,7 @@ kube_config_in_cluster(const char *sa_dir, struct kube_config **out, char *err, 
     struct kube_config *cfg;
     char path[4096];
     char *tok = NULL;
+    struct stat st;
     int rc;
 
     *out = NULL;
@@ -873,7 +912,7 @@ kube_config_in_cluster(const char *sa_dir, struct kube_config **out, char *err, 
     rc = kube_read_file(path, 1u << 20, &tok, NULL);
     if (rc) {
         rc = kube_errf(err, err_len, "in-cluster: service account token %s: %s", path,
-                       rc == NSC_ERR_NOT_FOUND ? strerror(errno) : "too large");
+                       rc == NSC_ERR_NOT_FOUND ? kube_strerror(errno) : "too large");
         goto fail;
     }
     chomp(tok);
@@ -888,6 +927,10 @@ kube_config_in_cluster(const char *sa_dir, struct kube_config **out, char *err, 
     snprintf(path, sizeof(path), "%s/ca.crt", sa_dir);
     if ((cfg->ca_file = strdup(path)) == NULL)
         goto fail;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        rc = kube_errf(err, err_len, "in-cluster: CA file %s: is a directory", path);
+        goto fail;
+    }
     if (pod_ns && *pod_ns) {
         if ((cfg->namespace = strdup(pod_ns)) == NULL)
             goto fail;
@@ -899,7 +942,7 @@ kube_config_in_cluster(const char *sa_dir, struct kube_config **out, char *err, 
         if (rc) {
             rc =
                 kube_errf(err, err_len, "in-cluster: namespace file %s: %s (set POD_NAMESPACE)",
-                          path, rc == NSC_ERR_NOT_FOUND ? strerror(errno) : "too large");
+                          path, rc == NSC_ERR_NOT_FOUND ? kube_strerror(errno) : "too large");
             goto fail;
         }
         chomp(cfg->namespace);

@@ -90,4 +90,7 @@ int kube_base64_decode(const char *in, unsigned char **out, size_t *out_len);
  */
 int kube_read_file(const char *path, size_t max_len, char **out, size_t *out_len);
 
+/** strerror, but "is a directory" for EISDIR (kube_read_file's answer for a directory). */
+const char *kube_strerror(int e);
+
 #endif

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kube/jscan.h"
 #include "log.h"
@@ -57,6 +58,7 @@ struct kube_informer {
     size_t err_len;
     int stopped; /* an ERROR event or a bad line stopped the transfer */
     int bad_stream;
+    char location[256]; /* a redirect's Location, as kube_redirect_location shows it */
 };
 
 struct kube_informers {
@@ -795,11 +797,26 @@ watch_write(char *ptr, size_t size, size_t n, void *ud)
     rc = kube_lines_feed(&inf->lines, ptr, len, watch_line, inf);
     if (rc == NSC_ERR_INVALID) {
         log_msg(NSC_LOG_WARNING, "kube",
-                "%s: watch event longer than the line limit; restarting", inf->name);
+                "%s: watch event longer than the line limit (%zu bytes); relisting", inf->name,
+                inf->lines.max_line ? inf->lines.max_line : KUBE_LINE_MAX_DEFAULT);
         inf->bad_stream = 1;
         return 0;
     }
     return rc ? 0 : len;
+}
+
+static size_t
+watch_header(char *ptr, size_t size, size_t n, void *ud)
+{
+    struct kube_informer *inf = ud;
+    size_t len = size * n, skip = 9;
+
+    if (len > 9 && strncasecmp(ptr, "Location:", 9) == 0) {
+        while (skip < len && (ptr[skip] == ' ' || ptr[skip] == '\t'))
+            skip++;
+        kube_redirect_location(ptr + skip, len - skip, inf->location, sizeof(inf->location));
+    }
+    return len;
 }
 
 static void
@@ -835,6 +852,7 @@ start_watch(struct kube_informer *inf)
     inf->easy = curl_easy_init();
     inf->http_status = 0;
     inf->stopped = inf->bad_stream = 0;
+    inf->location[0] = '\0';
     if (inf->easy == NULL) {
         kube_reflector_watch_ended(&inf->refl, clk->now_ms(clk->ctx), 0);
         return;
@@ -851,6 +869,8 @@ start_watch(struct kube_informer *inf)
     curl_easy_setopt(inf->easy, CURLOPT_BUFFERSIZE, WATCH_BUFFER);
     curl_easy_setopt(inf->easy, CURLOPT_WRITEFUNCTION, watch_write);
     curl_easy_setopt(inf->easy, CURLOPT_WRITEDATA, inf);
+    curl_easy_setopt(inf->easy, CURLOPT_HEADERFUNCTION, watch_header);
+    curl_easy_setopt(inf->easy, CURLOPT_HEADERDATA, inf);
     curl_easy_setopt(inf->easy, CURLOPT_PRIVATE, inf);
     /* The server ends a watch at timeoutSeconds; past that plus a margin it is hung.
      * No low-speed limit: a watch on a quiet resource rightly receives nothing. */
@@ -869,7 +889,7 @@ finish_watch(struct kube_informer *inf, CURLcode result)
     if (status == 0)
         curl_easy_getinfo(inf->easy, CURLINFO_RESPONSE_CODE, &status);
     if (inf->bad_stream) {
-        status = -1;
+        status = KUBE_WATCH_BAD_STREAM;
     } else if (inf->stopped) {
         /* the reflector already chose (ERROR event) */
     } else if (result != CURLE_OK && status == 200) {
@@ -880,17 +900,19 @@ finish_watch(struct kube_informer *inf, CURLcode result)
         log_msg(NSC_LOG_WARNING, "kube", "%s: watch failed: %s", inf->name,
                 curl_easy_strerror(result));
         status = 0;
+    } else if (status >= 300 && status < 400) {
+        log_msg(NSC_LOG_WARNING, "kube", "%s: watch answered %ld %s, redirected to %s",
+                inf->name, status, kube_http_reason(status),
+                inf->location[0] ? inf->location : "(no Location)");
     } else if (status != 200) {
         json_t *st = inf->err_body ? json_loads(inf->err_body, 0, NULL) : NULL;
+        const char *m = json_string_value(json_object_get(st, "message"));
         char msg[512];
 
-        snprintf(msg, sizeof(msg), "%s",
-                 json_string_value(json_object_get(st, "message"))
-                     ? json_string_value(json_object_get(st, "message"))
-                     : "");
-        log_redact_in_place(msg, sizeof(msg));
+        log_redact_copy(msg, sizeof(msg), m ? m : "", m ? strlen(m) : 0);
         log_msg(status == 410 ? NSC_LOG_INFO : NSC_LOG_WARNING, "kube",
-                "%s: watch answered %ld: %s", inf->name, status, msg);
+                "%s: watch answered %ld %s: %s", inf->name, status, kube_http_reason(status),
+                msg);
         json_decref(st);
     }
     watch_cleanup(inf);
@@ -1089,7 +1111,7 @@ kube_informers_run(struct kube_informers *s, int64_t timeout_ms)
                     log_msg(NSC_LOG_WARNING, "kube",
                             "%s: watch silent past its timeout; restarting", inf->name);
                     watch_cleanup(inf);
-                    kube_reflector_watch_ended(&inf->refl, now, -1);
+                    kube_reflector_watch_ended(&inf->refl, now, KUBE_WATCH_STOPPED);
                     wait = 0;
                 }
                 break;

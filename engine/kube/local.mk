@@ -12,9 +12,10 @@ engine_libnscengine_la_SOURCES += \
 
 check_PROGRAMS += tests/kube/test_kube
 tests_kube_test_kube_SOURCES = tests/kube/test_kube.c tests/kube/test_kube.h \
-	tests/kube/test_kube_config.c tests/kube/test_kube_watch.c tests/kube/test_kube_jscan.c
-tests_kube_test_kube_CFLAGS = $(NSC_TEST_CFLAGS)
-tests_kube_test_kube_LDADD = $(NSC_TEST_LIBS)
+	tests/kube/test_kube_config.c tests/kube/test_kube_watch.c tests/kube/test_kube_jscan.c \
+	tests/kube/test_kube_http.c
+tests_kube_test_kube_CFLAGS = $(NSC_TEST_CFLAGS) $(MHD_CFLAGS)
+tests_kube_test_kube_LDADD = $(NSC_TEST_LIBS) $(MHD_LIBS)
 TESTS += tests/kube/test_kube
 EXTRA_DIST += tests/data/kube engine/kube/README.md
 

@@ -10,8 +10,6 @@
 
 #include <nodescaler/backend.h>
 
-#define LINE_MAX_DEFAULT (64u << 20)
-
 /* ---- line splitter --------------------------------------------------------------- */
 
 static int
@@ -47,7 +45,7 @@ emit(const char *line, size_t len, kube_line_fn *cb, void *ud)
 int
 kube_lines_feed(struct kube_lines *l, const char *data, size_t n, kube_line_fn *cb, void *ud)
 {
-    size_t max = l->max_line ? l->max_line : LINE_MAX_DEFAULT;
+    size_t max = l->max_line ? l->max_line : KUBE_LINE_MAX_DEFAULT;
     int rc = 0;
 
     while (n > 0) {
@@ -279,8 +277,14 @@ kube_reflector_watch_ended(struct kube_reflector *r, int64_t now_ms, long http_s
 {
     if (r->state != KUBE_REFL_WATCHING)
         return; /* already decided by an ERROR event */
+    if (http_status == KUBE_WATCH_BAD_STREAM) {
+        /* The same watch would bring the same line back: list instead, not in a loop. */
+        r->state = KUBE_REFL_NEED_LIST;
+        fail_backoff(r, now_ms);
+        return;
+    }
     if (http_status < 0) {
-        /* stopped by us (silent, or an over-long line): watch again at once */
+        /* stopped by us (silent): watch again at once */
         r->state = KUBE_REFL_NEED_WATCH;
         r->not_before_ms = now_ms;
         return;

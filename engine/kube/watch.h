@@ -12,19 +12,24 @@
 /** Called for each complete line (without '\n' or a trailing '\r'); non-zero stops. */
 typedef int kube_line_fn(void *ud, const char *line, size_t len);
 
+/* The longest watch line taken by default: an object is at most about 3 MiB (the API
+ * server's request limit), so 16 MiB is an event that no sane server sends, and the most
+ * one watch may buffer. */
+#define KUBE_LINE_MAX_DEFAULT ((size_t)16 << 20)
+
 /** Splits a byte stream into lines; chunks need not align with lines. */
 struct kube_lines {
     char *buf;
     size_t len, cap;
-    size_t max_line; /* longest accepted line; 0 = 64 MiB */
+    size_t max_line; /* longest accepted line; 0 = KUBE_LINE_MAX_DEFAULT */
     int skipping;    /* inside an over-long line: drop bytes up to its '\n' */
 };
 
 /**
  * Feed bytes. Each complete non-empty line goes to cb. A line longer than max_line is
- * dropped and NSC_ERR_INVALID returned once (the caller should restart the watch: an
- * event was lost). Returns 0, the callback's non-zero value, NSC_ERR_INVALID or
- * NSC_ERR_NOMEM.
+ * never buffered past max_line: it is dropped and NSC_ERR_INVALID returned once (the
+ * caller should stop the watch and relist: an event was lost). Returns 0, the callback's
+ * non-zero value, NSC_ERR_INVALID or NSC_ERR_NOMEM.
  */
 int kube_lines_feed(struct kube_lines *l, const char *data, size_t n, kube_line_fn *cb,
                     void *ud);
@@ -125,10 +130,14 @@ int kube_reflector_watch_event(struct kube_reflector *r, int64_t now_ms, const c
 /**
  * The watch ended. http_status 200 with the stream closed by the server: watch again at
  * once, unless it lasted under a second with no event (backoff). 410: relist. 429 or no
- * response (0): back off and watch again. Other statuses: back off and relist. A negative
- * status (the client stopped a silent watch) watches again at once. After
+ * response (0): back off and watch again. Other statuses (a redirect too): back off and
+ * relist. KUBE_WATCH_STOPPED (the client stopped a silent watch) watches again at once;
+ * KUBE_WATCH_BAD_STREAM (a line over the limit, which a new watch from the same
+ * resourceVersion would only send again) backs off and relists. After
  * kube_reflector_watch_event returned 1 the call is still needed and ignores its status.
  */
+#define KUBE_WATCH_STOPPED (-1)
+#define KUBE_WATCH_BAD_STREAM (-2)
 void kube_reflector_watch_ended(struct kube_reflector *r, int64_t now_ms, long http_status);
 
 /** True when the running watch is still open past its timeout plus the grace. */

@@ -401,9 +401,8 @@ kube_record(struct kube_recorder *r, const struct kube_obj_ref *ref, const char 
     int rc;
 
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    log_redact_vformat(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    log_redact_in_place(msg, sizeof(msg));
     snprintf(key, sizeof(key), "%s\n%s\n%s\n%s\n%s\n%s\n%s", ref->kind, ns, ref->name,
              ref->uid ? ref->uid : "", type, reason, msg);
     e = rec_find(r, key);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 const char *
@@ -33,6 +34,7 @@ static int
 loop_read_priority_file(const char *path, char **out, char *err, size_t err_len)
 {
     FILE *f = fopen(path, "rb");
+    struct stat st;
     char *buf = NULL;
     size_t n;
     int rc = 0;
@@ -42,6 +44,12 @@ loop_read_priority_file(const char *path, char **out, char *err, size_t err_len)
         snprintf(err, err_len, "--expander-priority-config=%s: cannot open: %s", path,
                  strerror(errno));
         return NSC_ERR_INVALID;
+    }
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        /* fopen takes a directory; only the read fails, as a bare "read error" */
+        snprintf(err, err_len, "--expander-priority-config=%s: is a directory", path);
+        rc = NSC_ERR_INVALID;
+        goto out;
     }
     buf = malloc(LOOP_PRIORITY_MAX_BYTES + 1);
     if (buf == NULL) {

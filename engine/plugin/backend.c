@@ -59,7 +59,8 @@ plugin_status_name(int status)
 
 static void backend_errf(char *err, size_t err_len, const char *fmt, ...) NSC_PRINTF(3, 4);
 
-/* Formats into err and redacts: a backend's text may echo a credential. */
+/* Formats into err, redacted before the cut: a backend's text may echo a credential, and
+ * one cut in half would no longer be recognised. */
 static void
 backend_errf(char *err, size_t err_len, const char *fmt, ...)
 {
@@ -68,9 +69,8 @@ backend_errf(char *err, size_t err_len, const char *fmt, ...)
     if (err == NULL || err_len == 0)
         return;
     va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
+    log_redact_vformat(err, err_len, fmt, ap);
     va_end(ap);
-    log_redact_in_place(err, err_len);
 }
 
 /* A status outside the enum is a backend bug; report it as internal so callers can rely

@@ -85,6 +85,110 @@ append(char *out, size_t out_len, const char *fmt, ...)
     va_end(ap);
 }
 
+/* A copy of in (owned, NUL-terminated) with the API key and secret replaced: done on the
+ * whole text before any cut, which would leave part of a secret the host's redaction no
+ * longer recognises. NULL when out of memory. */
+static char *
+redact_own(const struct exo_client *c, const char *in, size_t in_len)
+{
+    static const char mark[] = "[redacted]";
+    const char *const secrets[] = {c->cfg.secret, c->cfg.key};
+    size_t cap = in_len / 2 * 5 + sizeof(mark) + 1, i, k;
+    char *out = malloc(cap), *tmp;
+
+    if (out == NULL)
+        return NULL;
+    memcpy(out, in, in_len);
+    out[in_len] = '\0';
+    for (k = 0; k < sizeof(secrets) / sizeof(secrets[0]); k++) {
+        size_t sl = secrets[k] ? strlen(secrets[k]) : 0, len = strlen(out), o = 0;
+
+        if (sl < 4)
+            continue;
+        tmp = malloc(len / sl * sizeof(mark) + len + 1);
+        if (tmp == NULL) {
+            free(out);
+            return NULL;
+        }
+        for (i = 0; i < len;) {
+            if (i + sl <= len && memcmp(out + i, secrets[k], sl) == 0) {
+                memcpy(tmp + o, mark, sizeof(mark) - 1);
+                o += sizeof(mark) - 1;
+                i += sl;
+            } else {
+                tmp[o++] = out[i++];
+            }
+        }
+        tmp[o] = '\0';
+        free(out);
+        out = tmp;
+    }
+    return out;
+}
+
+/* A Location as an error text may show it: without its query and fragment (a token may
+ * ride there), user info replaced, our own credentials redacted. */
+static void
+clean_location(const struct exo_client *c, const char *loc, char *out, size_t out_len)
+{
+    const char *sep = loc ? strstr(loc, "://") : NULL;
+    size_t n = loc ? strcspn(loc, "?#") : 0, start = 0, at = 0, i;
+    char *joined, *red;
+
+    out[0] = '\0';
+    if (loc == NULL)
+        return;
+    if (sep != NULL && (size_t)(sep - loc) < n)
+        start = (size_t)(sep - loc) + 3;
+    for (i = start; i < n && loc[i] != '/'; i++) {
+        if (loc[i] == '@')
+            at = i + 1;
+    }
+    joined = malloc(n + 16);
+    if (joined == NULL)
+        return;
+    if (at > 0)
+        snprintf(joined, n + 16, "%.*s[redacted]@%.*s", (int)start, loc, (int)(n - at),
+                 loc + at);
+    else
+        snprintf(joined, n + 16, "%.*s", (int)n, loc);
+    red = redact_own(c, joined, strlen(joined));
+    if (red != NULL)
+        clean_copy(out, out_len, red, strlen(red));
+    free(red);
+    free(joined);
+}
+
+/* The HTTP reason phrase of the statuses an error text may carry; "" for others. */
+static const char *
+http_reason(long s)
+{
+    switch (s) {
+    case 300:
+        return " Multiple Choices";
+    case 301:
+        return " Moved Permanently";
+    case 302:
+        return " Found";
+    case 303:
+        return " See Other";
+    case 304:
+        return " Not Modified";
+    case 305:
+        return " Use Proxy";
+    case 307:
+        return " Temporary Redirect";
+    case 308:
+        return " Permanent Redirect";
+    case 501:
+        return " Not Implemented";
+    case 502:
+        return " Bad Gateway";
+    default:
+        return "";
+    }
+}
+
 void
 exo_error_text(const char *body, size_t body_len, char *out, size_t out_len)
 {
@@ -285,10 +389,26 @@ static void
 set_cerr(struct exo_client *c, const char *fmt, ...)
 {
     va_list ap;
+    char *full, *red;
+    int n;
 
+    /* Whole, redacted, then cut: parts such as a JSON parser's "near '...'" quote the
+     * answer, and the cut must not halve a credential. */
     va_start(ap, fmt);
-    vsnprintf(c->err, sizeof(c->err), fmt, ap);
+    n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
+    full = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (full == NULL) {
+        snprintf(c->err, sizeof(c->err), "(error text not shown: out of memory)");
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(full, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    red = redact_own(c, full, (size_t)n);
+    snprintf(c->err, sizeof(c->err), "%s", red ? red : "(error text not shown: out of memory)");
+    free(red);
+    free(full);
 }
 
 /* The path of base_url after scheme and authority ("/v2"), which is signed too. */
@@ -431,16 +551,27 @@ exo_call(struct exo_client *c, const char *method, const char *path, const char 
                  * token. */
                 const char *loc = h->http_header(h, &resp, "Location");
 
-                clean_copy(msg, sizeof(msg), loc ? loc : "", loc ? strcspn(loc, "?#") : 0);
-                set_cerr(c, "%s %s: HTTP %ld: redirects are not followed (Location: %s)",
-                         method, sign_path, resp.status, msg[0] ? msg : "none");
+                clean_location(c, loc, msg, sizeof(msg));
+                set_cerr(c, "%s %s: HTTP %ld%s, redirected to %s (not followed)", method,
+                         sign_path, resp.status, http_reason(resp.status),
+                         msg[0] ? msg : "(no Location)");
                 h->http_release(h, &resp);
                 rc = NSC_ERR_INTERNAL;
                 goto done;
             }
-            exo_error_text(resp.body, resp.body_len, msg, sizeof(msg));
+            {
+                char *red =
+                    redact_own(c, resp.body ? resp.body : "", resp.body ? resp.body_len : 0);
+
+                if (red != NULL)
+                    exo_error_text(red, strlen(red), msg, sizeof(msg));
+                else
+                    snprintf(msg, sizeof(msg), "(error text not shown: out of memory)");
+                free(red);
+            }
             rc = exo_status_map(resp.status, msg);
-            set_cerr(c, "%s %s: HTTP %ld: %s", method, sign_path, resp.status, msg);
+            set_cerr(c, "%s %s: HTTP %ld%s: %s", method, sign_path, resp.status,
+                     http_reason(resp.status), msg);
             ra = h->http_header(h, &resp, "Retry-After");
             if (ra != NULL) {
                 snprintf(ra_copy, sizeof(ra_copy), "%s", ra);

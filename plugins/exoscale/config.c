@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -36,6 +37,7 @@ static int
 read_cred_file(const char *path, const char *what, char **out, char *err, size_t err_len)
 {
     FILE *f = fopen(path, "rb");
+    struct stat st;
     char *buf;
     size_t n;
 
@@ -44,12 +46,27 @@ read_cred_file(const char *path, const char *what, char **out, char *err, size_t
         set_err(err, err_len, "%s: cannot open '%s': %s", what, path, strerror(errno));
         return NSC_ERR_INVALID;
     }
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        /* fopen takes a directory and fread then reads nothing: an empty credential */
+        fclose(f);
+        set_err(err, err_len, "%s: '%s' is a directory", what, path);
+        return NSC_ERR_INVALID;
+    }
     buf = malloc(CRED_FILE_MAX + 1);
     if (buf == NULL) {
         fclose(f);
         return NSC_ERR_NOMEM;
     }
     n = fread(buf, 1, CRED_FILE_MAX + 1, f);
+    if (ferror(f)) {
+        int e = errno;
+
+        fclose(f);
+        OPENSSL_cleanse(buf, CRED_FILE_MAX + 1);
+        free(buf);
+        set_err(err, err_len, "%s: cannot read '%s': %s", what, path, strerror(e));
+        return NSC_ERR_INVALID;
+    }
     fclose(f);
     if (n > CRED_FILE_MAX) {
         OPENSSL_cleanse(buf, n);
@@ -258,7 +275,8 @@ exo_config_load(const struct nsc_host *host, struct exo_config *cfg, char *err, 
                   "EXOSCALE_API_SECRET_FILE", &cfg->secret, err, err_len);
     if (rc < 0)
         goto fail;
-    if (host->redact(host, cfg->secret) < 0) {
+    /* The key is not the secret, but it names the account: it stays out of logs too. */
+    if (host->redact(host, cfg->secret) < 0 || host->redact(host, cfg->key) < 0) {
         rc = NSC_ERR_NOMEM;
         goto fail;
     }
@@ -327,6 +345,14 @@ exo_config_load(const struct nsc_host *host, struct exo_config *cfg, char *err, 
     }
     ca = host->option(host, "ca-file", "EXOSCALE_CA_FILE");
     if (ca != NULL && ca[0] != '\0') {
+        struct stat st;
+
+        if (stat(ca, &st) == 0 && S_ISDIR(st.st_mode)) {
+            set_err(err, err_len,
+                    "--backend-opt ca-file (EXOSCALE_CA_FILE): '%s' is a directory", ca);
+            rc = NSC_ERR_INVALID;
+            goto fail;
+        }
         if (access(ca, R_OK) != 0) {
             set_err(err, err_len,
                     "--backend-opt ca-file (EXOSCALE_CA_FILE): cannot read '%s': "

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define STATIC_ERR_LEN 512
 
@@ -335,11 +336,17 @@ static int
 static_load(struct nsc_backend *b, char *err, size_t len)
 {
     struct static_where w = {b->file, 0, NULL};
+    struct stat st;
     json_error_t jerr;
     json_t *root, *groups, *g;
     size_t i, j;
     int rc = NSC_ERR_INVALID;
 
+    if (stat(b->file, &st) == 0 && S_ISDIR(st.st_mode)) {
+        /* jansson would only say "unable to read" */
+        snprintf(err, len, "groups file %s: is a directory", b->file);
+        return NSC_ERR_INVALID;
+    }
     root = json_load_file(b->file, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
         if (jerr.line <= 0)

@@ -39,3 +39,7 @@ EXTRA_DIST += tests/e2e/daemon-scale-down.sh
 # pending pods explained, 400/404/405, health turning 500 while the cloud hangs or fails.
 TESTS += tests/e2e/daemon-endpoints.sh
 EXTRA_DIST += tests/e2e/daemon-endpoints.sh
+# No credential (Exoscale key and secret, bearer token, kubeconfig client key) in any log,
+# output or object nodescaler writes, on the good paths and the error paths of both APIs.
+TESTS += tests/e2e/secrets.sh
+EXTRA_DIST += tests/e2e/secrets.sh

@@ -1,5 +1,6 @@
 /* The Kubernetes client's check suite: config, watch splitter, reflector, informers,
- * the raw JSON skimmer. */
+ * the raw JSON skimmer,
+ * the HTTP client's answers to redirects and error pages. */
 #include "config.h"
 
 #include <check.h>
@@ -19,6 +20,7 @@ main(void)
     suite_add_tcase(s, test_kube_config_tcase());
     suite_add_tcase(s, test_kube_watch_tcase());
     suite_add_tcase(s, test_kube_jscan_tcase());
+    suite_add_tcase(s, test_kube_http_tcase());
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);

@@ -7,5 +7,6 @@
 TCase *test_kube_config_tcase(void);
 TCase *test_kube_watch_tcase(void);
 TCase *test_kube_jscan_tcase(void);
+TCase *test_kube_http_tcase(void);
 
 #endif

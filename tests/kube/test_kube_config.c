@@ -191,6 +191,81 @@ START_TEST(test_missing_file)
 }
 END_TEST
 
+/* A directory where a file belongs is named as such, wherever the file is read. */
+START_TEST(test_directories_named)
+{
+    char dir[] = "/tmp/nsc-kdir-XXXXXX", path[256], sub[256], err[1024] = "";
+    static const char *const fields[] = {"certificate-authority", "client-certificate",
+                                         "client-key", "tokenFile"};
+    struct kube_config *cfg = NULL;
+    size_t i;
+    FILE *f;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(sub, sizeof(sub), "%s/d", dir);
+    ck_assert_int_eq(mkdir(sub, 0700), 0);
+    /* the kubeconfig itself */
+    ck_assert_int_eq(kube_config_load_kubeconfig(sub, NULL, &cfg, err, sizeof(err)),
+                     NSC_ERR_INVALID);
+    ck_assert_msg(strstr(err, "/d: cannot read: is a directory") != NULL, "%s", err);
+    /* each file it names */
+    snprintf(path, sizeof(path), "%s/kc", dir);
+    for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        /* a certificate needs its key: the other one of the pair is a real path */
+        static const char *const users[] = {
+            "      token: t0k3n-dir-test\n",
+            "      client-certificate: d\n      client-key: kc\n",
+            "      client-certificate: kc\n      client-key: d\n",
+            "      tokenFile: d\n",
+        };
+
+        f = fopen(path, "w");
+        ck_assert_ptr_nonnull(f);
+        fprintf(f,
+                "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+                "clusters:\n- name: k\n  cluster:\n    server: https://127.0.0.1:6443\n%s"
+                "users:\n- name: u\n  user:\n%s"
+                "contexts:\n- name: c\n  context:\n    cluster: k\n    user: u\n",
+                i == 0 ? "    certificate-authority: d\n" : "", users[i]);
+        fclose(f);
+        ck_assert_int_eq(kube_config_load_kubeconfig(path, NULL, &cfg, err, sizeof(err)),
+                         NSC_ERR_INVALID);
+        ck_assert_msg(strstr(err, fields[i]) != NULL && strstr(err, "/d: is a directory"),
+                      "%s: %s", fields[i], err);
+    }
+    unlink(path);
+    /* in-cluster files */
+    setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1", 1);
+    setenv("KUBERNETES_SERVICE_PORT", "443", 1);
+    setenv("POD_NAMESPACE", "ops", 1);
+    snprintf(path, sizeof(path), "%s/token", dir);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    ck_assert_int_eq(kube_config_in_cluster(dir, &cfg, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert_msg(strstr(err, "/token: is a directory") != NULL, "%s", err);
+    rmdir(path);
+    f = fopen(path, "w");
+    fputs("in-cluster-token-for-dirs\n", f);
+    fclose(f);
+    snprintf(sub, sizeof(sub), "%s/ca.crt", dir);
+    ck_assert_int_eq(mkdir(sub, 0700), 0);
+    ck_assert_int_eq(kube_config_in_cluster(dir, &cfg, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert_msg(strstr(err, "CA file") && strstr(err, "/ca.crt: is a directory"), "%s", err);
+    rmdir(sub);
+    unsetenv("POD_NAMESPACE");
+    snprintf(sub, sizeof(sub), "%s/namespace", dir);
+    ck_assert_int_eq(mkdir(sub, 0700), 0);
+    ck_assert_int_eq(kube_config_in_cluster(dir, &cfg, err, sizeof(err)), NSC_ERR_INVALID);
+    ck_assert_msg(strstr(err, "/namespace: is a directory") != NULL, "%s", err);
+    rmdir(sub);
+    unlink(path);
+    unsetenv("KUBERNETES_SERVICE_HOST");
+    unsetenv("KUBERNETES_SERVICE_PORT");
+    snprintf(sub, sizeof(sub), "%s/d", dir);
+    rmdir(sub);
+    rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_in_cluster)
 {
     char dir[] = "/tmp/nsc-sa-XXXXXX", path[256], err[512] = "";
@@ -703,6 +778,7 @@ test_kube_config_tcase(void)
     tcase_add_test(tc, test_invalid_fixtures);
     tcase_add_test(tc, test_missing_file);
     tcase_add_test(tc, test_in_cluster);
+    tcase_add_test(tc, test_directories_named);
     tcase_add_test(tc, test_base64);
     tcase_add_test(tc, test_ratelimit);
     tcase_add_test(tc, test_parse_time);

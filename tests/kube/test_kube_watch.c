@@ -99,6 +99,54 @@ START_TEST(test_lines_huge)
 }
 END_TEST
 
+/* With no limit set, a line that never ends is cut at the default limit: the buffer never
+ * holds more, and the loss is reported before the stream has sent much past it. */
+START_TEST(test_lines_default_limit)
+{
+    struct kube_lines l = {0};
+    struct collected c = {0};
+    size_t chunk = 1u << 20, sent = 0;
+    char *data = malloc(chunk);
+    int rc = 0;
+
+    memset(data, 'x', chunk);
+    while (sent < KUBE_LINE_MAX_DEFAULT + 2 * chunk && rc == 0) {
+        rc = kube_lines_feed(&l, data, chunk, collect, &c);
+        sent += chunk;
+        ck_assert_uint_le(kube_lines_pending(&l), KUBE_LINE_MAX_DEFAULT);
+    }
+    ck_assert_int_eq(rc, NSC_ERR_INVALID);
+    ck_assert_uint_le(sent, KUBE_LINE_MAX_DEFAULT + chunk);
+    ck_assert_uint_eq(kube_lines_pending(&l), 0);
+    /* the rest of that line is dropped without buffering */
+    ck_assert_int_eq(kube_lines_feed(&l, data, chunk, collect, &c), 0);
+    ck_assert_uint_eq(kube_lines_pending(&l), 0);
+    ck_assert_int_eq(c.n, 0);
+    kube_lines_free(&l);
+    free(data);
+}
+END_TEST
+
+/* An over-long line lists again after a backoff: a new watch from the same
+ * resourceVersion would send the same line. */
+START_TEST(test_reflector_bad_stream_relists)
+{
+    struct kube_reflector r;
+    int64_t now = 1000, w;
+
+    kube_reflector_init(&r, NULL, now, 3);
+    kube_reflector_next(&r, now, &w);
+    kube_reflector_list_done(&r, now, 200, "7");
+    ck_assert_int_eq(kube_reflector_next(&r, now, &w), KUBE_REFL_WATCH);
+    kube_reflector_watch_started(&r, now);
+    kube_reflector_watch_ended(&r, now + 5000, KUBE_WATCH_BAD_STREAM);
+    ck_assert_int_eq(r.n_failures, 1);
+    ck_assert_int_eq(kube_reflector_next(&r, now + 5000, &w), KUBE_REFL_WAIT);
+    ck_assert_int_gt(w, 0);
+    ck_assert_int_eq(kube_reflector_next(&r, now + 5000 + w, &w), KUBE_REFL_LIST);
+}
+END_TEST
+
 START_TEST(test_lines_stop_and_garbage)
 {
     struct kube_lines l = {0};
@@ -270,7 +318,7 @@ START_TEST(test_reflector_short_and_silent)
     ck_assert(!kube_reflector_watch_silent(&r, now + t * 1000 + 30000));
     ck_assert(kube_reflector_watch_silent(&r, now + t * 1000 + 30001));
     /* the client stops it: watch again at once from the same RV */
-    kube_reflector_watch_ended(&r, now + t * 1000 + 30001, -1);
+    kube_reflector_watch_ended(&r, now + t * 1000 + 30001, KUBE_WATCH_STOPPED);
     ck_assert_int_eq(kube_reflector_next(&r, now + t * 1000 + 30001, &w), KUBE_REFL_WATCH);
     ck_assert_str_eq(kube_reflector_rv(&r), "1");
     /* ERROR 500 backs off and re-watches; ERROR 403 relists */
@@ -331,6 +379,8 @@ test_kube_watch_tcase(void)
 
     tcase_add_test(tc, test_lines_partial);
     tcase_add_test(tc, test_lines_huge);
+    tcase_add_test(tc, test_lines_default_limit);
+    tcase_add_test(tc, test_reflector_bad_stream_relists);
     tcase_add_test(tc, test_lines_stop_and_garbage);
     tcase_add_test(tc, test_reflector_list_watch_410);
     tcase_add_test(tc, test_reflector_list_rv);

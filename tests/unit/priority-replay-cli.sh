@@ -34,6 +34,9 @@ expect_error 2 "--expander=priority,least-waste" \
     "flag --expander=priority,least-waste with --cluster-snapshot needs --expander-priority-config=FILE"
 expect_error 1 "--expander=priority --expander-priority-config=$tmp/absent.yaml" \
     "--expander-priority-config=$tmp/absent.yaml: cannot open: No such file or directory"
+mkdir "$tmp/dir.yaml"
+expect_error 1 "--expander=priority --expander-priority-config=$tmp/dir.yaml" \
+    "--expander-priority-config=$tmp/dir.yaml: is a directory"
 expect_error 1 "--expander=priority --expander-priority-config=$data/bad-regex.yaml" \
     "priority expander configuration in --expander-priority-config=$data/bad-regex.yaml: line 4: bad regex \"^spot-(medium\""
 printf '10:\n  - ^general$\nspot: [a]\n' >"$tmp/badkey.yaml"

@@ -253,6 +253,28 @@ START_TEST(test_config_files)
 }
 END_TEST
 
+/* A directory where a file belongs is named as one, not read as an empty value. */
+START_TEST(test_config_directories)
+{
+    static const char *const opts[] = {"api-key-file", "api-secret-file", "ca-file"};
+    size_t i;
+
+    for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+        cfg_setup();
+        fake_host_opt(&fh, "zone", "ch-gva-2");
+        if (i != 0)
+            fake_host_opt(&fh, "api-key", "EXOabc");
+        if (i != 1)
+            fake_host_opt(&fh, "api-secret", "abcdefgh");
+        fake_host_opt(&fh, opts[i], "/tmp");
+        ck_assert_int_eq(exo_config_load(&fh.host, &cfg, err, sizeof(err)), NSC_ERR_INVALID);
+        ck_assert_msg(strstr(err, "'/tmp' is a directory") != NULL && strstr(err, opts[i]),
+                      "%s: %s", opts[i], err);
+        exo_config_clear(&cfg);
+    }
+}
+END_TEST
+
 /* ---- parsing ---- */
 
 static void
@@ -659,19 +681,63 @@ END_TEST
 START_TEST(test_call_redirect_named)
 {
     fake_host_reply(&fh, 302, "", NULL);
-    fh.replies[0].location = "https://login.example.net/next?token=s3cr3t-value-not-for-logs";
+    fh.replies[0].location =
+        "https://user:pw@login.example.net/next/EXO0123456789abcdef01234567?token=s3cr3t";
     fake_host_reply(&fh, 301, "", NULL);
+    fake_host_reply(&fh, 308, "", NULL);
+    fh.replies[2].location = "/v2/elsewhere#s3cr3t-value-not-for-logs";
     ck_assert_int_eq(
         exo_call(&cl, "GET", "/instance-pool", NULL, NULL, EXO_RETRY_IDEMPOTENT, NULL),
         NSC_ERR_INTERNAL);
-    ck_assert_str_eq(cl.err, "GET /v2/instance-pool: HTTP 302: redirects are not followed "
-                             "(Location: https://login.example.net/next)");
+    ck_assert_str_eq(cl.err, "GET /v2/instance-pool: HTTP 302 Found, redirected to "
+                             "https://[redacted]@login.example.net/next/[redacted] "
+                             "(not followed)");
     ck_assert_int_eq(exo_call(&cl, "PUT", "/instance-pool/p:scale", NULL, "{\"size\":2}",
                               EXO_RETRY_IDEMPOTENT, NULL),
                      NSC_ERR_INTERNAL);
-    ck_assert_str_eq(cl.err, "PUT /v2/instance-pool/p:scale: HTTP 301: redirects are not "
-                             "followed (Location: none)");
-    ck_assert_int_eq(fh.n_reqs, 2);
+    ck_assert_str_eq(cl.err, "PUT /v2/instance-pool/p:scale: HTTP 301 Moved Permanently, "
+                             "redirected to (no Location) (not followed)");
+    ck_assert_int_eq(
+        exo_call(&cl, "GET", "/instance-pool", NULL, NULL, EXO_RETRY_IDEMPOTENT, NULL),
+        NSC_ERR_INTERNAL);
+    ck_assert_str_eq(cl.err, "GET /v2/instance-pool: HTTP 308 Permanent Redirect, redirected "
+                             "to /v2/elsewhere (not followed)");
+    ck_assert_int_eq(fh.n_reqs, 3);
+}
+END_TEST
+
+/* The API key and secret are cut out of an error text before it is shortened: a cut
+ * through one would leave a part the host's redaction does not recognise. */
+START_TEST(test_call_error_text_redacted_before_cut)
+{
+    static char body[2048];
+    size_t at;
+
+    for (at = 380; at < 410; at += 7) {
+        memset(body, 'e', at);
+        snprintf(body + at, sizeof(body) - at, "%s and %s", "EXO0123456789abcdef01234567",
+                 "s3cr3t-value-not-for-logs");
+        fake_host_reply(&fh, 400, body, NULL);
+        ck_assert_int_eq(
+            exo_call(&cl, "GET", "/instance-pool", NULL, NULL, EXO_RETRY_IDEMPOTENT, NULL),
+            NSC_ERR_INVALID);
+        ck_assert_msg(strstr(cl.err, "EXO0") == NULL && strstr(cl.err, "s3cr") == NULL,
+                      "at %zu: %s", at, cl.err);
+        ck_assert_ptr_nonnull(strstr(cl.err, "HTTP 400: eeee"));
+    }
+    /* a parser's complaint quotes the answer */
+    fake_host_reply(&fh, 200, "s3cr3t-value-not-for-logs", NULL);
+    {
+        json_t *j = NULL;
+
+        ck_assert_int_eq(exo_call(&cl, "GET", "/zone", NULL, NULL, EXO_RETRY_IDEMPOTENT, &j),
+                         NSC_ERR_INTERNAL);
+        ck_assert_msg(strstr(cl.err, "s3cr3t") == NULL, "%s", cl.err);
+    }
+    /* the key is registered with the host like the secret */
+    ck_assert_int_ge(fh.n_redacted, 2);
+    ck_assert_str_eq(fh.redacted[0], "s3cr3t-value-not-for-logs");
+    ck_assert_str_eq(fh.redacted[1], "EXO0123456789abcdef01234567");
 }
 END_TEST
 
@@ -1096,6 +1162,7 @@ exoscale_suite(void)
     tcase_add_test(tc, test_config_missing);
     tcase_add_test(tc, test_config_bad_values);
     tcase_add_test(tc, test_config_files);
+    tcase_add_test(tc, test_config_directories);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("parse");
@@ -1118,6 +1185,7 @@ exoscale_suite(void)
     tcase_add_test(tc, test_call_budget_stops_backoff);
     tcase_add_test(tc, test_call_bad_json);
     tcase_add_test(tc, test_call_redirect_named);
+    tcase_add_test(tc, test_call_error_text_redacted_before_cut);
     tcase_add_test(tc, test_call_tls_failure_final);
     tcase_add_test(tc, test_call_bounded_in_time);
     tcase_add_test(tc, test_backoff_schedule);

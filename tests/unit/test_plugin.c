@@ -633,6 +633,14 @@ START_TEST(backend_create_failures)
     ck_assert_ptr_null(b);
     ck_assert_str_eq(err, "backend testplugin: create failed (auth): option secret: key "
                           "[redacted] was refused");
+    /* a buffer that ends inside the secret: redacted before the cut, nothing of it left */
+    {
+        char small[sizeof("backend testplugin: create failed (auth): option secret: key ") + 4];
+
+        ck_assert_int_eq(backend_create(p, opts, 2, &b, small, sizeof(small)), NSC_ERR_AUTH);
+        ck_assert_str_eq(small, "backend testplugin: create failed (auth): option secret: key "
+                                "[red");
+    }
     opts[0].value = "create-null";
     ck_assert_int_eq(backend_create(p, opts, 1, &b, err, sizeof(err)), NSC_ERR_INTERNAL);
     ck_assert_str_eq(err, "backend testplugin: create returned success without an instance");

@@ -126,6 +126,9 @@ START_TEST(static_missing_file_and_option)
     ck_assert_int_eq(open_static("/nonexistent/groups.json", &b, err), NSC_ERR_INVALID);
     assert_contains(err, "groups file /nonexistent/groups.json: cannot read: unable to open");
     close_static(NULL);
+    ck_assert_int_eq(open_static("/tmp", &b, err), NSC_ERR_INVALID);
+    assert_contains(err, "groups file /tmp: is a directory");
+    close_static(NULL);
     unsetenv("NSC_STATIC_GROUPS");
     ck_assert_int_eq(open_static(NULL, &b, err), NSC_ERR_INVALID);
     assert_contains(err, "no groups file: pass --backend-opt groups=FILE");
