@@ -644,8 +644,8 @@ emu_verify(struct exo_emu *e, struct MHD_Connection *conn, const char *method, c
 int
 exo_emu_add_fault(struct exo_emu *e, const json_t *rule, char *err, size_t err_len)
 {
-    static const char *const kinds[] = {"500",   "429",            "slow", "fail-operation",
-                                        "quota", "never-register", "reset"};
+    static const char *const kinds[] = {
+        "500", "429", "slow", "fail-operation", "quota", "never-register", "reset"};
     const char *op = jstr(rule, "operation"), *kind = jstr(rule, "kind");
     const char *pool = jstr(rule, "pool");
     const json_t *count = json_object_get(rule, "count");

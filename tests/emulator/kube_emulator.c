@@ -32,7 +32,7 @@ struct fault {
     char prefix[256];
     char agent[64]; /* User-Agent prefix, "" = any: fail one client and not the others */
     int watch;      /* -1 any, 0 not a watch, 1 only watches */
-    int status; /* 0: only delay */
+    int status;     /* 0: only delay */
     long delay_ms;
     long retry_after;
     int count; /* remaining; -1 forever */
