@@ -34,3 +34,7 @@ EXTRA_DIST += tests/e2e/daemon-restart.sh
 # is untainted. Both backends; SIGTERM at the end.
 TESTS += tests/e2e/daemon-scale-down.sh
 EXTRA_DIST += tests/e2e/daemon-scale-down.sh
+
+# Scale-down is held while a watched resource must be listed again, and resumes after.
+TESTS += tests/e2e/daemon-stale.sh
+EXTRA_DIST += tests/e2e/daemon-stale.sh
