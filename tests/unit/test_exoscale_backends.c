@@ -1,6 +1,7 @@
 /* The sks and instance-pool backends, loaded by the real loader, against the Exoscale
  * emulator: discovery (empty nodepools too), scale from zero, eviction of named members,
- * 429/500 bursts, failed operations, IAM refusals and calls per refresh. */
+ * 429/500 bursts, failed operations and the stand-ins they leave, IAM refusals and calls per
+ * refresh. */
 #include "config.h"
 
 #include <check.h>
