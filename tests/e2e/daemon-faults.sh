@@ -6,7 +6,7 @@
 # running, grows the group for the pending pods to exactly the size they need (never twice
 # for the same pods), removes no node, and the faults it was given were all met (GET
 # /_emu/faults is empty at the end). Every wait polls with a deadline.
-# Run time: 5 min measured on 2 loaded cores (both backends; most of it is set-up).
+# Run time: 8 min measured on 2 loaded cores (both backends; most of it is set-up).
 set -eu
 : "${top_builddir:=.}"
 : "${top_srcdir:=.}"
