@@ -266,24 +266,38 @@ daemon_identity(char *buf, size_t len)
     snprintf(buf, len, "%s_%016llx", host, r);
 }
 
-/* Names of the kinds not yet listed, for the error when the first sync is late. */
+/* Names of the watched kinds whose reflector is unsynced (relist 0) or, with relist 1,
+ * must be or is being listed again (410 Gone, a broken watch); "" when none. */
 static void
-daemon_unsynced(struct daemon *d, char *buf, size_t len)
+daemon_kinds_listing(struct daemon *d, int relist, char *buf, size_t len)
 {
     static const char *const names[] = {"namespaces",           "nodes",
                                         "persistentvolumes",    "persistentvolumeclaims",
                                         "poddisruptionbudgets", "pods"};
-    struct kube_informers *set = kube_sync_informers(d->sync);
+    struct kube_informers *set = d->sync ? kube_sync_informers(d->sync) : NULL;
     size_t used = 0;
 
     buf[0] = '\0';
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && used < len; i++) {
+    for (size_t i = 0; set != NULL && i < sizeof(names) / sizeof(names[0]) && used < len; i++) {
         struct kube_informer *inf = kube_informers_find(set, names[i]);
+        const struct kube_reflector *r = inf ? kube_informer_reflector(inf) : NULL;
+        bool hit;
 
-        if (inf != NULL && !kube_informer_reflector(inf)->synced)
+        if (r == NULL)
+            continue;
+        hit = relist ? r->synced &&
+                           (r->state == KUBE_REFL_NEED_LIST || r->state == KUBE_REFL_LISTING)
+                     : !r->synced;
+        if (hit)
             used +=
                 (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "", names[i]);
     }
+}
+
+static void
+daemon_unsynced(struct daemon *d, char *buf, size_t len)
+{
+    daemon_kinds_listing(d, 0, buf, len);
 }
 
 static int
@@ -854,8 +868,23 @@ daemon_loop(struct daemon *d, size_t *n_grown, json_t **dec_json, char *err, siz
     planned = true;
     if (rc < 0 || dec.n_scale_up > 0)
         goto gauges;
-    if (d->cfg->scale_down_enabled)
-        rc = daemon_scale_down(d, &groups, wall_ms, &dec, &n_unneeded, err, err_len);
+    if (d->cfg->scale_down_enabled) {
+        char stale[256];
+
+        /* A kind being listed again may hide pods or budgets that the model lost while the
+         * watch was broken: a node would look emptier than it is. Fail closed. */
+        daemon_kinds_listing(d, 1, stale, sizeof(stale));
+        if (stale[0] != '\0') {
+            char note[400];
+
+            snprintf(note, sizeof(note), "no scale-down in this loop: %s must be listed again",
+                     stale);
+            log_info("%s", note);
+            serve_loop_note(d->srv, note);
+        } else {
+            rc = daemon_scale_down(d, &groups, wall_ms, &dec, &n_unneeded, err, err_len);
+        }
+    }
 gauges:
     daemon_gauges(d, &groups, wall_ms, &dec, n_unneeded);
 out:

@@ -727,7 +727,10 @@ gs_finish_groups(const struct gstate *g, struct gs_next *nx, int64_t now_ms)
     for (size_t i = 0; i < nx->n_groups; i++) {
         struct gs_group *gr = &nx->groups[i];
         int64_t live = (int64_t)(gr->n_ready + gr->n_unready + gr->n_not_started);
-        int64_t raw = (int64_t)gr->target_size - live - (int64_t)gr->n_long_unregistered -
+        /* As the Go autoscaler: a node still starting takes no pod yet, so it stays an
+         * upcoming node; counted as capacity, its pods would ask for a second machine. */
+        int64_t started = (int64_t)(gr->n_ready + gr->n_unready);
+        int64_t raw = (int64_t)gr->target_size - started - (int64_t)gr->n_long_unregistered -
                       (int64_t)gr->n_failed;
         if (gr->request_active) {
             if (live >= gr->request_to || raw <= 0) {
@@ -748,7 +751,7 @@ gs_finish_groups(const struct gstate *g, struct gs_next *nx, int64_t now_ms)
         /* After a timed-out scale-up only instances the backend shows are still coming. */
         if (gr->request_expired && raw > (int64_t)gr->n_unregistered)
             raw = (int64_t)gr->n_unregistered;
-        int64_t cap = (int64_t)gr->max_size - live;
+        int64_t cap = (int64_t)gr->max_size - started;
         if (raw > cap)
             raw = cap;
         gr->upcoming = raw > 0 ? (int32_t)raw : 0;

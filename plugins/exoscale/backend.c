@@ -67,6 +67,8 @@ group_clear_fail(struct exo_group *g)
     free(g->fail_message);
     free(g->fail_op_id);
     g->fail_code = g->fail_message = g->fail_op_id = NULL;
+    free(g->fail_gone);
+    g->fail_gone = NULL;
     g->fail_missing = 0;
     g->fail_class = NSC_ERROR_CLASS_NONE;
 }
@@ -479,12 +481,14 @@ carry_state(struct nsc_backend *b, struct exo_group *gs, size_t n_gs)
         gs[i].fail_message = old->fail_message;
         gs[i].fail_class = old->fail_class;
         gs[i].fail_missing = old->fail_missing;
+        gs[i].fail_gone = old->fail_gone;
         gs[i].fail_at_ms = old->fail_at_ms;
         gs[i].fail_op_id = old->fail_op_id;
         old->op_id = NULL;
         old->evicting = NULL;
         old->n_evicting = 0;
         old->fail_code = old->fail_message = old->fail_op_id = NULL;
+        old->fail_gone = NULL;
     }
     for (i = 0; i < b->n_groups; i++) {
         size_t k;
@@ -891,6 +895,30 @@ map_state(const struct exo_group *g, const struct exo_member *m, struct nsc_inst
     }
 }
 
+/* The provider ID of the k-th machine a failed scale-up did not make. */
+static void
+standin_id(const struct exo_group *g, int32_t k, char *buf, size_t len)
+{
+    snprintf(buf, len, PROVIDER_PREFIX "placeholder-%.40s-%d", g->id, (int)k);
+}
+
+/* The index of a stand-in of g still reported, or -1 when pid is none. */
+static int32_t
+standin_index(const struct exo_group *g, const char *pid)
+{
+    char want[128];
+    int32_t k;
+
+    for (k = 0; k < g->fail_missing; k++) {
+        if (g->fail_gone != NULL && g->fail_gone[k])
+            continue;
+        standin_id(g, k, want, sizeof(want));
+        if (strcmp(want, pid) == 0)
+            return k;
+    }
+    return -1;
+}
+
 int
 exo_backend_group_instances(struct nsc_backend *b, const char *group_id,
                             const struct nsc_sink *sink)
@@ -919,9 +947,11 @@ exo_backend_group_instances(struct nsc_backend *b, const char *group_id,
     for (k = 0; k < g->fail_missing; k++) {
         struct nsc_instance rec;
 
+        if (g->fail_gone != NULL && g->fail_gone[k])
+            continue;
         memset(&rec, 0, sizeof(rec));
         rec.struct_size = (uint32_t)sizeof(rec);
-        snprintf(pid, sizeof(pid), PROVIDER_PREFIX "placeholder-%.40s-%d", g->id, (int)k);
+        standin_id(g, k, pid, sizeof(pid));
         rec.provider_id = pid;
         rec.state = NSC_INSTANCE_CREATING;
         rec.error_class = g->fail_class;
@@ -1224,8 +1254,8 @@ exo_backend_evict(struct nsc_backend *b, const char *group_id, const char *const
     const char **ids = NULL, **left = NULL;
     char *path = NULL, *body = NULL, first_err[EXO_ERR_LEN];
     json_t *j = NULL;
-    size_t i, k, n_left = 0;
-    int32_t cur;
+    size_t i, k, n_left = 0, n_standins = 0;
+    int32_t cur, *standins = NULL;
     int rc, attempt;
 
     b->last_error[0] = '\0';
@@ -1235,13 +1265,15 @@ exo_backend_evict(struct nsc_backend *b, const char *group_id, const char *const
         return NSC_OK;
     ids = calloc(n_ids, sizeof(*ids));
     left = calloc(n_ids, sizeof(*left));
-    if (ids == NULL || left == NULL) {
+    standins = calloc(n_ids, sizeof(*standins));
+    if (ids == NULL || left == NULL || standins == NULL) {
         rc = exo_fail(b, NSC_ERR_NOMEM, "out of memory");
         goto done;
     }
     for (i = 0; i < n_ids; i++) {
         const char *pid = provider_ids[i];
         bool member = false;
+        int32_t si;
 
         if (pid == NULL || strncmp(pid, PROVIDER_PREFIX, strlen(PROVIDER_PREFIX)) != 0) {
             rc =
@@ -1249,18 +1281,44 @@ exo_backend_evict(struct nsc_backend *b, const char *group_id, const char *const
                          g->id, pid ? pid : "(null)");
             goto done;
         }
-        ids[i] = pid + strlen(PROVIDER_PREFIX);
-        for (k = 0; k < g->n_members; k++)
-            member = member || strcmp(g->members[k].id, ids[i]) == 0;
         for (k = 0; k < i; k++) {
-            if (strcmp(ids[k], ids[i]) == 0) {
+            if (strcmp(provider_ids[k], pid) == 0) {
                 rc = exo_fail(b, NSC_ERR_INVALID, "group %s: %s is named twice", g->id, pid);
                 goto done;
             }
         }
+        /* A stand-in for a machine a failed scale-up never made: the cloud has nothing
+         * to remove, so it is forgotten here and reported no more. */
+        si = standin_index(g, pid);
+        if (si >= 0) {
+            standins[n_standins++] = si;
+            continue;
+        }
+        ids[i - n_standins] = pid + strlen(PROVIDER_PREFIX);
+        for (k = 0; k < g->n_members; k++)
+            member = member || strcmp(g->members[k].id, ids[i - n_standins]) == 0;
         if (!member) {
             rc = exo_fail(b, NSC_ERR_INVALID, "group %s: %s is not one of its instances", g->id,
                           pid);
+            goto done;
+        }
+    }
+    if (n_standins > 0) {
+        if (g->fail_gone == NULL)
+            g->fail_gone = calloc((size_t)g->fail_missing, sizeof(*g->fail_gone));
+        if (g->fail_gone == NULL) {
+            rc = exo_fail(b, NSC_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        for (k = 0; k < n_standins; k++)
+            g->fail_gone[standins[k]] = true;
+        b->host->log(b->host, NSC_LOG_INFO,
+                     "group %s: %zu stand-in(s) for machines never made dropped; the cloud "
+                     "has nothing to remove for them",
+                     g->id, n_standins);
+        n_ids -= n_standins;
+        if (n_ids == 0) {
+            rc = NSC_OK;
             goto done;
         }
     }
@@ -1351,6 +1409,7 @@ done:
     free(body);
     free(ids);
     free(left);
+    free(standins);
     return rc;
 }
 

@@ -46,6 +46,9 @@ struct exo_group {
     char *fail_message;
     enum nsc_error_class fail_class;
     int32_t fail_missing;
+    /* Stand-ins the core removed (fail_missing entries, NULL when none): the cloud never
+     * had them, so removing one is forgetting it, and the others keep their ids. */
+    bool *fail_gone;
     int64_t fail_at_ms;
     char *fail_op_id;
 };

@@ -43,3 +43,21 @@ EXTRA_DIST += tests/e2e/daemon-endpoints.sh
 # output or object nodescaler writes, on the good paths and the error paths of both APIs.
 TESTS += tests/e2e/secrets.sh
 EXTRA_DIST += tests/e2e/secrets.sh
+
+# Scale-down is held while a watched resource must be listed again, and resumes after.
+TESTS += tests/e2e/daemon-stale.sh
+EXTRA_DIST += tests/e2e/daemon-stale.sh
+
+# The control loop grows an empty nodepool or pool from zero, once, on both backends.
+TESTS += tests/e2e/daemon-from-zero.sh
+EXTRA_DIST += tests/e2e/daemon-from-zero.sh
+
+# Machines that never register: after --max-node-provision-time the group is backed off,
+# not grown again, and another group that fits is tried.
+TESTS += tests/e2e/daemon-provision.sh
+EXTRA_DIST += tests/e2e/daemon-provision.sh
+
+# The control loop under Exoscale 500s, resets and timeouts and kube 500s, 410s and
+# dropped watches: one scale-up for the pods, no node removed, recovery.
+TESTS += tests/e2e/daemon-faults.sh
+EXTRA_DIST += tests/e2e/daemon-faults.sh

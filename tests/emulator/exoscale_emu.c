@@ -68,6 +68,7 @@ struct reply {
     unsigned int status;
     char *body;
     int retry_after; /* seconds, -1 none */
+    int reset;       /* close the connection without an answer */
 };
 
 static void
@@ -643,8 +644,8 @@ emu_verify(struct exo_emu *e, struct MHD_Connection *conn, const char *method, c
 int
 exo_emu_add_fault(struct exo_emu *e, const json_t *rule, char *err, size_t err_len)
 {
-    static const char *const kinds[] = {"500",   "429",           "slow", "fail-operation",
-                                        "quota", "never-register"};
+    static const char *const kinds[] = {
+        "500", "429", "slow", "fail-operation", "quota", "never-register", "reset"};
     const char *op = jstr(rule, "operation"), *kind = jstr(rule, "kind");
     const char *pool = jstr(rule, "pool");
     const json_t *count = json_object_get(rule, "count");
@@ -658,7 +659,7 @@ exo_emu_add_fault(struct exo_emu *e, const json_t *rule, char *err, size_t err_l
     if (kind == NULL || i == sizeof(kinds) / sizeof(kinds[0])) {
         snprintf(err, err_len,
                  "fault: \"kind\" must be one of 500, 429, slow, fail-operation, quota, "
-                 "never-register");
+                 "never-register, reset");
         return -1;
     }
     if (strcmp(kind, "never-register") == 0) {
@@ -752,6 +753,34 @@ emu_take_register_fault(struct exo_emu *e, const struct emu_meta *m)
         return 1;
     }
     return 0;
+}
+
+/* The rules still active (uses left, -1 for forever), so that a test can tell that the
+ * faults it set were met rather than skipped. */
+static json_t *
+emu_faults_json(struct exo_emu *e)
+{
+    json_t *arr = json_array();
+    size_t i;
+
+    pthread_mutex_lock(&e->lock);
+    for (i = 0; i < e->n_faults; i++) {
+        const struct emu_fault *f = &e->faults[i];
+        json_t *o;
+
+        if (f->count == 0)
+            continue;
+        o = json_pack("{s:s,s:i}", "kind", f->kind, "count", f->count);
+        if (strcmp(f->kind, "never-register") == 0)
+            json_object_set_new(o, "pool", json_string(f->pool));
+        else
+            json_object_set_new(o, "operation", json_string(f->op));
+        if (strcmp(f->kind, "slow") == 0)
+            json_object_set_new(o, "delay-ms", json_integer(f->delay_ms));
+        json_array_append_new(arr, o);
+    }
+    pthread_mutex_unlock(&e->lock);
+    return json_pack("{s:o}", "faults", arr);
 }
 
 /* Each instance's life as a Node, for tests that must tell "not yet" from "never". */
@@ -1134,6 +1163,8 @@ emu_admin(struct exo_emu *e, const char *method, const char *url, const char *bo
         else
             reply_json(r, 200, json_object());
         json_decref(rule);
+    } else if (strcmp(url, "/_emu/faults") == 0 && strcmp(method, "GET") == 0) {
+        reply_json(r, 200, emu_faults_json(e));
     } else if (strcmp(url, "/_emu/faults") == 0 && strcmp(method, "DELETE") == 0) {
         pthread_mutex_lock(&e->lock);
         e->n_faults = 0;
@@ -1200,6 +1231,11 @@ emu_handle(struct exo_emu *e, struct MHD_Connection *conn, const char *method, c
         r->retry_after = f->retry_after;
         return;
     }
+    /* A connection reset by a proxy: no status line at all (status 0 closes it). */
+    if (f != NULL && strcmp(f->kind, "reset") == 0) {
+        r->reset = 1;
+        return;
+    }
     if (f != NULL && strcmp(f->kind, "slow") == 0)
         delay_ms = f->delay_ms;
     if (delay_ms > 0)
@@ -1224,7 +1260,7 @@ emu_access(void *cls, struct MHD_Connection *conn, const char *url, const char *
 {
     struct exo_emu *e = cls;
     struct req_ctx *rc = *con_cls;
-    struct reply r = {0, NULL, -1};
+    struct reply r = {0, NULL, -1, 0};
     struct MHD_Response *resp;
     enum MHD_Result ret;
 
@@ -1249,6 +1285,10 @@ emu_access(void *cls, struct MHD_Connection *conn, const char *url, const char *
         return MHD_YES;
     }
     emu_handle(e, conn, method, url, rc->body ? rc->body : "", rc->len, &r);
+    if (r.reset) {
+        free(r.body);
+        return MHD_NO;
+    }
     if (r.body == NULL)
         r.body = strdup("{}");
     resp = MHD_create_response_from_buffer(strlen(r.body), r.body, MHD_RESPMEM_MUST_FREE);

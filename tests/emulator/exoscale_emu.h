@@ -51,9 +51,10 @@ void exo_emu_stop(struct exo_emu *emu);
 
 /**
  * Add a fault rule, as POST /_emu/faults does. rule: {"operation": operationId or "*",
- * "kind": "500" | "429" | "slow" | "fail-operation" | "quota", "count": N (default 1,
+ * "kind": "500" | "429" | "slow" | "fail-operation" | "quota" | "reset", "count": N (default 1,
  * -1 = forever), "retry-after": seconds (429), "delay-ms": (slow), "reason"/"message"
- * (fail-operation)}; or {"kind": "never-register", "pool": instance pool id, nodepool id
+ * (fail-operation)}; kind "reset" closes the connection with no answer, as a proxy that
+ * drops it; or {"kind": "never-register", "pool": instance pool id, nodepool id
  * or "*", "count": N}: the next N instances of that pool to come up run but never become
  * a Node, as when a machine fails to join the cluster. Returns 0 or -1 with a reason in
  * err.

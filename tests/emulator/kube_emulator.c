@@ -30,8 +30,9 @@
 struct fault {
     char method[8]; /* "" = any */
     char prefix[256];
-    int watch;  /* -1 any, 0 not a watch, 1 only watches */
-    int status; /* 0: only delay */
+    char agent[64]; /* User-Agent prefix, "" = any: fail one client and not the others */
+    int watch;      /* -1 any, 0 not a watch, 1 only watches */
+    int status;     /* 0: only delay */
     long delay_ms;
     long retry_after;
     int count; /* remaining; -1 forever */
@@ -503,16 +504,20 @@ static int
 check_fault(struct MHD_Connection *c, const char *method, const char *url, int watch,
             enum MHD_Result *ret)
 {
+    const char *agent = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent");
     struct fault f;
     size_t i;
     int hit = 0;
 
+    if (agent == NULL)
+        agent = "";
     pthread_mutex_lock(&store.mu);
     for (i = 0; i < n_faults; i++) {
         struct fault *x = &faults[i];
 
         if (x->count == 0 || (x->method[0] && strcmp(x->method, method)) ||
-            strncmp(url, x->prefix, strlen(x->prefix)) || (x->watch >= 0 && x->watch != watch))
+            strncmp(url, x->prefix, strlen(x->prefix)) ||
+            strncmp(agent, x->agent, strlen(x->agent)) || (x->watch >= 0 && x->watch != watch))
             continue;
         if (x->count > 0)
             x->count--;
@@ -1659,6 +1664,10 @@ do_admin(struct MHD_Connection *c, const char *url, const char *body, size_t len
                  json_string_value(json_object_get(in, "path"))
                      ? json_string_value(json_object_get(in, "path"))
                      : "/");
+        snprintf(f->agent, sizeof(f->agent), "%s",
+                 json_string_value(json_object_get(in, "agent"))
+                     ? json_string_value(json_object_get(in, "agent"))
+                     : "");
         f->watch = w ? json_is_true(w) : -1;
         f->status = (int)json_integer_value(json_object_get(in, "status"));
         f->delay_ms = (long)json_integer_value(json_object_get(in, "delay_ms"));

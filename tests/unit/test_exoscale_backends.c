@@ -1,6 +1,7 @@
 /* The sks and instance-pool backends, loaded by the real loader, against the Exoscale
  * emulator: discovery (empty nodepools too), scale from zero, eviction of named members,
- * 429/500 bursts, failed operations, IAM refusals and calls per refresh. */
+ * 429/500 bursts, failed operations and the stand-ins they leave, IAM refusals and calls per
+ * refresh. */
 #include "config.h"
 
 #include <check.h>
@@ -554,6 +555,71 @@ START_TEST(test_pool_discover_scale_evict)
 }
 END_TEST
 
+/* A failed scale-up leaves stand-ins for the machines never made. Removing them, as the
+ * core does for failed instances, costs no call and leaves exactly the cloud's members:
+ * a refused removal would be tried again every loop, each time refused. */
+START_TEST(test_pool_failed_scale_standins_removed)
+{
+    struct nsc_option extra[] = {{"nodes", "0:5:workers"}};
+    json_t *fail = json_pack("{s:s,s:s,s:s}", "operation", "scale-instance-pool", "kind",
+                             "fail-operation", "message", "no capacity for standard.medium");
+    char standin[2][128], real_pid[128] = "";
+    const struct group_rec *w = NULL;
+    const char *ids[2];
+    size_t i, n_standins = 0;
+    int tries;
+
+    ck_assert_msg(open_backend("instance-pool", POOL_KEY, POOL_SECRET, extra, 1) == NSC_OK,
+                  "%s", err);
+    ck_assert_msg(refresh_read() == NSC_OK, "%s", err);
+    ck_assert_int_eq(exo_emu_add_fault(emu, fail, err, sizeof(err)), 0);
+    ck_assert_msg(backend_resize(be, POOL_WORKERS, 3, err, sizeof(err)) == NSC_OK, "%s", err);
+    for (tries = 0; tries < 100; tries++) {
+        ck_assert_msg(refresh_read() == NSC_OK, "%s", err);
+        w = group(POOL_WORKERS);
+        if (w->n_instances == 3)
+            break;
+        usleep(50000);
+    }
+    ck_assert_int_eq(w->n_instances, 3);
+    ck_assert_int_eq(w->target_size, 1);
+    for (i = 0; i < w->n_instances; i++) {
+        if (w->instances[i].error_class == NSC_ERROR_CLASS_NONE)
+            snprintf(real_pid, sizeof(real_pid), "%s", w->instances[i].provider_id);
+        else if (n_standins < 2)
+            snprintf(standin[n_standins++], sizeof(standin[0]), "%s",
+                     w->instances[i].provider_id);
+    }
+    ck_assert_int_eq(n_standins, 2);
+    ck_assert_str_eq(real_pid, I_WORKER);
+    /* One at a time, as the core removes them, then a stand-in no longer reported. */
+    ids[0] = standin[0];
+    ck_assert_msg(backend_evict(be, POOL_WORKERS, ids, 1, err, sizeof(err)) == NSC_OK, "%s",
+                  err);
+    ck_assert_msg(refresh_read() == NSC_OK, "%s", err);
+    w = group(POOL_WORKERS);
+    ck_assert_int_eq(w->n_instances, 2);
+    ids[0] = standin[0];
+    ids[1] = standin[1];
+    ck_assert_int_eq(backend_evict(be, POOL_WORKERS, ids, 2, err, sizeof(err)),
+                     NSC_ERR_INVALID);
+    ck_assert_ptr_nonnull(strstr(err, "not one of its instances"));
+    ids[0] = w->instances[0].error_class != NSC_ERROR_CLASS_NONE ? w->instances[0].provider_id
+                                                                 : w->instances[1].provider_id;
+    ck_assert_msg(backend_evict(be, POOL_WORKERS, ids, 1, err, sizeof(err)) == NSC_OK, "%s",
+                  err);
+    ck_assert_msg(refresh_read() == NSC_OK, "%s", err);
+    w = group(POOL_WORKERS);
+    ck_assert_int_eq(w->n_instances, 1);
+    ck_assert_str_eq(w->instances[0].provider_id, I_WORKER);
+    ck_assert_int_eq(w->instances[0].error_class, NSC_ERROR_CLASS_NONE);
+    ck_assert_int_eq(w->target_size, 1);
+    /* The cloud was never asked to remove anything, and its machine is still there. */
+    ck_assert_int_eq(exo_emu_calls(emu, "evict-instance-pool-members"), 0);
+    json_decref(fail);
+}
+END_TEST
+
 START_TEST(test_pool_named_only)
 {
     struct nsc_option extra[] = {{"pools", "batch"}};
@@ -931,6 +997,7 @@ backends_suite(void)
     tcase_add_checked_fixture(tc, emu_setup, emu_teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_pool_discover_scale_evict);
+    tcase_add_test(tc, test_pool_failed_scale_standins_removed);
     tcase_add_test(tc, test_pool_named_only);
     tcase_add_test(tc, test_config_errors_name_variable);
     tcase_add_test(tc, test_slow_api_fails_within_bound);
