@@ -736,6 +736,37 @@ out:
 }
 
 /* Leader election: try when due; on a change of leadership clean up or roll back. */
+/* Untaint the nodes a previous leader left marked for deletion, found in the watched
+ * model: listing every node again would cost a full read of the cluster per election. */
+static int
+daemon_cleanup_stale(struct daemon *d, size_t *n_cleaned, char *err, size_t err_len)
+{
+    const struct model *m = d->m;
+    uint32_t k_delete =
+        intern_find(&m->strings, DRAIN_TAINT_TO_BE_DELETED, strlen(DRAIN_TAINT_TO_BE_DELETED));
+    const char **names;
+    size_t n = 0;
+    int rc;
+
+    *n_cleaned = 0;
+    if (k_delete == INTERN_NONE)
+        return 0;
+    names = calloc(m->nodes.n_live ? m->nodes.n_live : 1, sizeof(*names));
+    if (names == NULL) {
+        snprintf(err, err_len, "out of memory collecting tainted nodes");
+        return NSC_ERR_NOMEM;
+    }
+    for (uint32_t i = 0; i < m->nodes.n_slots && n < m->nodes.n_live; i++) {
+        const struct model_node *mn = m->nodes.slots[i];
+
+        if (mn != NULL && daemon_node_has(m, mn, k_delete, INTERN_NONE))
+            names[n++] = mn->name;
+    }
+    rc = n ? drain_cleanup_stale_taints(d->drainer, names, n, n_cleaned, err, err_len) : 0;
+    free(names);
+    return rc;
+}
+
 static void
 daemon_lease(struct daemon *d, int64_t now)
 {
@@ -758,7 +789,7 @@ daemon_lease(struct daemon *d, int64_t now)
             log_info("leading: the lease %s/%s is ours", d->cfg->namespace_name,
                      d->cfg->leader_elect_resource_name);
         /* Taints a previous leader left behind belong to drains nobody finishes now. */
-        if (drain_cleanup_stale_taints(d->drainer, &n, err, sizeof(err)) < 0)
+        if (daemon_cleanup_stale(d, &n, err, sizeof(err)) < 0)
             log_warning("stale taints not all removed: %s", err);
         else if (n > 0)
             log_info("removed stale deletion taints from %zu nodes", n);
