@@ -135,10 +135,10 @@ class Case:
         return p
 
     def stop(self):
+        # The daemon first, and on its own: it releases the lease on the way out.
         for p in reversed(self.procs):
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
-        for p in reversed(self.procs):
             try:
                 p.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -232,6 +232,7 @@ class Case:
             (idle[-1]["process_cpu_ms"] - done[0]["process_cpu_ms"]) / 1000 / IDLE_LOOPS, 3)
         r["exoscale_calls_per_idle_loop"] = c["total"] / IDLE_LOOPS
         r["exoscale_calls_idle_by_op"] = c["operations"]
+        r["load_average_1m"] = round(os.getloadavg()[0], 2)
 
     def pending_pod(self, k):
         name = "bench-%d" % k
@@ -345,6 +346,8 @@ def table(results):
          ["%g" % r["exoscale_calls_per_idle_loop"] for r in results]),
         ("peak RSS MiB (VmHWM)", "%d" % INCUMBENT["rss_mib"],
          ["%.1f" % r["peak_rss_mib"] for r in results]),
+        ("load average (1 min) while idle", "-",
+         ["%.2f" % r["load_average_1m"] for r in results]),
     ]
     widths = [max(len(head[0]), max(len(x[0]) for x in rows)),
               max(len(head[1]), max(len(x[1]) for x in rows))]
