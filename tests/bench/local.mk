@@ -6,8 +6,8 @@ tests_bench_nsc_bench_LDADD = engine/libnscengine.la
 tests_bench_nsc_bench_CFLAGS = $(NSC_TEST_CFLAGS)
 tests_bench_nsc_gencluster_SOURCES = tests/bench/gencluster.c tests/bench/gen.c tests/bench/gen.h
 tests_bench_nsc_gencluster_CFLAGS = $(NSC_TEST_CFLAGS)
-TESTS += tests/bench/bench-small.sh
-EXTRA_DIST += tests/bench/bench-small.sh
+TESTS += tests/bench/bench-small.sh tests/bench/gencluster-exoscale.sh
+EXTRA_DIST += tests/bench/bench-small.sh tests/bench/gencluster-exoscale.sh
 
 # Every case; build without --enable-sanitizers for meaningful figures.
 bench: tests/bench/nsc-bench$(EXEEXT)
