@@ -132,7 +132,7 @@ static const struct config_flag config_flags[] = {
     {"max-free-difference-ratio", CT_FLOAT, F(max_free_difference_ratio), 0, "0.05", 0, 1,
      CS_ACTIVE, "free resources difference still similar"},
     {"new-pod-scale-up-delay", CT_DURATION, F(new_pod_scale_up_delay_ms), 0, "0s", NONNEG,
-     CS_STORED, "pods younger than this do not cause a scale-up"},
+     CS_ACTIVE, "pods younger than this (or their pod-scale-up-delay annotation) wait"},
     {"max-node-provision-time", CT_DURATION, F(max_node_provision_time_ms), 0, "15m", POS,
      CS_ACTIVE, "a node not registered after this is a failed scale-up"},
     {"max-node-startup-time", CT_DURATION, F(max_node_startup_time_ms), 0, "15m", POS,

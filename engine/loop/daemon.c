@@ -470,14 +470,16 @@ daemon_scale_up(struct daemon *d, const struct group_set *groups, int64_t now_ms
         snprintf(err, err_len, "out of memory");
         return rc;
     }
+    d->suo.now_s = now_ms / 1000;
     rc = loop_plan_scaleup(d->m, &growable, &d->suo, dec, err, err_len);
     free(growable.groups);
     if (rc < 0)
         return rc;
     if (dec->summary.n_pending > 0)
         log_info("%zu unschedulable pods: %zu fit existing or upcoming nodes, %zu groups to "
-                 "grow, %zu pods no group can take",
-                 dec->summary.n_pending, dec->n_fits, dec->n_scale_up, dec->n_no_scale_up);
+                 "grow, %zu pods no group can take, %zu younger than their scale-up delay",
+                 dec->summary.n_pending, dec->n_fits, dec->n_scale_up, dec->n_no_scale_up,
+                 dec->summary.n_young);
     for (size_t i = 0; i < dec->n_no_scale_up; i++) {
         const struct decision_no_scale_up *e = &dec->no_scale_up[i];
 

@@ -92,6 +92,7 @@ decision_fill_scaleup(struct decision *d, const struct model *m, const struct gr
     d->summary.n_nodes = m->nodes.n_live;
     d->summary.n_pods = m->pods.n_live;
     d->summary.n_pending = r->n_pending;
+    d->summary.n_young = r->n_young;
     d->summary.n_groups = groups->n_groups;
     if ((r->n_increases && !(d->scale_up = calloc(r->n_increases, sizeof(*d->scale_up)))) ||
         (r->n_fits && !(d->fits = calloc(r->n_fits, sizeof(*d->fits)))) ||
@@ -378,6 +379,11 @@ decision_json(const struct decision *d)
                                (json_int_t)d->summary.n_pending, "groups",
                                (json_int_t)d->summary.n_groups)) < 0)
         goto fail;
+    /* Only when the delay held pods back, so that documents without it stay as they were. */
+    if (d->summary.n_young > 0 &&
+        json_object_set_new(json_object_get(o, "summary"), "young",
+                            json_integer((json_int_t)d->summary.n_young)) < 0)
+        goto fail;
     return o;
 fail:
     json_decref(fe);
@@ -415,6 +421,11 @@ decision_text(const struct decision *d, FILE *out)
 
     fprintf(out, "Cluster: %zu nodes, %zu pods, %zu pending, %zu node groups\n", sm->n_nodes,
             sm->n_pods, sm->n_pending, sm->n_groups);
+    if (sm->n_young > 0)
+        fprintf(out,
+                "Pending pods younger than their scale-up delay, left for a later loop: "
+                "%zu\n",
+                sm->n_young);
     fprintf(out, d->n_scale_up ? "Scale-up:\n" : "Scale-up: none\n");
     for (size_t i = 0; i < d->n_scale_up; i++) {
         const struct decision_scale_up *e = &d->scale_up[i];

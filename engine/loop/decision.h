@@ -76,6 +76,7 @@ struct decision_unremovable {
 /** The counts of the pass. */
 struct decision_summary {
     size_t n_nodes, n_pods, n_pending, n_groups;
+    size_t n_young; /* pending pods younger than their scale-up delay: not acted on yet */
 };
 
 /**

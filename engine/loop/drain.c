@@ -51,6 +51,7 @@ struct drain {
     size_t n_pods;
     enum drain_state st;
     int64_t evict_start_ms, gone_deadline_ms, next_ms;
+    int64_t delete_deadline_ms; /* 0 until the first backend evict */
     bool touched; /* a taint write was sent: the outcome is unknown until rolled back */
     bool ok;
     bool left_tainted;
@@ -87,6 +88,8 @@ drain_options_default(struct drain_options *o)
     o->pod_gone_margin_ms = 30 * SEC;
     o->pod_poll_ms = 5 * SEC;
     o->rollback_retry_ms = 1 * SEC;
+    o->backend_retry_ms = 5 * SEC;
+    o->backend_evict_time_ms = 120 * SEC;
     o->max_drain_parallelism = 1;
     o->max_scale_down_parallelism = 10;
     o->max_bulk_soft_taint_count = 10;
@@ -121,6 +124,8 @@ drain_options_check(const struct drain_options *o, char *err, size_t err_len)
         check_range("pod_gone_margin_ms", o->pod_gone_margin_ms, 0, DAY, err, err_len) ||
         check_range("pod_poll_ms", o->pod_poll_ms, 1, HOUR, err, err_len) ||
         check_range("rollback_retry_ms", o->rollback_retry_ms, 1, HOUR, err, err_len) ||
+        check_range("backend_retry_ms", o->backend_retry_ms, 1, HOUR, err, err_len) ||
+        check_range("backend_evict_time_ms", o->backend_evict_time_ms, 0, DAY, err, err_len) ||
         check_range("max_scale_down_parallelism", o->max_scale_down_parallelism, 1, 10000, err,
                     err_len) ||
         check_range("max_drain_parallelism", o->max_drain_parallelism, 1,
@@ -637,6 +642,7 @@ step_wait_gone(struct drainer *d, struct drain *x, int64_t now_ms)
             p = &x->pods[i];
     if (p == NULL) {
         x->st = DS_DELETE;
+        x->next_ms = now_ms;
         return 0;
     }
     if (now_ms >= x->gone_deadline_ms) {
@@ -676,7 +682,24 @@ step_delete(struct drainer *d, struct drain *x, int64_t now_ms)
         x->st = DS_DONE;
         return 0;
     }
+    if (now_ms < x->next_ms)
+        return 0;
+    if (x->delete_deadline_ms == 0)
+        x->delete_deadline_ms = now_ms + d->o.backend_evict_time_ms;
     rc = d->h.evict_instance(d->h.backend_ud, x->group_id, x->provider_id, err, sizeof(err));
+    /* A transient refusal (another operation still running on the group, say the removal
+     * of a sibling node drained at the same time) is retried: the node is empty and
+     * tainted, and undoing the drain for a wait of seconds would waste it. Evicting names
+     * the instance, so a retry can never remove another one. */
+    if (rc == NSC_ERR_TRANSIENT && now_ms + d->o.backend_retry_ms <= x->delete_deadline_ms) {
+        log_msg(NSC_LOG_WARNING, "drain",
+                "node %s: backend evict of instance %s in group %s not done yet (%s); "
+                "retrying in %lld ms",
+                x->node, x->provider_id, x->group_id, err[0] ? err : "transient",
+                (long long)d->o.backend_retry_ms);
+        x->next_ms = now_ms + d->o.backend_retry_ms;
+        return 1;
+    }
     if (rc) {
         fail(x, now_ms, "backend evict of instance %s in group %s: %s: %s", x->provider_id,
              x->group_id, plugin_status_name(rc), err[0] ? err : "no detail");

@@ -21,15 +21,17 @@
 
 /** Options; drain_options_default() gives cluster-autoscaler's defaults. */
 struct drain_options {
-    int64_t node_delete_delay_after_taint_ms;   /* --node-delete-delay-after-taint [5s] */
-    int64_t max_pod_eviction_time_ms;           /* --max-pod-eviction-time [2m] */
-    int64_t eviction_retry_ms;                  /* pause between eviction attempts [10s] */
-    int64_t max_graceful_termination_ms;        /* --max-graceful-termination-sec [600s] */
-    int64_t default_grace_ms;                   /* a pod's grace period when unknown [30s] */
-    int64_t pod_gone_margin_ms;                 /* waited past the grace period [30s] */
-    int64_t pod_poll_ms;                        /* between checks that pods are gone [5s] */
-    int64_t rollback_retry_ms;                  /* between attempts to remove a taint [1s] */
-    int64_t max_drain_parallelism;              /* --max-drain-parallelism [1] */
+    int64_t node_delete_delay_after_taint_ms; /* --node-delete-delay-after-taint [5s] */
+    int64_t max_pod_eviction_time_ms;         /* --max-pod-eviction-time [2m] */
+    int64_t eviction_retry_ms;                /* pause between eviction attempts [10s] */
+    int64_t max_graceful_termination_ms;      /* --max-graceful-termination-sec [600s] */
+    int64_t default_grace_ms;                 /* a pod's grace period when unknown [30s] */
+    int64_t pod_gone_margin_ms;               /* waited past the grace period [30s] */
+    int64_t pod_poll_ms;                      /* between checks that pods are gone [5s] */
+    int64_t rollback_retry_ms;                /* between attempts to remove a taint [1s] */
+    int64_t backend_retry_ms;      /* between backend evicts that failed transiently [5s] */
+    int64_t backend_evict_time_ms; /* how long transient backend failures are retried [2m] */
+    int64_t max_drain_parallelism; /* --max-drain-parallelism [1] */
     int64_t max_scale_down_parallelism;         /* --max-scale-down-parallelism [10] */
     int64_t max_bulk_soft_taint_count;          /* --max-bulk-soft-taint-count [10]; 0: off */
     int64_t max_bulk_soft_taint_time_ms;        /* --max-bulk-soft-taint-time [3s]; 0: off */

@@ -20,6 +20,7 @@ loop_scaleup_options(const struct nsc_config *cfg, const char *priority_config,
     o->memory_total_max_gib = cfg->memory_total_max_gib;
     o->max_nodes_per_scaleup = (int32_t)cfg->max_nodes_per_scaleup;
     o->expendable_priority_cutoff = (int32_t)cfg->expendable_pods_priority_cutoff;
+    o->new_pod_delay_ms = cfg->new_pod_scale_up_delay_ms;
     o->memory_difference_ratio = cfg->memory_difference_ratio;
     o->max_allocatable_difference_ratio = cfg->max_allocatable_difference_ratio;
     o->max_free_difference_ratio = cfg->max_free_difference_ratio;

@@ -451,7 +451,8 @@ loop_sync_plan(const struct nsc_config *cfg, const struct group_set *groups,
              st.n_pods, st.n_pdbs, st.n_skipped, st.n_ignored);
     loop_scaleup_options(cfg, priority_config, &o);
     loop_scaledown_options(cfg, &sdo);
-    rc = loop_plan(m, groups, &o, &sdo, (int64_t)time(NULL), out, err, err_len);
+    o.now_s = (int64_t)time(NULL);
+    rc = loop_plan(m, groups, &o, &sdo, o.now_s, out, err, err_len);
 out:
     free(priority_config);
     model_free(m);

@@ -55,6 +55,8 @@ int
 model_unreadable_note(struct model *m, enum model_kind kind, json_t *obj, const char *reason)
 {
     struct model_table *t = table_of(m, kind);
+    if (!t)
+        return 0; /* not a kind the model keeps: nothing to note */
     json_t *meta = json_object_get(obj, "metadata");
     json_t *spec = json_object_get(obj, "spec");
     const char *name = str_of(meta, "name"), *ns = str_of(meta, "namespace");
@@ -119,7 +121,7 @@ bool
 model_unreadable_clear(struct model *m, enum model_kind kind, const char *key)
 {
     struct model_table *t = table_of(m, kind);
-    if (t->n_live == 0)
+    if (!t || t->n_live == 0)
         return false;
     struct model_unreadable *u = table_del(t, key);
     if (!u)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "nsc_config.h"
 
 void
 scaleup_options_default(struct scaleup_options *o)
@@ -71,6 +72,7 @@ struct planner {
     uint64_t rng;
     struct scaleup_priorities *prio; /* o->priority_config parsed once; NULL: none */
     struct scaleup_result *r;
+    uint32_t k_scale_up_delay; /* the pod-scale-up-delay annotation's key, or INTERN_NONE */
 };
 
 static bool
@@ -503,6 +505,29 @@ eq_cmp(const void *a, const void *b)
     return strcmp(a0->name, b0->name);
 }
 
+/* As cluster-autoscaler's filterOutYoungPods: a pod younger than its delay may still be
+ * placed by the scheduler on its own, so it is left for a later loop. The annotation can
+ * only lengthen the delay; one that does not parse is ignored, as there. */
+static bool
+pod_too_young(const struct planner *pl, const struct model_pod *p)
+{
+    int64_t delay_ms = pl->o->new_pod_delay_ms;
+
+    if (pl->o->now_s <= 0 || p->created_s <= 0)
+        return false;
+    if (p->annotations && pl->k_scale_up_delay != INTERN_NONE) {
+        uint32_t v = labels_get(p->annotations, pl->k_scale_up_delay);
+        int64_t ms;
+        if (v != INTERN_NONE &&
+            config_parse_duration_ms(intern_str(&pl->m->strings, v), &ms) == 0 && ms > delay_ms)
+            delay_ms = ms;
+    }
+    if (delay_ms <= 0)
+        return false;
+    int64_t age_s = pl->o->now_s - p->created_s;
+    return age_s < 0 || age_s < delay_ms / 1000 + (delay_ms % 1000 != 0);
+}
+
 static int
 collect_pending(struct planner *pl)
 {
@@ -516,6 +541,10 @@ collect_pending(struct planner *pl)
             p->phase == PHASE_SUCCEEDED || p->phase == PHASE_FAILED)
             continue;
         pl->r->n_pending++;
+        if (pod_too_young(pl, p)) {
+            pl->r->n_young++;
+            continue;
+        }
         if (p->spec->priority < pl->o->expendable_priority_cutoff) {
             char why[160];
             snprintf(
@@ -1054,6 +1083,8 @@ scaleup_plan(struct model *m, const struct group_set *groups, const struct scale
              struct scaleup_result *out, char *err, size_t err_len)
 {
     struct planner pl = {.m = m, .gs = groups, .o = o, .r = out, .rng = o->random_seed};
+    pl.k_scale_up_delay = intern_find(&m->strings, SCALEUP_ANN_POD_SCALE_UP_DELAY,
+                                      strlen(SCALEUP_ANN_POD_SCALE_UP_DELAY));
     memset(out, 0, sizeof(*out));
     int rc = scaleup_options_check(o, err, err_len);
     if (rc < 0)

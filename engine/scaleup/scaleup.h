@@ -15,6 +15,9 @@
  * Everything the planner reads from the configuration. Fill with scaleup_options_default()
  * then override from flags; strings are borrowed for the call.
  */
+/** A pod's own --new-pod-scale-up-delay (a Go duration); it can only lengthen the flag's. */
+#define SCALEUP_ANN_POD_SCALE_UP_DELAY "cluster-autoscaler.kubernetes.io/pod-scale-up-delay"
+
 struct scaleup_options {
     /** --expander: comma-separated chain of random, most-pods, least-waste, least-nodes,
      * priority (default "least-waste"). Each keeps the best options; a tie left at the end
@@ -41,6 +44,12 @@ struct scaleup_options {
     /** --expendable-pods-priority-cutoff (default -10): lower-priority pods never cause a
      * scale-up. */
     int32_t expendable_priority_cutoff;
+    /** --new-pod-scale-up-delay: pods younger than this, or than their annotation
+     * cluster-autoscaler.kubernetes.io/pod-scale-up-delay when that is longer, cause no
+     * scale-up yet (default 0). Applied only when now_s is set. */
+    int64_t new_pod_delay_ms;
+    /** The time pod ages are measured at, Unix seconds; 0 = ages are not checked. */
+    int64_t now_s;
     /** Seed of the random expander / tie-breaker (replays pass a fixed one). */
     uint64_t random_seed;
     /** Balancing tolerances (cluster-autoscaler's defaults 0.015, 0.05, 0.05). */
@@ -95,6 +104,7 @@ struct scaleup_result {
     struct scaleup_none *none;
     size_t n_none;
     size_t n_pending; /* pods that were pending */
+    size_t n_young;   /* of those, left for a later loop: younger than their scale-up delay */
 };
 
 /**

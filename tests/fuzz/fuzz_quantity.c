@@ -10,14 +10,17 @@
 #include "model/quantity.h"
 
 /* milli = ceil(q * 1000) and units = ceil(q), both rounded away from zero: milli lies
- * within the thousand below units (or above it, for negative values). */
+ * within the thousand below units (or above it, for negative values). Compared in 128 bits:
+ * units * 1000 overflows 64 bits for quantities near the largest the parser accepts. */
 static void
 check_views(int64_t milli, int64_t units, const char *text)
 {
-    if (units > 0 && !(milli > (units - 1) * 1000 && milli <= units * 1000))
+    __int128 m = milli, u = units;
+
+    if (units > 0 && !(m > (u - 1) * 1000 && m <= u * 1000))
         fuzz_fail("\"%s\": milli %lld does not round to units %lld", text, (long long)milli,
                   (long long)units);
-    if (units < 0 && !(milli < (units + 1) * 1000 && milli >= units * 1000))
+    if (units < 0 && !(m < (u + 1) * 1000 && m >= u * 1000))
         fuzz_fail("\"%s\": milli %lld does not round to units %lld", text, (long long)milli,
                   (long long)units);
     if (units == 0 && milli != 0)

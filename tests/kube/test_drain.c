@@ -219,7 +219,8 @@ make_pdb(const char *name, const char *app, int allowed)
 struct fake {
     int n_evicts;
     char last_group[64], last_id[128];
-    int fail;               /* the backend answers with an error */
+    int fail;               /* the backend answers with an error this many times; -1: always */
+    int fail_rc;            /* that error; 0: NSC_ERR_TRANSIENT */
     int pods_left_at_evict; /* pods still on the node when the instance was removed */
     const char *node;
     const char *const *pods;
@@ -242,8 +243,10 @@ fake_evict(void *ud, const char *group_id, const char *provider_id, char *err, s
     for (i = 0; i < f->n_pods; i++)
         f->pods_left_at_evict += pod_exists(f->pods[i]);
     if (f->fail) {
+        if (f->fail > 0)
+            f->fail--;
         snprintf(err, err_len, "instance pool is not running (injected)");
-        return NSC_ERR_TRANSIENT;
+        return f->fail_rc ? f->fail_rc : NSC_ERR_TRANSIENT;
     }
     return 0;
 }
@@ -453,15 +456,53 @@ START_TEST(test_backend_error_untaints)
 
     make_node(n);
     drain_options_default(&o);
-    f.fail = 1;
+    o.backend_retry_ms = 5000;
+    o.backend_evict_time_ms = 12000;
+    f.fail = -1;
     d = new_drainer(&o, &f);
     start(d, n, 1, NULL, 0, 0);
-    ck_assert_int_ge(run(d, 0, 1000, 20000), 0);
-    ck_assert_int_eq(f.n_evicts, 1);
+    ck_assert_int_ge(run(d, 0, 1000, 60000), 0);
+    /* tried at the start, +5 s and +10 s; +15 s is past the 12 s it may retry */
+    ck_assert_int_eq(f.n_evicts, 3);
     ck_assert_int_eq(f.n_ok, 0);
     ck_assert_msg(strstr(f.reason, "instance pool is not running") != NULL, "%s", f.reason);
     ck_assert_int_eq(taint_count(n, DRAIN_TAINT_TO_BE_DELETED), 0);
     ck_assert_int_eq(cordoned(n), 0);
+    drain_free(d);
+}
+END_TEST
+
+/* A group busy with a sibling's removal refuses for a moment: the drained node is not
+ * given up, the evict is sent again and succeeds; a final refusal is not retried. */
+START_TEST(test_backend_busy_retried)
+{
+    const char *n = node_name("bkbusy"), *m = node_name("bkbad");
+    struct drain_options o;
+    struct fake f = {0};
+    struct drainer *d;
+
+    make_node(n);
+    make_node(m);
+    drain_options_default(&o);
+    o.backend_retry_ms = 5000;
+    f.fail = 2;
+    d = new_drainer(&o, &f);
+    start(d, n, 1, NULL, 0, 0);
+    ck_assert_int_ge(run(d, 0, 1000, 60000), 0);
+    ck_assert_int_eq(f.n_evicts, 3);
+    ck_assert_int_eq(f.n_done, 1);
+    ck_assert_int_eq(f.n_ok, 1);
+    drain_free(d);
+
+    memset(&f, 0, sizeof(f));
+    f.fail = -1;
+    f.fail_rc = NSC_ERR_INVALID;
+    d = new_drainer(&o, &f);
+    start(d, m, 1, NULL, 0, 0);
+    ck_assert_int_ge(run(d, 0, 1000, 60000), 0);
+    ck_assert_int_eq(f.n_evicts, 1);
+    ck_assert_int_eq(f.n_ok, 0);
+    ck_assert_int_eq(taint_count(m, DRAIN_TAINT_TO_BE_DELETED), 0);
     drain_free(d);
 }
 END_TEST
@@ -847,6 +888,7 @@ main(void)
     tcase_add_test(tc, test_node_with_pods);
     tcase_add_test(tc, test_pdb_blocks);
     tcase_add_test(tc, test_backend_error_untaints);
+    tcase_add_test(tc, test_backend_busy_retried);
     tcase_add_test(tc, test_needed_again_rolls_back);
     tcase_add_test(tc, test_dry_run_writes_nothing);
     tcase_add_test(tc, test_stale_taint_cleanup);

@@ -65,6 +65,9 @@ fx_pod(json_t *d)
                              ns ? ns : "default");
     if (json_object_get(d, "labels"))
         json_object_set(meta, "labels", json_object_get(d, "labels"));
+    /* any other metadata (creationTimestamp, annotations) as given */
+    if (json_is_object(json_object_get(d, "meta")))
+        json_object_update(meta, json_object_get(d, "meta"));
     if (json_object_get(d, "owner")) {
         const char *o = json_string_value(json_object_get(d, "owner"));
         json_object_set_new(meta, "ownerReferences",

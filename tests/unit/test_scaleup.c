@@ -226,6 +226,64 @@ START_TEST(upcoming_bounded)
 }
 END_TEST
 
+/* --new-pod-scale-up-delay and the pod's annotation: a pod younger than its delay causes no
+ * scale-up and is counted apart; the annotation only lengthens the flag's delay, one that
+ * does not parse is ignored; without a time (now_s 0) ages are not checked. */
+START_TEST(young_pods_wait)
+{
+    static const char *const cluster =
+        "{\"pods\": ["
+        " {\"name\": \"old\", \"cpu\": \"1\","
+        "  \"meta\": {\"creationTimestamp\": \"2026-01-01T00:00:00Z\"}},"
+        " {\"name\": \"new\", \"cpu\": \"1\","
+        "  \"meta\": {\"creationTimestamp\": \"2026-01-01T00:09:50Z\"}},"
+        " {\"name\": \"slow\", \"cpu\": \"1\","
+        "  \"meta\": {\"creationTimestamp\": \"2026-01-01T00:05:00Z\","
+        "   \"annotations\": {\"" SCALEUP_ANN_POD_SCALE_UP_DELAY "\": \"10m\"}}},"
+        " {\"name\": \"short\", \"cpu\": \"1\","
+        "  \"meta\": {\"creationTimestamp\": \"2026-01-01T00:09:00Z\","
+        "   \"annotations\": {\"" SCALEUP_ANN_POD_SCALE_UP_DELAY "\": \"1s\"}}},"
+        " {\"name\": \"junk\", \"cpu\": \"1\","
+        "  \"meta\": {\"creationTimestamp\": \"2026-01-01T00:00:00Z\","
+        "   \"annotations\": {\"" SCALEUP_ANN_POD_SCALE_UP_DELAY "\": \"soon\"}}}],"
+        " \"groups\": [{\"id\": \"a\", \"min\": 0, \"max\": 10, \"target\": 0,"
+        " \"template\": {\"name\": \"t\"}}]}";
+    /* 2026-01-01T00:10:00Z */
+    const int64_t now = 1767226200;
+    struct scaleup_options o;
+    struct model *m;
+    struct group_set gs;
+    struct scaleup_result r;
+    size_t placed = 0;
+
+    scaleup_options_default(&o);
+    o.new_pod_delay_ms = 60 * 1000;
+    o.now_s = now;
+    plan_text(cluster, &o, &m, &gs, &r);
+    /* new (10 s old, delay 1 m) and slow (5 m old, its own 10 m) wait; short's 1 s does
+     * not shorten the flag's minute but it is 60 s old; junk's delay is ignored */
+    ck_assert_uint_eq(r.n_pending, 5);
+    ck_assert_uint_eq(r.n_young, 2);
+    for (size_t i = 0; i < r.n_increases; i++)
+        placed += r.increases[i].n_pods;
+    ck_assert_uint_eq(placed, 3);
+    scaleup_result_free(&r);
+    group_set_free(&gs);
+    model_free(m);
+
+    o.now_s = 0;
+    plan_text(cluster, &o, &m, &gs, &r);
+    ck_assert_uint_eq(r.n_young, 0);
+    placed = 0;
+    for (size_t i = 0; i < r.n_increases; i++)
+        placed += r.increases[i].n_pods;
+    ck_assert_uint_eq(placed, 5);
+    scaleup_result_free(&r);
+    group_set_free(&gs);
+    model_free(m);
+}
+END_TEST
+
 /* A target above max is reported and trusted only up to max: two upcoming nodes, not 2^31. */
 START_TEST(target_above_max_untrusted)
 {
@@ -530,6 +588,7 @@ scaleup_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, plan_table);
     tcase_add_test(tc, upcoming_bounded);
+    tcase_add_test(tc, young_pods_wait);
     tcase_add_test(tc, target_above_max_untrusted);
     tcase_add_test(tc, huge_totals_saturate);
     tcase_add_test(tc, huge_upcoming_saturates);
