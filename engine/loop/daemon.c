@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -897,6 +898,37 @@ out:
     return rc;
 }
 
+/* Untaint the nodes a previous leader left marked for deletion, found in the watched
+ * model: listing every node again would cost a full read of the cluster per election. */
+static int
+daemon_cleanup_stale(struct daemon *d, size_t *n_cleaned, char *err, size_t err_len)
+{
+    const struct model *m = d->m;
+    uint32_t k_delete =
+        intern_find(&m->strings, DRAIN_TAINT_TO_BE_DELETED, strlen(DRAIN_TAINT_TO_BE_DELETED));
+    const char **names;
+    size_t n = 0;
+    int rc;
+
+    *n_cleaned = 0;
+    if (k_delete == INTERN_NONE)
+        return 0;
+    names = calloc(m->nodes.n_live ? m->nodes.n_live : 1, sizeof(*names));
+    if (names == NULL) {
+        snprintf(err, err_len, "out of memory collecting tainted nodes");
+        return NSC_ERR_NOMEM;
+    }
+    for (uint32_t i = 0; i < m->nodes.n_slots && n < m->nodes.n_live; i++) {
+        const struct model_node *mn = m->nodes.slots[i];
+
+        if (mn != NULL && daemon_node_has(m, mn, k_delete, INTERN_NONE))
+            names[n++] = mn->name;
+    }
+    rc = n ? drain_cleanup_stale_taints(d->drainer, names, n, n_cleaned, err, err_len) : 0;
+    free(names);
+    return rc;
+}
+
 /* Leader election: try when due; on a change of leadership clean up or roll back. */
 static void
 daemon_lease(struct daemon *d, int64_t now)
@@ -921,7 +953,7 @@ daemon_lease(struct daemon *d, int64_t now)
             log_info("leading: the lease %s/%s is ours", d->cfg->namespace_name,
                      d->cfg->leader_elect_resource_name);
         /* Taints a previous leader left behind belong to drains nobody finishes now. */
-        if (drain_cleanup_stale_taints(d->drainer, &n, err, sizeof(err)) < 0)
+        if (daemon_cleanup_stale(d, &n, err, sizeof(err)) < 0)
             log_warning("stale taints not all removed: %s", err);
         else if (n > 0)
             log_info("removed stale deletion taints from %zu nodes", n);
@@ -960,6 +992,18 @@ daemon_trigger(const struct daemon *d)
     return d->trigger;
 }
 
+/* CPU time of the whole process (every thread), user and system, in ms. */
+static long long
+daemon_cpu_ms(void)
+{
+    struct rusage ru;
+
+    if (getrusage(RUSAGE_SELF, &ru) < 0)
+        return -1;
+    return (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+           (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000;
+}
+
 static void
 daemon_run_loop(struct daemon *d)
 {
@@ -969,6 +1013,7 @@ daemon_run_loop(struct daemon *d)
     int64_t t0 = daemon_now(d), delay;
     double s0 = daemon_seconds();
     json_t *dec_json = NULL;
+    long long cpu0 = daemon_cpu_ms(), cpu1;
     int rc;
 
     serve_loop_begin(d->srv, daemon_trigger(d));
@@ -976,6 +1021,12 @@ daemon_run_loop(struct daemon *d)
     rc = daemon_loop(d, &n_grown, &dec_json, err, sizeof(err));
     serve_observe(d->srv, SERVE_FN_MAIN, daemon_seconds() - s0);
     serve_loop_end(d->srv, rc >= 0, d->err_type, dec_json);
+    /* The loop's own time and CPU, and the process's CPU so far: for the benchmark, and
+     * for operators sizing the daemon's requests. */
+    cpu1 = daemon_cpu_ms();
+    log_debug("main loop %llu done in %lld ms, %lld ms CPU (process CPU %lld ms)",
+              (unsigned long long)d->n_loops, (long long)(daemon_now(d) - t0), cpu1 - cpu0,
+              cpu1);
     if (rc < 0) {
         d->trigger = SERVE_TRIGGER_RETRY;
         delay = cfg->scan_interval_ms;

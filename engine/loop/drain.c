@@ -213,6 +213,7 @@ struct mark_edit {
     const char *value; /* unix seconds */
     int mark;          /* 1: taint (and cordon); 0: untaint and lift our cordon */
     int cordon;
+    int changed; /* the last edit found something to write */
 };
 
 static int
@@ -242,14 +243,17 @@ edit_mark(void *ud, json_t *node)
         json_object_del(ann, DRAIN_ANN_CORDONED);
         changed = 1;
     }
+    me->changed = changed;
     return changed ? 0 : 1;
 }
 
+/* Taint or untaint a node; *changed (may be NULL) says whether it needed a write. */
 static int
-node_mark(struct drainer *d, const char *node, int mark, char *err, size_t err_len)
+node_mark_changed(struct drainer *d, const char *node, int mark, int *changed, char *err,
+                  size_t err_len)
 {
     char value[32], desc[768];
-    struct mark_edit me = {value, mark, d->o.cordon_node_before_terminating};
+    struct mark_edit me = {value, mark, d->o.cordon_node_before_terminating, 0};
     struct kube_resp resp;
     int rc;
 
@@ -260,7 +264,15 @@ node_mark(struct drainer *d, const char *node, int mark, char *err, size_t err_l
                  resp.status || resp.message[0] ? kube_resp_describe(&resp, desc, sizeof(desc))
                                                 : plugin_status_name(rc));
     kube_resp_clear(&resp);
+    if (changed)
+        *changed = rc == 0 && me.changed;
     return rc;
+}
+
+static int
+node_mark(struct drainer *d, const char *node, int mark, char *err, size_t err_len)
+{
+    return node_mark_changed(d, node, mark, NULL, err, err_len);
 }
 
 /* ---- the state machine ------------------------------------------------------------ */
@@ -879,61 +891,36 @@ drain_abort_all(struct drainer *d, int64_t deadline_ms, const char *reason)
 
 /* ---- cleanup, soft taints, unneeded-since ------------------------------------------- */
 
-static int
-has_taint(const json_t *node, const char *key)
-{
-    const json_t *t;
-    size_t i;
-
-    json_array_foreach(json_object_get(json_object_get(node, "spec"), "taints"), i, t)
-    {
-        const char *k = json_string_value(json_object_get(t, "key"));
-
-        if (k && !strcmp(k, key))
-            return 1;
-    }
-    return 0;
-}
-
 int
-drain_cleanup_stale_taints(struct drainer *d, size_t *n_cleaned, char *err, size_t err_len)
+drain_cleanup_stale_taints(struct drainer *d, const char *const *tainted, size_t n_tainted,
+                           size_t *n_cleaned, char *err, size_t err_len)
 {
-    struct kube_resp resp;
-    char desc[768], e[1024];
-    json_t *items, *it;
+    char e[1024];
     size_t i;
-    int rc, first = 0;
+    int rc, first = 0, changed;
 
     *n_cleaned = 0;
-    rc = kube_request(d->c, "GET", "/api/v1/nodes", NULL, NULL, 0, &resp);
-    if (rc) {
-        snprintf(err, err_len, "list nodes for stale taints: %s",
-                 kube_resp_describe(&resp, desc, sizeof(desc)));
-        kube_resp_clear(&resp);
-        return rc;
-    }
-    items = json_object_get(resp.obj, "items");
-    if (!json_is_array(items) || json_array_size(items) > MAX_CLEANUP_NODES) {
-        snprintf(err, err_len, "list nodes for stale taints: %s",
-                 json_is_array(items) ? "more than 50000 nodes" : "no items array");
-        kube_resp_clear(&resp);
+    if (n_tainted > MAX_CLEANUP_NODES) {
+        snprintf(err, err_len, "stale taints: %zu nodes named, more than %d", n_tainted,
+                 MAX_CLEANUP_NODES);
         return NSC_ERR_INVALID;
     }
-    json_array_foreach(items, i, it)
-    {
-        const char *name =
-            json_string_value(json_object_get(json_object_get(it, "metadata"), "name"));
+    /* The names come from the watched view, which may lag: node_mark reads the node
+     * again before it writes, so a node untainted meanwhile costs a GET, not a write. */
+    for (i = 0; i < n_tainted; i++) {
+        const char *name = tainted[i];
 
-        if (!valid_name(name) || !has_taint(it, DRAIN_TAINT_TO_BE_DELETED) ||
-            find_drain(d, name))
+        if (!valid_name(name) || find_drain(d, name))
             continue;
         if (d->o.dry_run) {
             log_msg(NSC_LOG_INFO, "drain", "dry run: would remove stale %s from node %s",
                     DRAIN_TAINT_TO_BE_DELETED, name);
             continue;
         }
-        rc = node_mark(d, name, 0, e, sizeof(e));
-        if (rc && rc != NSC_ERR_NOT_FOUND) {
+        rc = node_mark_changed(d, name, 0, &changed, e, sizeof(e));
+        if (rc == NSC_ERR_NOT_FOUND || (rc == 0 && !changed))
+            continue;
+        if (rc) {
             log_msg(NSC_LOG_WARNING, "drain", "stale taint: %s", e);
             if (!first) {
                 first = rc;
@@ -945,7 +932,6 @@ drain_cleanup_stale_taints(struct drainer *d, size_t *n_cleaned, char *err, size
                 DRAIN_TAINT_TO_BE_DELETED);
         (*n_cleaned)++;
     }
-    kube_resp_clear(&resp);
     return first;
 }
 

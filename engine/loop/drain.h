@@ -171,12 +171,14 @@ size_t drain_abort_all(struct drainer *d, int64_t deadline_ms, const char *reaso
 
 /**
  * After a restart: remove the ToBeDeletedByClusterAutoscaler taint (and the cordon, when
- * our annotation says we set it) from every node that no drain in progress owns. Lists
- * the nodes (at most 50,000). *n_cleaned receives how many nodes were changed. Returns 0,
- * or the first failure (err names the node and the answer); the other nodes are still
- * tried.
+ * our annotation says we set it) from the nodes named in tainted (borrowed; the nodes the
+ * watched view shows with that taint, at most 50,000) that no drain in progress owns.
+ * Lists nothing: each named node is read and written on its own. *n_cleaned receives how
+ * many nodes were changed. Returns 0, NSC_ERR_INVALID for too many names, or the first
+ * failure (err names the node and the answer); the other nodes are still tried.
  */
-int drain_cleanup_stale_taints(struct drainer *d, size_t *n_cleaned, char *err, size_t err_len);
+int drain_cleanup_stale_taints(struct drainer *d, const char *const *tainted, size_t n_tainted,
+                               size_t *n_cleaned, char *err, size_t err_len);
 
 /**
  * Add DeletionCandidateOfClusterAutoscaler=<unix s>:PreferNoSchedule to the unneeded nodes

@@ -49,6 +49,23 @@ tainted(const struct gen_params *p, uint32_t g)
     return p->taint_pct && (g * 100 / p->groups) % 100 >= 100 - p->taint_pct && g > 0;
 }
 
+/* Instance and pool ids of the Exoscale world: fixed patterns, so that the snapshot and
+ * the world agree without sharing state. */
+#define GEN_INSTANCE_ID "30000000-0000-4000-8000-%012x"
+#define GEN_NODEPOOL_ID "66666666-0000-4000-8000-%012x"
+#define GEN_POOL_ID "aaaaaaaa-0000-4000-8000-%012x"
+#define GEN_CLUSTER_ID "11111111-0000-4000-8000-000000000001"
+#define GEN_TYPE_ID "b6cd1ff5-0000-4000-8000-000000000008"
+
+static void
+write_provider_id(FILE *f, const struct gen_params *p, uint32_t g, uint32_t i)
+{
+    if (p->exoscale)
+        fprintf(f, "\"providerID\":\"exoscale://" GEN_INSTANCE_ID "\"", i);
+    else
+        fprintf(f, "\"providerID\":\"static://g%u/node-%u\"", g, i);
+}
+
 static void
 write_node(FILE *f, const struct gen_params *p, uint32_t i, bool first)
 {
@@ -64,9 +81,9 @@ write_node(FILE *f, const struct gen_params *p, uint32_t i, bool first)
         "\"amd64\",\"kubernetes.io/hostname\":\"node-%u\",\"kubernetes.io/os\":\"linux\","
         "\"node.kubernetes.io/instance-type\":\"standard.large\",\"pool\":\"pool-%u\","
         "\"topology.kubernetes.io/zone\":\"zone-%u\"},\"name\":\"node-%u\",\"resourceVersion\":"
-        "\"%u\",\"uid\":\"0b6c-node-%u\"},\"spec\":{\"podCIDR\":\"10.%u.%u.0/24\","
-        "\"providerID\":\"static://g%u/node-%u\"",
-        first ? "" : ",\n", i, g, g % 3, i, 1000 + i, i, (i >> 8) & 255, i & 255, g, i);
+        "\"%u\",\"uid\":\"0b6c-node-%u\"},\"spec\":{\"podCIDR\":\"10.%u.%u.0/24\",",
+        first ? "" : ",\n", i, g, g % 3, i, 1000 + i, i, (i >> 8) & 255, i & 255);
+    write_provider_id(f, p, g, i);
     if (tainted(p, g))
         fprintf(f, ",\"taints\":[{\"effect\":\"NoSchedule\",\"key\":\"dedicated\",\"value\":"
                    "\"batch\"}]");
@@ -233,4 +250,46 @@ gen_write(const struct gen_params *p, FILE *snap, FILE *groups)
         fprintf(groups, "\n]}\n");
     }
     return ferror(snap ? snap : stdout) ? -1 : 0;
+}
+
+int
+gen_write_world(const struct gen_params *p, FILE *w)
+{
+    fprintf(w,
+            "{\"zone\":\"ch-gva-2\",\"credentials\":[{\"key\":\"" GEN_EXO_KEY
+            "\",\"secret\":\"" GEN_EXO_SECRET
+            "\",\"operations\":[\"list-sks-clusters\",\"get-sks-cluster\",\"list-instances\","
+            "\"get-instance\",\"get-instance-pool\",\"get-instance-type\",\"get-quota\","
+            "\"get-operation\",\"scale-sks-nodepool\",\"evict-sks-nodepool-members\"]}],\n"
+            "\"instance-types\":[{\"id\":\"" GEN_TYPE_ID
+            "\",\"family\":\"standard\",\"size\":\"%s\",\"cpus\":%u,\"gpus\":0,"
+            "\"memory\":%llu,\"authorized\":true,\"zones\":[\"ch-gva-2\"]}],\n"
+            "\"quotas\":[{\"resource\":\"instance\",\"limit\":%u},{\"resource\":\"gpu\","
+            "\"limit\":-1}],\n"
+            "\"sks-clusters\":[{\"id\":\"" GEN_CLUSTER_ID
+            "\",\"name\":\"bench\",\"version\":\"1.34.1\",\"cni\":\"cilium\","
+            "\"level\":\"pro\",\"nodepools\":[",
+            p->identical ? "mega" : "huge", p->identical ? 10u : 8u,
+            (p->identical ? 40ULL : 32ULL) << 30, p->nodes * 2 + 10000);
+    for (uint32_t g = 0; g < p->groups; g++) {
+        uint32_t n = 0, size = 0;
+
+        for (uint32_t i = 0; i < p->nodes; i++)
+            size += group_of(p, i) == g;
+        fprintf(w,
+                "%s\n{\"id\":\"" GEN_NODEPOOL_ID "\",\"name\":\"pool-%u\",\"size\":%u,"
+                "\"disk-size\":50,\"instance-pool\":{\"id\":\"" GEN_POOL_ID "\"},"
+                "\"instance-type\":{\"id\":\"" GEN_TYPE_ID "\"},\"labels\":{\"pool\":"
+                "\"pool-%u\"},\"taints\":{",
+                g ? "," : "", g, g, size, g, g);
+        if (tainted(p, g))
+            fprintf(w, "\"dedicated\":{\"value\":\"batch\",\"effect\":\"NoSchedule\"}");
+        fprintf(w, "},\"instances\":[");
+        for (uint32_t i = 0; i < p->nodes; i++)
+            if (group_of(p, i) == g)
+                fprintf(w, "%s{\"id\":\"" GEN_INSTANCE_ID "\"}", n++ ? "," : "", i);
+        fprintf(w, "]}");
+    }
+    fprintf(w, "\n]}],\n\"instance-pools\":[]}\n");
+    return ferror(w) ? -1 : 0;
 }

@@ -822,6 +822,7 @@ exo_emu_reset_calls(struct exo_emu *e)
 {
     pthread_mutex_lock(&e->lock);
     json_object_clear(e->calls);
+    json_object_clear(e->call_times);
     e->n_calls = 0;
     pthread_mutex_unlock(&e->lock);
 }
@@ -830,8 +831,15 @@ static void
 emu_count(struct exo_emu *e, const char *op)
 {
     json_int_t n = json_integer_value(json_object_get(e->calls, op));
+    json_t *t = json_object_get(e->call_times, op);
+    json_int_t now = (json_int_t)emu_now_ms();
 
     json_object_set_new(e->calls, op, json_integer(n + 1));
+    if (t == NULL)
+        json_object_set_new(e->call_times, op,
+                            json_pack("{s:I,s:I}", "first_ms", now, "last_ms", now));
+    else
+        json_object_set_new(t, "last_ms", json_integer(now));
     e->n_calls++;
 }
 
@@ -1148,9 +1156,9 @@ emu_admin(struct exo_emu *e, const char *method, const char *url, const char *bo
 
     if (strcmp(url, "/_emu/calls") == 0 && strcmp(method, "GET") == 0) {
         pthread_mutex_lock(&e->lock);
-        reply_json(
-            r, 200,
-            json_pack("{s:I,s:O}", "total", (json_int_t)e->n_calls, "operations", e->calls));
+        reply_json(r, 200,
+                   json_pack("{s:I,s:O,s:O}", "total", (json_int_t)e->n_calls, "operations",
+                             e->calls, "times", e->call_times));
         pthread_mutex_unlock(&e->lock);
     } else if (strcmp(url, "/_emu/calls/reset") == 0 && strcmp(method, "POST") == 0) {
         exo_emu_reset_calls(e);
@@ -1360,6 +1368,7 @@ exo_emu_start(const struct exo_emu_opts *o, struct exo_emu **out, char *err, siz
     e->clusters = json_object();
     e->opjson = json_object();
     e->calls = json_object();
+    e->call_times = json_object();
     e->op_delay_ms = o->op_delay_ms;
     e->boot_delay_ms = o->boot_delay_ms;
     e->node_ready_delay_ms = o->node_ready_delay_ms;
@@ -1429,6 +1438,7 @@ exo_emu_stop(struct exo_emu *e)
     json_decref(e->clusters);
     json_decref(e->opjson);
     json_decref(e->calls);
+    json_decref(e->call_times);
     pthread_mutex_destroy(&e->lock);
     free(e);
 }

@@ -78,6 +78,9 @@ struct exo_emu {
     json_t *clusters;
     json_t *opjson;
     json_t *calls;
+    /* op -> {"first_ms", "last_ms"}: wall-clock ms of its first and last call since the
+     * reset, so that a benchmark can time a decision against the kube side's write log */
+    json_t *call_times;
     uint64_t n_calls;
     struct emu_op *ops;
     size_t n_ops, cap_ops;

@@ -1735,8 +1735,9 @@ do_admin(struct MHD_Connection *c, const char *url, const char *body, size_t len
 
 /* ---- write log ------------------------------------------------------------------------ */
 
-/* Every write (method other than GET/HEAD), with the client's User-Agent, so that tests
- * can prove who changed the cluster, and that a dry run changed nothing. Reset with
+/* Every write (method other than GET/HEAD), with the client's User-Agent and the wall-clock
+ * time it arrived (ms), so that tests can prove who changed the cluster, that a dry run
+ * changed nothing, and time a reaction against the Exoscale emulator's call times. Reset with
  * POST /admin/writes/reset; past WRITE_LOG_MAX the log says so rather than undercount. */
 #define WRITE_LOG_MAX 8192
 
@@ -1744,6 +1745,7 @@ struct write_rec {
     char method[8];
     char path[200];
     char agent[64];
+    long long at_ms;
 };
 
 static struct write_rec write_log[WRITE_LOG_MAX];
@@ -1755,15 +1757,18 @@ write_note(struct MHD_Connection *c, const char *method, const char *url)
 {
     const char *agent = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent");
     struct write_rec *w;
+    struct timespec ts;
 
     if (!strcmp(method, "GET") || !strcmp(method, "HEAD"))
         return;
+    clock_gettime(CLOCK_REALTIME, &ts);
     pthread_mutex_lock(&write_mu);
     if (n_writes < WRITE_LOG_MAX) {
         w = &write_log[n_writes];
         snprintf(w->method, sizeof(w->method), "%s", method);
         snprintf(w->path, sizeof(w->path), "%s", url);
         snprintf(w->agent, sizeof(w->agent), "%s", agent ? agent : "");
+        w->at_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     }
     n_writes++;
     pthread_mutex_unlock(&write_mu);
@@ -1787,9 +1792,10 @@ write_admin(struct MHD_Connection *c, const char *method, const char *url)
     arr = json_array();
     pthread_mutex_lock(&write_mu);
     for (i = 0; i < n_writes && i < WRITE_LOG_MAX; i++)
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "method", write_log[i].method,
-                                             "path", write_log[i].path, "agent",
-                                             write_log[i].agent));
+        json_array_append_new(arr,
+                              json_pack("{s:s, s:s, s:s, s:I}", "method", write_log[i].method,
+                                        "path", write_log[i].path, "agent", write_log[i].agent,
+                                        "at_ms", (json_int_t)write_log[i].at_ms));
     out = json_pack("{s:I, s:b, s:o}", "total", (json_int_t)n_writes, "truncated",
                     n_writes > WRITE_LOG_MAX, "writes", arr);
     pthread_mutex_unlock(&write_mu);

@@ -576,10 +576,25 @@ START_TEST(test_dry_run_writes_nothing)
 }
 END_TEST
 
+/* Lists the emulator served for the latest state (what a full re-list of nodes is). */
+static long long
+lists_latest(void)
+{
+    json_t *st = NULL;
+    long long n;
+
+    admin("stats", NULL, &st);
+    n = (long long)json_integer_value(json_object_get(json_object_get(st, "lists"), "latest"));
+    json_decref(st);
+    return n;
+}
+
 START_TEST(test_stale_taint_cleanup)
 {
     const char *ours = node_name("stale"), *admin_cordon = node_name("admincordon");
-    const char *owned = node_name("owned");
+    const char *owned = node_name("owned"), *unlisted = node_name("unlisted");
+    const char *clean = node_name("clean"), *missing = node_name("missing");
+    const char *tainted[5];
     const struct kube_clock *clk;
     struct drain_options o;
     struct fake f = {0};
@@ -587,10 +602,13 @@ START_TEST(test_stale_taint_cleanup)
     struct kube_resp resp;
     char err[512] = "", path[256];
     size_t n = 0;
+    long long lists0;
 
     make_node(ours);
     make_node(admin_cordon);
     make_node(owned);
+    make_node(unlisted);
+    make_node(clean);
     drain_options_default(&o);
     /* a drain that was killed after its taint and cordon */
     d = new_drainer(&o, &f);
@@ -607,17 +625,38 @@ START_TEST(test_stale_taint_cleanup)
                                      "NoSchedule", &resp),
                      0);
     kube_resp_clear(&resp);
+    /* tainted, but not in the caller's view: the cleanup must not go looking for it */
+    ck_assert_int_eq(kube_node_taint(kc, unlisted, DRAIN_TAINT_TO_BE_DELETED, "1700000000",
+                                     "NoSchedule", &resp),
+                     0);
+    kube_resp_clear(&resp);
     /* a drain in progress keeps its taint */
     d = new_drainer(&o, &f);
     start(d, owned, 1, NULL, 0, 0);
     drain_step(d, 0);
-    ck_assert_int_eq(drain_cleanup_stale_taints(d, &n, err, sizeof(err)), 0);
-    ck_assert_uint_ge(n, 2);
+    /* The view as the informers saw it: a node untainted since and one deleted since are
+     * in it too, and count as nothing to clean. */
+    tainted[0] = ours;
+    tainted[1] = admin_cordon;
+    tainted[2] = owned;
+    tainted[3] = clean;
+    tainted[4] = missing;
+    lists0 = lists_latest();
+    ck_assert_int_eq(drain_cleanup_stale_taints(d, tainted, 5, &n, err, sizeof(err)), 0);
+    ck_assert_msg(lists_latest() == lists0, "the cleanup listed the nodes (%lld lists)",
+                  lists_latest() - lists0);
+    ck_assert_uint_eq(n, 2);
     ck_assert_int_eq(taint_count(ours, DRAIN_TAINT_TO_BE_DELETED), 0);
     ck_assert_int_eq(cordoned(ours), 0);
     ck_assert_int_eq(taint_count(admin_cordon, DRAIN_TAINT_TO_BE_DELETED), 0);
     ck_assert_int_eq(cordoned(admin_cordon), 1);
     ck_assert_int_eq(taint_count(owned, DRAIN_TAINT_TO_BE_DELETED), 1);
+    ck_assert_int_eq(taint_count(unlisted, DRAIN_TAINT_TO_BE_DELETED), 1);
+    ck_assert_int_eq(taint_count(clean, "keep-me"), 1);
+    /* more names than any cluster has nodes is refused, naming the bound */
+    ck_assert_int_eq(drain_cleanup_stale_taints(d, tainted, 50001, &n, err, sizeof(err)),
+                     NSC_ERR_INVALID);
+    ck_assert_msg(strstr(err, "50001") != NULL, "%s", err);
     /* and abort (SIGTERM) rolls that one back too */
     clk = kube_client_clock(kc);
     ck_assert_uint_eq(drain_abort_all(d, clk->now_ms(clk->ctx) + 5000, "SIGTERM"), 0);
