@@ -21,3 +21,10 @@ tests_unit_test_gstate_LDADD = $(NSC_TEST_LIBS)
 TESTS += tests/unit/test_gstate
 engine_libnscengine_la_SOURCES += engine/loop/drain.h engine/loop/drain.c
 engine_libnscengine_la_SOURCES += engine/loop/daemon.h engine/loop/daemon.c
+
+engine_libnscengine_la_SOURCES += engine/loop/events.h engine/loop/events.c
+check_PROGRAMS += tests/unit/test_events
+tests_unit_test_events_SOURCES = tests/unit/test_events.c
+tests_unit_test_events_CFLAGS = $(NSC_TEST_CFLAGS)
+tests_unit_test_events_LDADD = $(NSC_TEST_LIBS)
+TESTS += tests/unit/test_events
