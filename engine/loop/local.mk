@@ -28,3 +28,11 @@ tests_unit_test_events_SOURCES = tests/unit/test_events.c
 tests_unit_test_events_CFLAGS = $(NSC_TEST_CFLAGS)
 tests_unit_test_events_LDADD = $(NSC_TEST_LIBS)
 TESTS += tests/unit/test_events
+
+engine_libnscengine_la_SOURCES += engine/loop/status.h engine/loop/status.c
+check_PROGRAMS += tests/unit/test_status
+tests_unit_test_status_SOURCES = tests/unit/test_status.c
+tests_unit_test_status_CFLAGS = $(NSC_TEST_CFLAGS)
+tests_unit_test_status_LDADD = $(NSC_TEST_LIBS)
+TESTS += tests/unit/test_status
+dist_noinst_DATA += tests/data/status/status.yaml tests/data/status/status.key
