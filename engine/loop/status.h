@@ -17,7 +17,7 @@
 enum status_scale_up {
     STATUS_SU_NO_ACTIVITY = 0, /* nothing pending, nothing growing */
     STATUS_SU_NEEDED,          /* pods wait and a group is to grow */
-    STATUS_SU_NOT_NEEDED,      /* pods wait but no group can help */
+    STATUS_SU_NOT_NEEDED,      /* no group needs to grow */
     STATUS_SU_IN_PROGRESS,     /* a scale-up waits for its nodes */
     STATUS_SU_BACKOFF          /* (groups only) backed off after a failure */
 };

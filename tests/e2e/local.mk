@@ -34,3 +34,7 @@ EXTRA_DIST += tests/e2e/daemon-restart.sh
 # is untainted. Both backends; SIGTERM at the end.
 TESTS += tests/e2e/daemon-scale-down.sh
 EXTRA_DIST += tests/e2e/daemon-scale-down.sh
+
+# Events and the status ConfigMap the daemon writes for a scale-up and a pod nothing helps.
+TESTS += tests/e2e/daemon-status.sh
+EXTRA_DIST += tests/e2e/daemon-status.sh
