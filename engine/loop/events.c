@@ -16,8 +16,8 @@
 /* Both tables are bounded: a cluster with a hundred thousand pending pods must not grow
  * them. A slot is found within EVENTS_PROBE steps; when none is free the oldest of them
  * goes, which at worst lets one duplicate through. */
-#define EVENTS_SEEN_SLOTS 4096
-#define EVENTS_OBJ_SLOTS 2048
+#define EVENTS_SEEN_SLOTS 16384
+#define EVENTS_OBJ_SLOTS 8192
 #define EVENTS_PROBE 8
 
 struct events_seen {
