@@ -36,3 +36,7 @@ tests_unit_test_status_CFLAGS = $(NSC_TEST_CFLAGS)
 tests_unit_test_status_LDADD = $(NSC_TEST_LIBS)
 TESTS += tests/unit/test_status
 dist_noinst_DATA += tests/data/status/status.yaml tests/data/status/status.key
+
+# deploy/kubernetes/rbac.yaml against the real API server's RBAC.
+TESTS += tests/kube/rbac-real.sh
+EXTRA_DIST += tests/kube/rbac-real.sh
