@@ -220,6 +220,27 @@ daemon_gstate(struct daemon *d, char *err, size_t err_len)
     return rc;
 }
 
+/* A DNS subdomain (RFC 1123), as the API server requires of a ConfigMap's name: checked
+ * at the start, so that a typo fails there rather than in every loop's write. */
+static bool
+daemon_dns_name(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+
+    if (n == 0 || n > 253)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+
+        if (!alnum && c != '-' && c != '.')
+            return false;
+        if (!alnum && (i == 0 || i == n - 1))
+            return false;
+    }
+    return true;
+}
+
 /* The Event emitter (through this client) and the status tracker. */
 static int
 daemon_events(struct daemon *d, char *err, size_t err_len)
@@ -327,6 +348,13 @@ daemon_setup(struct daemon *d, char *err, size_t err_len)
                  "--cluster-snapshot=%s replays a recorded cluster once: add --once, or drop "
                  "it to watch the cluster",
                  cfg->cluster_snapshot);
+        return NSC_ERR_INVALID;
+    }
+    if (cfg->write_status_configmap && !daemon_dns_name(cfg->status_config_map_name)) {
+        snprintf(err, err_len,
+                 "--status-config-map-name=\"%.253s\": not a ConfigMap name (at most 253 "
+                 "lower-case letters, digits, '-' and '.', starting and ending alphanumeric)",
+                 cfg->status_config_map_name);
         return NSC_ERR_INVALID;
     }
     rc = loop_backend_open(cfg, &d->plugin, &d->backend, err, err_len);

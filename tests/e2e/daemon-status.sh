@@ -3,7 +3,8 @@
 # for a pending pod and says so with Events (TriggeredScaleUp on the pod, ScaledUpGroup on
 # the status ConfigMap, NotTriggerScaleUp with the reason per group on a pod too big for
 # any group) and the status ConfigMap cluster-autoscaler-status, which shows the new target
-# and is not rewritten while nothing changes. Every wait polls with a deadline.
+# and is not rewritten while nothing changes; a bad --status-config-map-name stops the
+# start. Every wait polls with a deadline.
 set -eu
 : "${top_builddir:=.}"
 : "${top_srcdir:=.}"
@@ -27,6 +28,21 @@ pods_settled() {
         cl_json "len(d['items']) == $2 and all(p['spec'].get('nodeName') or any(c.get('reason') == 'Unschedulable' for c in p.get('status', {}).get('conditions', [])) for p in d['items'])" |
         grep -qx True
 }
+
+# A status ConfigMap name the API server would refuse stops the start, naming the flag,
+# before any cluster or cloud is contacted.
+rc=0
+"$top_builddir/nodescaler" --backend=static \
+    --backend-opt="groups=$top_srcdir/tests/data/replay/groups.json" \
+    --status-config-map-name=Bad_Name >/dev/null 2>"${TMPDIR:-/tmp}/nsc-status-$$.err" || rc=$?
+err=$(cat "${TMPDIR:-/tmp}/nsc-status-$$.err")
+rm -f "${TMPDIR:-/tmp}/nsc-status-$$.err"
+[ "$rc" -eq 1 ] || { echo "FAIL: a bad --status-config-map-name exited $rc, want 1: $err"; exit 1; }
+case $err in
+*'--status-config-map-name="Bad_Name": not a ConfigMap name'*) ;;
+*) echo "FAIL: a bad --status-config-map-name says: $err"; exit 1 ;;
+esac
+echo "ok: --status-config-map-name=Bad_Name refused"
 
 cluster_start status sks
 
