@@ -259,6 +259,35 @@ is_c1_utf8(const unsigned char *s)
     return s[0] == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f;
 }
 
+/* Length of the valid UTF-8 character at s (NUL-terminated), 0 when invalid: overlong
+ * forms, surrogates and code points past U+10FFFF included. */
+static size_t
+utf8_char_len(const unsigned char *s)
+{
+    size_t len;
+    unsigned cp;
+
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        len = 2, cp = s[0] & 0x1fu;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        len = 3, cp = s[0] & 0x0fu;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        len = 4, cp = s[0] & 0x07u;
+    else
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80) /* also stops at the NUL */
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3fu);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return len;
+}
+
+/* A JSON string body for any bytes: a log reader must parse every line, so a byte that is
+ * not part of a valid UTF-8 character becomes U+FFFD instead of breaking the line. */
 static void
 json_escape_to(struct log_out *o, const char *s)
 {
@@ -275,10 +304,20 @@ json_escape_to(struct log_out *o, const char *s)
             out_put(o, "\\t", 2);
         else if (c < 0x20 || c == 0x7f)
             out_printf(o, "\\u%04x", c);
+        else if (c < 0x80)
+            out_put(o, (const char *)p, 1);
         else if (is_c1_utf8(p))
             out_printf(o, "\\u%04x", *++p);
-        else
-            out_put(o, (const char *)p, 1);
+        else {
+            size_t l = utf8_char_len(p);
+
+            if (l == 0) {
+                out_put(o, "\\ufffd", 6);
+            } else {
+                out_put(o, (const char *)p, l);
+                p += l - 1;
+            }
+        }
     }
 }
 
@@ -331,13 +370,21 @@ log_vmsg(enum nsc_log_level level, const char *component, const char *fmt, va_li
     pthread_mutex_lock(&log_lock);
     o->len = 0;
     if (log_format_current == LOG_FORMAT_JSON) {
-        gmtime_r(&tv.tv_sec, &tm);
-        out_printf(o, "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ\",\"level\":\"%s\",",
-                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                   tm.tm_sec, (long)tv.tv_usec, json_level[lvl]);
+        /* component-base's JSON format (--logging-format=json): "ts" in seconds since the
+         * epoch, "v" the verbosity (debug is klog's -v=4), "err" on errors: the cause,
+         * after the first ": " of the message. "level" is kept for readers of older lines. */
+        const char *cause = lvl == NSC_LOG_ERROR ? strstr(line, ": ") : NULL;
+
+        out_printf(o, "{\"ts\":%lld.%06ld,\"v\":%d,\"level\":\"%s\",", (long long)tv.tv_sec,
+                   (long)tv.tv_usec, lvl == NSC_LOG_DEBUG ? 4 : 0, json_level[lvl]);
         if (component) {
-            out_put(o, "\"component\":\"", 13);
+            out_put(o, "\"logger\":\"", 10);
             json_escape_to(o, component);
+            out_put(o, "\",", 2);
+        }
+        if (lvl == NSC_LOG_ERROR) {
+            out_put(o, "\"err\":\"", 7);
+            json_escape_to(o, cause ? cause + 2 : line);
             out_put(o, "\",", 2);
         }
         out_put(o, "\"msg\":\"", 7);

@@ -265,10 +265,10 @@ static const struct config_flag config_flags[] = {
      CS_STORED, "schedulers whose pods are considered"},
 
     /* status, serving, Kubernetes client, leader election */
-    {"write-status-configmap", CT_BOOL, F(write_status_configmap), 0, "true", NOLIM, CS_STORED,
+    {"write-status-configmap", CT_BOOL, F(write_status_configmap), 0, "true", NOLIM, CS_ACTIVE,
      "write the status ConfigMap"},
     {"status-config-map-name", CT_STRING, F(status_config_map_name), 0,
-     "cluster-autoscaler-status", NOLIM, CS_STORED, "name of the status ConfigMap"},
+     "cluster-autoscaler-status", NOLIM, CS_ACTIVE, "name of the status ConfigMap"},
     {"namespace", CT_STRING, F(namespace_name), 0, "kube-system", NOLIM, CS_ACTIVE,
      "namespace of the status ConfigMap, the lease and the priority expander's ConfigMap"},
     {"address", CT_STRING, F(address), 0, ":8085", NOLIM, CS_ACTIVE,
@@ -287,7 +287,7 @@ static const struct config_flag config_flags[] = {
     {"emit-per-nodegroup-metrics", CT_BOOL, F(emit_per_nodegroup_metrics), 0, "false", NOLIM,
      CS_STORED, "export metrics per node group"},
     {"record-duplicated-events", CT_BOOL, F(record_duplicated_events), 0, "false", NOLIM,
-     CS_STORED, "do not deduplicate events"},
+     CS_ACTIVE, "do not deduplicate events"},
     {"debugging-snapshot-enabled", CT_BOOL, F(debugging_snapshot_enabled), 0, "false", NOLIM,
      CS_STORED, "serve debugging snapshots"},
     {"profiling", CT_BOOL, F(profiling), 0, "false", NOLIM, CS_STORED, "serve profiling data"},

@@ -12,9 +12,11 @@
 #include "log.h"
 #include "loop/decision.h"
 #include "loop/drain.h"
+#include "loop/events.h"
 #include "loop/gstate.h"
 #include "loop/options.h"
 #include "loop/pass.h"
+#include "loop/status.h"
 #include "model/intern.h"
 #include "serve/serve.h"
 
@@ -63,6 +65,10 @@ struct daemon {
     struct kube_lease *lease; /* NULL: no election (--leader-elect=false or --dry-run) */
     struct drainer *drainer;
     struct gstate *gs;
+    struct events *events;
+    struct status *status; /* NULL: --write-status-configmap=false */
+    struct status_kube status_kube;
+    char host[256];
     char *priority_config;
     struct scaleup_options suo;
     struct scaledown_options sdo;
@@ -171,14 +177,21 @@ daemon_drain_done(void *ud, const struct drain_outcome *oc)
     struct daemon *d = ud;
     int64_t now_s = kube_wall_ms() / 1000;
 
+    struct events_ref node = {"Node", NULL, oc->node_name};
+
     serve_count_scale_down(d->srv, oc->node_name, oc->ok, oc->dry_run);
     if (oc->ok) {
         d->last_delete_s = now_s;
         log_info("%snode %s removed from group %s", oc->dry_run ? "dry run: " : "",
                  oc->node_name, oc->group_id);
+        events_emit(d->events, kube_wall_ms(), &node, "Normal", "ScaleDown",
+                    "node removed by nodescaler from group %s", oc->group_id);
     } else {
         d->last_failure_s = now_s;
         log_warning("removal of node %s failed: %s%s", oc->node_name, oc->reason,
+                    oc->left_tainted ? " (its taint could not be removed)" : "");
+        events_emit(d->events, kube_wall_ms(), &node, "Warning", "ScaleDownFailed",
+                    "failed to remove the node: %s%s", oc->reason,
                     oc->left_tainted ? " (its taint could not be removed)" : "");
     }
 }
@@ -244,6 +257,51 @@ daemon_gstate(struct daemon *d, char *err, size_t err_len)
     rc = gstate_create(&o, &d->gs, err, err_len);
     free(keys);
     return rc;
+}
+
+/* A DNS subdomain (RFC 1123), as the API server requires of a ConfigMap's name: checked
+ * at the start, so that a typo fails there rather than in every loop's write. */
+static bool
+daemon_dns_name(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+
+    if (n == 0 || n > 253)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+
+        if (!alnum && c != '-' && c != '.')
+            return false;
+        if (!alnum && (i == 0 || i == n - 1))
+            return false;
+    }
+    return true;
+}
+
+/* The Event emitter (through this client) and the status tracker. */
+static int
+daemon_events(struct daemon *d, char *err, size_t err_len)
+{
+    const struct nsc_config *cfg = d->cfg;
+    struct events_options o;
+
+    if (gethostname(d->host, sizeof(d->host) - 1) < 0 || d->host[0] == '\0')
+        snprintf(d->host, sizeof(d->host), "nodescaler");
+    events_options_default(&o);
+    o.dry_run = cfg->dry_run;
+    o.record_duplicates = cfg->record_duplicated_events;
+    o.instance = d->host;
+    if (events_new(&o, events_post_kube, d->kube, &d->events) < 0 ||
+        (cfg->write_status_configmap && status_new(&d->status) < 0)) {
+        snprintf(err, err_len, "out of memory");
+        return NSC_ERR_NOMEM;
+    }
+    d->status_kube.c = d->kube;
+    d->status_kube.namespace = cfg->namespace_name;
+    d->status_kube.name = cfg->status_config_map_name;
+    return 0;
 }
 
 /* "<hostname>_<random>", as client-go's leader election names candidates. */
@@ -345,6 +403,13 @@ daemon_setup(struct daemon *d, char *err, size_t err_len)
                  cfg->cluster_snapshot);
         return NSC_ERR_INVALID;
     }
+    if (cfg->write_status_configmap && !daemon_dns_name(cfg->status_config_map_name)) {
+        snprintf(err, err_len,
+                 "--status-config-map-name=\"%.253s\": not a ConfigMap name (at most 253 "
+                 "lower-case letters, digits, '-' and '.', starting and ending alphanumeric)",
+                 cfg->status_config_map_name);
+        return NSC_ERR_INVALID;
+    }
     rc = loop_backend_open(cfg, &d->plugin, &d->backend, err, err_len);
     if (rc < 0)
         return rc;
@@ -367,6 +432,9 @@ daemon_setup(struct daemon *d, char *err, size_t err_len)
     if (rc < 0)
         return rc;
     rc = daemon_gstate(d, err, err_len);
+    if (rc < 0)
+        return rc;
+    rc = daemon_events(d, err, err_len);
     if (rc < 0)
         return rc;
     rc = daemon_drainer(d, err, err_len);
@@ -540,6 +608,11 @@ daemon_scale_up(struct daemon *d, const struct group_set *groups, int64_t now_ms
                   e->why ? e->why : "");
     }
     rc = decision_apply(dec, d->cfg->dry_run, daemon_resize, d, err, err_len);
+    {
+        struct events_cluster_ref cl = {d->cfg->namespace_name, d->cfg->status_config_map_name};
+
+        events_from_decision(d->events, kube_wall_ms(), dec, groups, &cl);
+    }
     for (size_t i = 0; i < dec->n_scale_up; i++) {
         const struct decision_scale_up *e = &dec->scale_up[i];
 
@@ -661,8 +734,15 @@ daemon_start_drain(struct daemon *d, const struct scaledown_node *e, int64_t now
     req.n_pods = n_pods;
     rc = drain_start(d->drainer, &req, now_ms, err, err_len);
     free(pods);
-    if (rc == 0)
+    if (rc == 0) {
+        struct events_ref node = {"Node", NULL, e->name};
+
         serve_note_removal(d->srv, e->name, e->empty);
+        events_emit(
+            d->events, kube_wall_ms(), &node, "Normal", "ScaleDown",
+            "marked the node as to be deleted: scale-down of group %s, %zu pods to move",
+            e->group_id, n_pods);
+    }
     return rc;
 }
 
@@ -670,7 +750,8 @@ daemon_start_drain(struct daemon *d, const struct scaledown_node *e, int64_t now
  * plan goes into dec, *n_unneeded counts the nodes found unneeded (removable or not yet). */
 static int
 daemon_scale_down(struct daemon *d, const struct group_set *groups, int64_t wall_ms,
-                  struct decision *dec, uint64_t *n_unneeded, char *err, size_t err_len)
+                  struct decision *dec, uint64_t *n_unneeded, uint32_t *candidates, char *err,
+                  size_t err_len)
 {
     double t0 = daemon_seconds();
     struct scaledown_group_state *gst = NULL;
@@ -719,6 +800,12 @@ daemon_scale_down(struct daemon *d, const struct group_set *groups, int64_t wall
         goto out;
     }
     daemon_mark_unneeded(d, &j);
+    for (size_t i = 0; i < j.n_nodes; i++)
+        for (size_t g = 0; j.nodes[i].state != SD_NODE_UNREMOVABLE && j.nodes[i].group_id &&
+                           g < groups->n_groups;
+             g++)
+            if (strcmp(groups->groups[g].id, j.nodes[i].group_id) == 0)
+                candidates[g]++;
     if (j.cooldown != NULL) {
         if (j.n_removable || j.n_unneeded)
             log_info("scale-down in cooldown: %s", j.cooldown);
@@ -794,6 +881,102 @@ daemon_gauges(struct daemon *d, const struct group_set *groups, int64_t wall_ms,
     serve_set_gauges(d->srv, &g);
 }
 
+/* Whether a group's unready nodes stay within --ok-total-unready-count or
+ * --max-total-unready-percentage, the Go autoscaler's rule for a healthy group. */
+static bool
+daemon_group_healthy(const struct nsc_config *cfg, const struct gstate_group_view *v)
+{
+    size_t bad = v->n_unready + v->n_long_unregistered;
+    size_t all = v->n_registered + v->n_long_unregistered;
+
+    return (int64_t)bad <= cfg->ok_total_unready_count ||
+           (double)bad <= cfg->max_total_unready_percentage / 100.0 * (double)all;
+}
+
+/* The status ConfigMap at the end of a loop (leader only, not in a dry run): what the
+ * group state knows, and the decision. A failure is logged, and tried again next loop. */
+static void
+daemon_write_status(struct daemon *d, const struct group_set *groups,
+                    const struct decision *dec, const uint32_t *candidates, bool failed)
+{
+    const struct nsc_config *cfg = d->cfg;
+    struct status_io io = {cfg->namespace_name, cfg->status_config_map_name, status_kube_get,
+                           status_kube_send, &d->status_kube};
+    struct status_group *sg = NULL;
+    struct gstate_group_view *views = NULL;
+    struct status_input in;
+    struct gstate_totals t;
+    int64_t now_ms = kube_wall_ms();
+    bool written = false, in_progress = false;
+    char err[1024];
+
+    if (d->status == NULL)
+        return;
+    if (cfg->dry_run) {
+        log_debug("dry run: status ConfigMap %s/%s not written", cfg->namespace_name,
+                  cfg->status_config_map_name);
+        return;
+    }
+    memset(&in, 0, sizeof(in));
+    sg = calloc(groups->n_groups ? groups->n_groups : 1, sizeof(*sg));
+    views = calloc(groups->n_groups ? groups->n_groups : 1, sizeof(*views));
+    if (sg == NULL || views == NULL)
+        goto out;
+    gstate_totals(d->gs, &t);
+    in.healthy = gstate_cluster_healthy(d->gs, NULL, 0);
+    in.message = failed ? "the last loop failed: see the logs" : NULL;
+    in.nodes.total = (uint32_t)t.n_nodes;
+    in.nodes.ready = (uint32_t)t.n_ready;
+    in.nodes.not_started = (uint32_t)t.n_not_started;
+    in.nodes.being_deleted = (uint32_t)t.n_deleting;
+    in.nodes.unready = (uint32_t)t.n_unready;
+    in.nodes.long_unregistered = (uint32_t)t.n_long_unregistered;
+    for (size_t i = 0; i < groups->n_groups; i++) {
+        long gi = gstate_find(d->gs, groups->groups[i].id);
+        struct gstate_group_view *v = &views[in.n_groups];
+        struct status_group *g = &sg[in.n_groups];
+
+        if (gi < 0 || gstate_group_view(d->gs, (size_t)gi, now_ms, v) < 0)
+            continue;
+        in.n_groups++;
+        g->name = groups->groups[i].id;
+        g->healthy = daemon_group_healthy(cfg, v);
+        g->nodes.total = (uint32_t)v->n_registered;
+        g->nodes.ready = (uint32_t)v->n_ready;
+        g->nodes.not_started = (uint32_t)v->n_not_started;
+        g->nodes.being_deleted = (uint32_t)v->n_deleting;
+        g->nodes.unready = (uint32_t)v->n_unready;
+        g->nodes.long_unregistered = (uint32_t)v->n_long_unregistered;
+        g->nodes.unregistered = (uint32_t)v->n_unregistered;
+        g->target = v->target_size;
+        g->min_size = v->min_size;
+        g->max_size = v->max_size;
+        if (v->backed_off) {
+            g->scale_up = STATUS_SU_BACKOFF;
+            g->backoff_code = v->backoff_reason;
+            g->backoff_message = v->backoff_message;
+        } else if (v->scale_up_in_progress) {
+            g->scale_up = STATUS_SU_IN_PROGRESS;
+            in_progress = true;
+        }
+        g->scale_down_candidates = candidates ? candidates[i] : 0;
+        in.nodes.unregistered += g->nodes.unregistered;
+        in.scale_down_candidates += g->scale_down_candidates;
+    }
+    in.groups = sg;
+    in.scale_up = in_progress       ? STATUS_SU_IN_PROGRESS
+                  : dec->n_scale_up ? STATUS_SU_NEEDED
+                                    : STATUS_SU_NOT_NEEDED;
+    if (status_update(d->status, &io, &in, now_ms, &written, err, sizeof(err)) < 0)
+        log_warning("%s", err);
+    else if (written)
+        log_debug("status ConfigMap %s/%s written", cfg->namespace_name,
+                  cfg->status_config_map_name);
+out:
+    free(sg);
+    free(views);
+}
+
 /*
  * One loop: refresh the groups, update their state, remove instances of failed scale-ups,
  * then grow groups for pending pods or, when nothing grew, plan scale-down. *n_grown
@@ -807,6 +990,7 @@ daemon_loop(struct daemon *d, size_t *n_grown, json_t **dec_json, char *err, siz
     struct decision dec;
     struct gstate_node *nodes = NULL;
     const char **keys = NULL;
+    uint32_t *candidates = NULL;
     size_t n_nodes = 0;
     int64_t wall_ms = kube_wall_ms();
     uint64_t n_unneeded = 0;
@@ -823,6 +1007,7 @@ daemon_loop(struct daemon *d, size_t *n_grown, json_t **dec_json, char *err, siz
     d->err_type = SERVE_ERR_INTERNAL;
     t0 = daemon_seconds();
     serve_count_call(d->srv, SERVE_CALL_REFRESH);
+    events_loop_begin(d->events);
     rc = backend_refresh(d->backend, err, err_len);
     if (rc == 0) {
         serve_count_call(d->srv, SERVE_CALL_NODE_GROUPS);
@@ -883,7 +1068,14 @@ daemon_loop(struct daemon *d, size_t *n_grown, json_t **dec_json, char *err, siz
             log_info("%s", note);
             serve_loop_note(d->srv, note);
         } else {
-            rc = daemon_scale_down(d, &groups, wall_ms, &dec, &n_unneeded, err, err_len);
+            candidates = calloc(groups.n_groups ? groups.n_groups : 1, sizeof(*candidates));
+            if (candidates == NULL) {
+                snprintf(err, err_len, "out of memory");
+                rc = NSC_ERR_NOMEM;
+                goto out;
+            }
+            rc = daemon_scale_down(d, &groups, wall_ms, &dec, &n_unneeded, candidates, err,
+                                   err_len);
         }
     }
 gauges:
@@ -891,6 +1083,8 @@ gauges:
 out:
     if (planned)
         *dec_json = decision_json(&dec);
+    daemon_write_status(d, &groups, &dec, candidates, rc < 0);
+    free(candidates);
     decision_free(&dec);
     free(nodes);
     free(keys);
@@ -945,6 +1139,8 @@ daemon_lease(struct daemon *d, int64_t now)
         leading = kube_lease_is_leader(d->lease) != 0;
     }
     serve_set_leading(d->srv, leading);
+    /* Before a rollback below: a replica that lost the lease says nothing more. */
+    events_set_leader(d->events, leading);
     if (leading && !d->leading) {
         char err[1024];
         size_t n = 0;
@@ -1073,6 +1269,8 @@ static void
 daemon_free(struct daemon *d)
 {
     drain_free(d->drainer);
+    events_free(d->events);
+    status_free(d->status);
     kube_lease_free(d->lease);
     kube_sync_free(d->sync);
     model_free(d->m);

@@ -21,3 +21,22 @@ tests_unit_test_gstate_LDADD = $(NSC_TEST_LIBS)
 TESTS += tests/unit/test_gstate
 engine_libnscengine_la_SOURCES += engine/loop/drain.h engine/loop/drain.c
 engine_libnscengine_la_SOURCES += engine/loop/daemon.h engine/loop/daemon.c
+
+engine_libnscengine_la_SOURCES += engine/loop/events.h engine/loop/events.c
+check_PROGRAMS += tests/unit/test_events
+tests_unit_test_events_SOURCES = tests/unit/test_events.c
+tests_unit_test_events_CFLAGS = $(NSC_TEST_CFLAGS)
+tests_unit_test_events_LDADD = $(NSC_TEST_LIBS)
+TESTS += tests/unit/test_events
+
+engine_libnscengine_la_SOURCES += engine/loop/status.h engine/loop/status.c
+check_PROGRAMS += tests/unit/test_status
+tests_unit_test_status_SOURCES = tests/unit/test_status.c
+tests_unit_test_status_CFLAGS = $(NSC_TEST_CFLAGS)
+tests_unit_test_status_LDADD = $(NSC_TEST_LIBS)
+TESTS += tests/unit/test_status
+dist_noinst_DATA += tests/data/status/status.yaml tests/data/status/status.key
+
+# deploy/kubernetes/rbac.yaml against the real API server's RBAC.
+TESTS += tests/kube/rbac-real.sh
+EXTRA_DIST += tests/kube/rbac-real.sh

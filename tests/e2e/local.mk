@@ -61,3 +61,7 @@ EXTRA_DIST += tests/e2e/daemon-provision.sh
 # dropped watches: one scale-up for the pods, no node removed, recovery.
 TESTS += tests/e2e/daemon-faults.sh
 EXTRA_DIST += tests/e2e/daemon-faults.sh
+
+# Events and the status ConfigMap the daemon writes for a scale-up and a pod nothing helps.
+TESTS += tests/e2e/daemon-status.sh
+EXTRA_DIST += tests/e2e/daemon-status.sh

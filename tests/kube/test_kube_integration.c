@@ -18,7 +18,9 @@
 #include "kube/informer.h"
 #include "kube/lease.h"
 #include "kube/sync.h"
+#include "loop/events.h"
 #include "loop/replay.h"
+#include "loop/status.h"
 #include "kube/writes.h"
 #include "log.h"
 
@@ -619,6 +621,85 @@ START_TEST(test_configmap)
 }
 END_TEST
 
+/* The control loop's Events and status ConfigMap as this API server takes them: bounded
+ * names and messages are accepted, and the status is created, then replaced. */
+START_TEST(test_loop_events_and_status)
+{
+    struct kube_client *c = it_client("NSC_IT_KUBECONFIG");
+    struct events_options eo;
+    struct events *e;
+    struct events_ref pod = {"Pod", ns, "loop-pod"};
+    struct events_ref node = {"Node", NULL, NULL};
+    char long_node[254], msg[1500], path[256];
+    struct status *st;
+    struct status_kube sk = {c, ns, "cluster-autoscaler-status"};
+    struct status_io io = {ns, "cluster-autoscaler-status", status_kube_get, status_kube_send,
+                           &sk};
+    struct status_group g = {0};
+    struct status_input in = {0};
+    bool written;
+    char err[1024] = "";
+    json_t *evs, *cm = NULL;
+    const char *text;
+
+    events_options_default(&eo);
+    ck_assert_int_eq(events_new(&eo, events_post_kube, c, &e), 0);
+    /* A node name of the longest valid length: the Event's own name must stay valid. */
+    memset(long_node, 'n', sizeof(long_node) - 1);
+    long_node[sizeof(long_node) - 1] = '\0';
+    node.name = long_node;
+    memset(msg, 'm', sizeof(msg) - 1);
+    msg[sizeof(msg) - 1] = '\0';
+    ck_assert_int_eq(events_emit(e, kube_wall_ms(), &pod, "Normal", "TriggeredScaleUp",
+                                 "pod triggered scale-up: [{g 1->2 (max: 3)}] \xff"),
+                     EVENTS_POSTED);
+    ck_assert_int_eq(
+        events_emit(e, kube_wall_ms(), &node, "Warning", "ScaleDownFailed", "%s", msg),
+        EVENTS_POSTED);
+    evs = find_events(c, ns, "loop-pod");
+    ck_assert_uint_eq(json_array_size(evs), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(evs, 0), "message")),
+                     "pod triggered scale-up: [{g 1->2 (max: 3)}] ?");
+    json_decref(evs);
+    evs = find_events(c, "default", long_node);
+    ck_assert_uint_eq(json_array_size(evs), 1);
+    ck_assert_uint_eq(
+        strlen(json_string_value(json_object_get(json_array_get(evs, 0), "message"))),
+        EVENTS_MESSAGE_MAX);
+    json_decref(evs);
+    events_free(e);
+
+    ck_assert_int_eq(status_new(&st), 0);
+    g.name = "pool-a";
+    g.healthy = true;
+    g.target = 2;
+    g.max_size = 5;
+    g.scale_up = STATUS_SU_IN_PROGRESS;
+    in.healthy = true;
+    in.scale_up = STATUS_SU_IN_PROGRESS;
+    in.groups = &g;
+    in.n_groups = 1;
+    ck_assert_msg(status_update(st, &io, &in, kube_wall_ms(), &written, err, sizeof(err)) == 0,
+                  "%s", err);
+    ck_assert(written);
+    g.scale_up = STATUS_SU_NO_ACTIVITY;
+    in.scale_up = STATUS_SU_NOT_NEEDED;
+    ck_assert_msg(status_update(st, &io, &in, kube_wall_ms(), &written, err, sizeof(err)) == 0,
+                  "%s", err);
+    ck_assert(written);
+    snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/cluster-autoscaler-status",
+             ns);
+    ck_assert_int_eq(it_req(c, "GET", path, NULL, NULL, &cm), 200);
+    text = json_string_value(json_object_get(json_object_get(cm, "data"), STATUS_KEY));
+    ck_assert_ptr_nonnull(text);
+    ck_assert_ptr_nonnull(strstr(text, "  scaleUp:\n    status: NotNeeded\n"));
+    ck_assert_ptr_nonnull(strstr(text, "- name: pool-a\n"));
+    json_decref(cm);
+    status_free(st);
+    kube_client_free(c);
+}
+END_TEST
+
 START_TEST(test_forbidden)
 {
     struct kube_client *c = it_client("NSC_IT_UNBOUND_KUBECONFIG");
@@ -905,6 +986,7 @@ main(void)
     tcase_add_test(tc, test_lease);
     tcase_add_test(tc, test_events);
     tcase_add_test(tc, test_configmap);
+    tcase_add_test(tc, test_loop_events_and_status);
     tcase_add_test(tc, test_forbidden);
     tcase_add_test(tc, test_live_equals_dump);
     if (getenv("NSC_IT_TOKENFILE_KUBECONFIG"))

@@ -7,6 +7,7 @@
 
 #include <check.h>
 #include <elf.h>
+#include <jansson.h>
 #include <fcntl.h>
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -1030,6 +1031,46 @@ START_TEST(log_json_escapes_control_bytes)
 }
 END_TEST
 
+/* --logging-format=json: one object per line, parsed by a strict JSON reader whatever the
+ * bytes logged, with ts in seconds, v, err on errors and the component as logger. */
+START_TEST(log_json_lines_parse_for_any_bytes)
+{
+    const char *out, *nl;
+    json_t *rec;
+    json_error_t jerr;
+
+    log_set_format(LOG_FORMAT_JSON);
+    log_set_level(NSC_LOG_DEBUG);
+    capture_begin();
+    log_msg(NSC_LOG_ERROR, "sks", "resize of %s failed: %s", "pool\xff\xc3",
+            "quota \xe0\x80\x80");
+    log_msg(NSC_LOG_DEBUG, NULL, "x\xed\xa0\x80y\xf4\x90\x80\x80z");
+    out = capture_end();
+    log_set_format(LOG_FORMAT_TEXT);
+    log_set_level(NSC_LOG_INFO);
+    ck_assert_uint_eq(count_char(out, '\n'), 2);
+    nl = strchr(out, '\n');
+    rec = json_loadb(out, (size_t)(nl - out), 0, &jerr);
+    ck_assert_msg(rec != NULL, "not JSON: %s: %s", jerr.text, out);
+    ck_assert(json_is_real(json_object_get(rec, "ts")));
+    ck_assert_double_gt(json_real_value(json_object_get(rec, "ts")), 1.6e9);
+    ck_assert_int_eq(json_integer_value(json_object_get(rec, "v")), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(rec, "logger")), "sks");
+    ck_assert_str_eq(json_string_value(json_object_get(rec, "msg")),
+                     "resize of pool\xef\xbf\xbd\xef\xbf\xbd failed: quota "
+                     "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+    ck_assert_str_eq(json_string_value(json_object_get(rec, "err")),
+                     "quota \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+    json_decref(rec);
+    rec = json_loads(nl + 1, JSON_DISABLE_EOF_CHECK, &jerr);
+    ck_assert_msg(rec != NULL, "not JSON: %s: %s", jerr.text, nl + 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(rec, "v")), 4);
+    ck_assert_ptr_null(json_object_get(rec, "err"));
+    ck_assert_ptr_null(json_object_get(rec, "logger"));
+    json_decref(rec);
+}
+END_TEST
+
 static Suite *
 plugin_suite(void)
 {
@@ -1088,6 +1129,7 @@ plugin_suite(void)
     tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
     tcase_add_test(tc, log_text_escapes_control_bytes);
     tcase_add_test(tc, log_json_escapes_control_bytes);
+    tcase_add_test(tc, log_json_lines_parse_for_any_bytes);
     suite_add_tcase(s, tc);
     return s;
 }
