@@ -363,11 +363,30 @@ struct model {
      * carry them: then an empty PVC table turns volume checks off. */
     bool volumes_listed;
     bool volumes_off_told; /* the warning that volume checks are off was logged */
+    /* Minor version of the cluster's Kubernetes (1.NN), 0 when unknown: the simulation
+     * then follows the newest rules. Set by the loop from the API server's /version or
+     * --kubernetes-version; read by the filters whose defaults changed (see
+     * MODEL_KUBE_MINOR_*). */
+    uint32_t kube_minor;
     uint64_t generation;
     /* Interned well-known strings. */
     uint32_t s_hostname, s_zone, s_region, s_zone_legacy, s_region_legacy, s_metadata_name,
         s_daemonset, s_zero_ip, s_unschedulable_taint;
 };
+
+/* First minor versions whose scheduler (with default feature gates) uses a spread
+ * constraint's minDomains and matchLabelKeys (both beta and on by default in 1.27), and its
+ * nodeAffinityPolicy/nodeTaintsPolicy (beta in 1.26). Before, the fields are ignored. */
+#define MODEL_KUBE_MINOR_SPREAD_MIN_DOMAINS 27
+#define MODEL_KUBE_MINOR_SPREAD_MATCH_KEYS 27
+#define MODEL_KUBE_MINOR_SPREAD_POLICIES 26
+
+/** Does the cluster's version (m->kube_minor, 0 = newest) have the rule of minor `since`? */
+static inline bool
+model_kube_at_least(const struct model *m, uint32_t since)
+{
+    return m->kube_minor == 0 || m->kube_minor >= since;
+}
 
 /** Counts from loading a List. */
 struct model_load_stats {

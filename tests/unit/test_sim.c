@@ -26,6 +26,8 @@ build_case(json_t *tc)
     struct model *m = model_new();
     size_t i;
     json_t *d;
+    /* "kube_minor": the cluster's version 1.NN, for rules that changed between versions. */
+    m->kube_minor = (uint32_t)json_integer_value(json_object_get(tc, "kube_minor"));
     json_array_foreach(json_object_get(tc, "nodes"), i, d)
     {
         json_t *n = fx_node(d);
