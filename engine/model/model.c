@@ -1351,3 +1351,25 @@ model_load_file(struct model *m, const char *path, struct model_load_stats *stat
     fclose(f);
     return rc;
 }
+
+int
+model_kube_minor_parse(const char *text, uint32_t *minor)
+{
+    if (text == NULL)
+        return NSC_ERR_INVALID;
+    const char *q = text;
+    if (*q == 'v')
+        q++;
+    if (q[0] != '1' || q[1] != '.')
+        return NSC_ERR_INVALID;
+    q += 2;
+    uint32_t v = 0;
+    size_t digits = 0;
+    for (; *q >= '0' && *q <= '9' && digits < 4; q++, digits++)
+        v = v * 10 + (uint32_t)(*q - '0');
+    /* After the minor: nothing, a patch ("."), a build suffix ("-", "+"). */
+    if (digits == 0 || digits == 4 || (*q && *q != '.' && *q != '-' && *q != '+'))
+        return NSC_ERR_INVALID;
+    *minor = v;
+    return 0;
+}

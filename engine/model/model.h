@@ -388,6 +388,13 @@ model_kube_at_least(const struct model *m, uint32_t since)
     return m->kube_minor == 0 || m->kube_minor >= since;
 }
 
+/**
+ * The minor version of a Kubernetes version text: "1.27", "v1.27.3", "v1.27.3-eks-1" (a
+ * /version gitVersion) or "1.27+" (a /version minor). Only major 1 is accepted. Returns 0
+ * with *minor set, or NSC_ERR_INVALID.
+ */
+int model_kube_minor_parse(const char *text, uint32_t *minor);
+
 /** Counts from loading a List. */
 struct model_load_stats {
     uint32_t n_nodes, n_pods, n_pdbs, n_pvs, n_pvcs, n_scs, n_namespaces;
