@@ -1162,13 +1162,17 @@ parse_csinode(struct pctx *c, json_t *obj, struct model_csinode **out)
         l->count = -1;
         json_t *cnt = json_object_get(json_object_get(d, "allocatable"), "count");
         if (cnt && !json_is_null(cnt)) {
-            /* A count that cannot be read is refused rather than taken as no limit. */
+            /* A count that cannot be read is taken as 0, not as no limit (which skipping
+             * the object would mean): no volume of the driver is placed on the node. */
             if (!json_is_integer(cnt) || json_integer_value(cnt) < 0) {
-                snprintf(field, sizeof(field), "spec.drivers[%zu].allocatable.count", i);
-                rc = pfail(c, field, "not a non-negative integer");
-                goto fail;
+                log_msg(NSC_LOG_WARNING, "model",
+                        "csinode %s: field spec.drivers[%zu].allocatable.count: not a "
+                        "non-negative integer: no volume of driver %.100s fits the node",
+                        md.name, i, name);
+                l->count = 0;
+            } else {
+                l->count = json_integer_value(cnt);
             }
-            l->count = json_integer_value(cnt);
         }
     }
     *out = p;
