@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "nsc_config.h"
+#include "model/model.h"
 
 #include "serve/serve.h"
 
@@ -71,6 +72,9 @@ static const struct config_flag config_flags[] = {
      "decide and print, never change the cloud or the cluster"},
     {"cluster-snapshot", CT_STRING, F(cluster_snapshot), 0, NULL, NOLIM, CS_ACTIVE,
      "read the cluster from this recorded dump instead of the API server"},
+    {"kubernetes-version", CT_STRING, F(kubernetes_version), 0, NULL, NOLIM, CS_ACTIVE,
+     "the cluster's version (1.NN) for scheduling rules that changed between versions "
+     "(default: the API server's /version; with --cluster-snapshot the newest rules)"},
     {"output", CT_OUTPUT, F(output), 0, "text", NOLIM, CS_ACTIVE,
      "format of what --once prints: text or json"},
     {"kubeconfig", CT_STRING, F(kubeconfig), 0, NULL, NOLIM, CS_ACTIVE,
@@ -941,6 +945,15 @@ config_check(const struct nsc_config *cfg, char *err, size_t len)
                    "invalid value \"%s\" for flag --drain-priority-config: want "
                    "PRIORITY:SECONDS[,PRIORITY:SECONDS...]",
                    cfg->drain_priority_config);
+        return NSC_ERR_INVALID;
+    }
+    uint32_t minor;
+    if (cfg->kubernetes_version != NULL &&
+        model_kube_minor_parse(cfg->kubernetes_version, &minor) < 0) {
+        config_err(err, len,
+                   "invalid value \"%s\" for flag --kubernetes-version: want 1.MINOR "
+                   "(for example 1.29 or v1.29.3)",
+                   cfg->kubernetes_version);
         return NSC_ERR_INVALID;
     }
     /* A recorded dump holds no ConfigMap: the priorities must come from a file. */

@@ -55,6 +55,9 @@ struct nsc_config {
     bool dry_run;
     /** --cluster-snapshot FILE: read the cluster from a recorded dump instead of the API. */
     char *cluster_snapshot;
+    /** --kubernetes-version 1.NN: the cluster's version for the scheduling rules that
+     * changed between versions (NULL: the API server's /version, or the newest rules). */
+    char *kubernetes_version;
     /** --output text|json: format of the decision printed by --once. */
     enum config_output output;
     /** --kubeconfig FILE, --kube-context NAME (NULL: in-cluster or $KUBECONFIG). */

@@ -25,6 +25,7 @@ static const struct kind_desc kinds[] = {
     {"poddisruptionbudgets", NULL, "PodDisruptionBudget"},
     {"pods", "/api/v1/pods", "Pod"},
     {"storageclasses", "/apis/storage.k8s.io/v1/storageclasses", "StorageClass"},
+    {"csinodes", "/apis/storage.k8s.io/v1/csinodes", "CSINode"},
 };
 #define N_KINDS (sizeof(kinds) / sizeof(kinds[0]))
 
@@ -71,6 +72,8 @@ apply_delete(struct model *m, const char *kind, const char *ns, const char *name
         model_delete_namespace(m, name);
     else if (!strcmp(kind, "StorageClass"))
         model_delete_sc(m, name);
+    else if (!strcmp(kind, "CSINode"))
+        model_delete_csinode(m, name);
 }
 
 /* What kube_pod_is_unschedulable says of the pod's JSON, read from the model. */

@@ -445,6 +445,7 @@ daemon_setup(struct daemon *d, char *err, size_t err_len)
         snprintf(err, err_len, "out of memory");
         return NSC_ERR_NOMEM;
     }
+    loop_kube_version(cfg, d->kube, d->m);
     if (cfg->leader_elect && !cfg->dry_run) {
         struct kube_lease_opts lo;
         char identity[320];

@@ -146,6 +146,34 @@ loop_priority_config(const struct nsc_config *cfg, struct kube_client *kube, cha
     return 0;
 }
 
+void
+loop_kube_version(const struct nsc_config *cfg, struct kube_client *kube, struct model *m)
+{
+    struct kube_resp resp;
+    uint32_t minor = 0;
+
+    if (cfg->kubernetes_version != NULL) {
+        if (model_kube_minor_parse(cfg->kubernetes_version, &minor) == 0)
+            m->kube_minor = minor;
+        return;
+    }
+    if (kube == NULL)
+        return;
+    int rc = kube_request(kube, "GET", "/version", NULL, NULL, 0, &resp);
+    const char *git = json_string_value(json_object_get(resp.obj, "gitVersion"));
+    if (rc < 0)
+        log_warning("GET /version: %s (HTTP %ld): the newest scheduling rules are used "
+                    "(--kubernetes-version sets the version)",
+                    resp.message, resp.status);
+    else if (model_kube_minor_parse(git, &minor) < 0)
+        log_warning("GET /version: gitVersion \"%.40s\" is not 1.MINOR: the newest "
+                    "scheduling rules are used (--kubernetes-version sets the version)",
+                    git ? git : "(none)");
+    else
+        m->kube_minor = minor;
+    kube_resp_clear(&resp);
+}
+
 /*
  * The cluster for one pass: the kubectl dump of --cluster-snapshot, or one paginated list
  * of every kind from the API server (--kubeconfig, else in-cluster), so that a live pass
@@ -162,6 +190,7 @@ loop_load_cluster(const struct nsc_config *cfg, struct model *m, struct model_lo
 
     if (cfg->cluster_snapshot != NULL) {
         rc = loop_priority_config(cfg, NULL, priority_config, err, err_len);
+        loop_kube_version(cfg, NULL, m);
         return rc < 0 ? rc : model_load_file(m, cfg->cluster_snapshot, st, err, err_len);
     }
     rc = kube_config_auto(cfg->kubeconfig, cfg->kube_context, &kc, err, err_len);
@@ -178,6 +207,8 @@ loop_load_cluster(const struct nsc_config *cfg, struct model *m, struct model_lo
     if (rc < 0)
         return rc;
     rc = loop_priority_config(cfg, kube, priority_config, err, err_len);
+    if (rc == 0)
+        loop_kube_version(cfg, kube, m);
     if (rc == 0)
         rc = kube_load_model(kube, m, st, err, err_len);
     kube_client_free(kube);

@@ -63,6 +63,14 @@ int loop_check_nodes(const struct nsc_config *cfg, const struct group_set *set, 
  * receives the owned text, NULL when the chain has no priority. Returns 0 or a negative
  * status with err naming where it looked and the problem.
  */
+/**
+ * Set m->kube_minor, which picks the scheduling rules that changed between Kubernetes
+ * versions: from --kubernetes-version when given (already validated), else from the API
+ * server's /version when kube (borrowed) is not NULL. A /version that cannot be read or
+ * understood is logged as a warning and leaves the newest rules (kube_minor 0).
+ */
+void loop_kube_version(const struct nsc_config *cfg, struct kube_client *kube, struct model *m);
+
 int loop_priority_config(const struct nsc_config *cfg, struct kube_client *kube, char **out,
                          char *err, size_t err_len);
 

@@ -40,6 +40,8 @@ model_count_kind(struct model_load_stats *st, const char *kind)
         st->n_namespaces++;
     else if (strcmp(kind, "StorageClass") == 0)
         st->n_scs++;
+    else if (strcmp(kind, "CSINode") == 0)
+        st->n_csinodes++;
 }
 
 /* The pruned document as a tree. The scanner accepted the text, so jansson refusing its

@@ -156,6 +156,16 @@ sc_free(struct model_sc *p)
 }
 
 static void
+csinode_free(struct model_csinode *p)
+{
+    if (!p)
+        return;
+    free(p->name);
+    free(p->drivers);
+    free(p);
+}
+
+static void
 ns_free(struct model_ns *p)
 {
     if (!p)
@@ -212,6 +222,8 @@ model_free(struct model *m)
         ns_free(m->nss.slots[i]);
     for (uint32_t i = 0; i < m->scs.n_slots; i++)
         sc_free(m->scs.slots[i]);
+    for (uint32_t i = 0; i < m->csinodes.n_slots; i++)
+        csinode_free(m->csinodes.slots[i]);
     table_free(&m->nodes);
     table_free(&m->pods);
     table_free(&m->pdbs);
@@ -219,6 +231,7 @@ model_free(struct model *m)
     table_free(&m->pvcs);
     table_free(&m->nss);
     table_free(&m->scs);
+    table_free(&m->csinodes);
     model_specs_free(m);
     model_scan_free(m);
     model_unreadable_free_all(m);
@@ -912,6 +925,14 @@ parse_pv(struct pctx *c, json_t *obj, struct model_pv **out)
         rc = NSC_ERR_NOMEM;
         goto fail;
     }
+    const char *driver;
+    if ((rc = get_str(c, json_object_get(spec, "csi"), "driver", "spec.csi.driver", &driver)) <
+        0)
+        goto fail;
+    if (driver && !(p->csi_driver = intern_cstr(&c->m->strings, driver))) {
+        rc = NSC_ERR_NOMEM;
+        goto fail;
+    }
     json_t *ref = json_object_get(spec, "claimRef");
     if (ref && !json_is_null(ref)) {
         const char *rns, *rname;
@@ -1091,6 +1112,10 @@ parse_sc(struct pctx *c, json_t *obj, struct model_sc **out)
     }
     p->wait_first_consumer = mode && strcmp(mode, "WaitForFirstConsumer") == 0;
     p->no_provisioner = !prov || strcmp(prov, "kubernetes.io/no-provisioner") == 0;
+    if (!(p->provisioner = intern_cstr(&c->m->strings, prov ? prov : ""))) {
+        sc_free(p);
+        return NSC_ERR_NOMEM;
+    }
     p->is_default =
         (def && strcmp(def, "true") == 0) || (def_beta && strcmp(def_beta, "true") == 0);
     if ((rc = parse_topologies(c, json_object_get(obj, "allowedTopologies"), &p->topo)) < 0) {
@@ -1099,6 +1124,62 @@ parse_sc(struct pctx *c, json_t *obj, struct model_sc **out)
     }
     *out = p;
     return 0;
+}
+
+static int
+parse_csinode(struct pctx *c, json_t *obj, struct model_csinode **out)
+{
+    struct meta md;
+    int rc = read_meta(c, obj, false, &md);
+    if (rc < 0)
+        return rc;
+    json_t *drivers = json_object_get(json_object_get(obj, "spec"), "drivers");
+    if (drivers && !json_is_null(drivers) && !json_is_array(drivers))
+        return pfail(c, "spec.drivers", "expected an array");
+    struct model_csinode *p = calloc(1, sizeof(*p));
+    size_t n = json_array_size(drivers);
+    if (!p || !(p->name = strdup(md.name)) ||
+        (n && !(p->drivers = calloc(n, sizeof(*p->drivers))))) {
+        csinode_free(p);
+        return NSC_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *d = json_array_get(drivers, i);
+        const char *name;
+        char field[64];
+        snprintf(field, sizeof(field), "spec.drivers[%zu].name", i);
+        if ((rc = get_str(c, d, "name", field, &name)) < 0)
+            goto fail;
+        if (!name || !*name) {
+            rc = pfail(c, field, "missing");
+            goto fail;
+        }
+        struct model_csi_limit *l = &p->drivers[p->n_drivers++];
+        if (!(l->driver = intern_cstr(&c->m->strings, name))) {
+            rc = NSC_ERR_NOMEM;
+            goto fail;
+        }
+        l->count = -1;
+        json_t *cnt = json_object_get(json_object_get(d, "allocatable"), "count");
+        if (cnt && !json_is_null(cnt)) {
+            /* A count that cannot be read is taken as 0, not as no limit (which skipping
+             * the object would mean): no volume of the driver is placed on the node. */
+            if (!json_is_integer(cnt) || json_integer_value(cnt) < 0) {
+                log_msg(NSC_LOG_WARNING, "model",
+                        "csinode %s: field spec.drivers[%zu].allocatable.count: not a "
+                        "non-negative integer: no volume of driver %.100s fits the node",
+                        md.name, i, name);
+                l->count = 0;
+            } else {
+                l->count = json_integer_value(cnt);
+            }
+        }
+    }
+    *out = p;
+    return 0;
+fail:
+    csinode_free(p);
+    return rc;
 }
 
 static int
@@ -1167,6 +1248,8 @@ MODEL_KIND(pvc, "persistentvolumeclaim", struct model_pvc, parse_pvc, pvc_free, 
 MODEL_KIND(pv, "persistentvolume", struct model_pv, parse_pv, pv_free, pvs, 0, -1)
 MODEL_KIND(namespace, "namespace", struct model_ns, parse_ns, ns_free, nss, 0, -1)
 MODEL_KIND(sc, "storageclass", struct model_sc, parse_sc, sc_free, scs, 0, -1)
+MODEL_KIND(csinode, "csinode", struct model_csinode, parse_csinode, csinode_free, csinodes, 0,
+           -1)
 #undef kind_ns
 
 int
@@ -1220,6 +1303,17 @@ model_delete_sc(struct model *m, const char *name)
 }
 
 int
+model_delete_csinode(struct model *m, const char *name)
+{
+    struct model_csinode *p = table_del(&m->csinodes, name);
+    if (!p)
+        return NSC_ERR_NOT_FOUND;
+    csinode_free(p);
+    m->generation++;
+    return 0;
+}
+
+int
 model_delete_namespace(struct model *m, const char *name)
 {
     struct model_ns *p = table_del(&m->nss, name);
@@ -1254,6 +1348,8 @@ model_upsert(struct model *m, json_t *obj, const char *kind_hint)
         return model_upsert_namespace(m, obj);
     if (strcmp(kind, "StorageClass") == 0)
         return model_upsert_sc(m, obj);
+    if (strcmp(kind, "CSINode") == 0)
+        return model_upsert_csinode(m, obj);
     return NSC_ERR_NOT_IMPLEMENTED;
 }
 
@@ -1350,4 +1446,26 @@ model_load_file(struct model *m, const char *path, struct model_load_stats *stat
     int rc = model_load_stream(m, f, path, stats, err, err_len);
     fclose(f);
     return rc;
+}
+
+int
+model_kube_minor_parse(const char *text, uint32_t *minor)
+{
+    if (text == NULL)
+        return NSC_ERR_INVALID;
+    const char *q = text;
+    if (*q == 'v')
+        q++;
+    if (q[0] != '1' || q[1] != '.')
+        return NSC_ERR_INVALID;
+    q += 2;
+    uint32_t v = 0;
+    size_t digits = 0;
+    for (; *q >= '0' && *q <= '9' && digits < 4; q++, digits++)
+        v = v * 10 + (uint32_t)(*q - '0');
+    /* After the minor: nothing, a patch ("."), a build suffix ("-", "+"). */
+    if (digits == 0 || digits == 4 || (*q && *q != '.' && *q != '-' && *q != '+'))
+        return NSC_ERR_INVALID;
+    *minor = v;
+    return 0;
 }

@@ -260,6 +260,7 @@ struct model_pv {
     int64_t capacity;               /* spec.capacity.storage, bytes */
     uint8_t modes;                  /* enum access_mode bits */
     bool block;                     /* spec.volumeMode Block (else Filesystem) */
+    uint32_t csi_driver;            /* interned spec.csi.driver, INTERN_NONE when not CSI */
 };
 
 /** PersistentVolumeClaim. */
@@ -282,7 +283,21 @@ struct model_sc {
     bool wait_first_consumer;   /* volumeBindingMode WaitForFirstConsumer, else Immediate */
     bool is_default;            /* the is-default-class annotation is "true" */
     bool no_provisioner;        /* kubernetes.io/no-provisioner: existing PVs only */
+    uint32_t provisioner;       /* interned provisioner (the CSI driver of its volumes) */
     struct node_selector *topo; /* allowedTopologies as node terms, NULL: any node */
+};
+
+/** One driver of a CSINode. */
+struct model_csi_limit {
+    uint32_t driver; /* interned spec.drivers[].name */
+    int64_t count;   /* allocatable.count, -1 when the driver states no limit */
+};
+
+/** CSINode (storage.k8s.io/v1): how many volumes of each CSI driver the node can attach. */
+struct model_csinode {
+    char *name; /* the node's name */
+    uint32_t n_drivers;
+    struct model_csi_limit *drivers;
 };
 
 /** Namespace (for namespaceSelector). */
@@ -333,14 +348,15 @@ struct model_table {
  */
 struct model {
     struct intern strings;
-    struct model_table nodes; /* key: name */
-    struct model_table pods;  /* key: namespace/name */
-    struct model_table pdbs;  /* key: namespace/name */
-    struct model_table pvs;   /* key: name */
-    struct model_table pvcs;  /* key: namespace/name */
-    struct model_table scs;   /* StorageClasses, key: name */
-    struct model_table nss;   /* key: name */
-    struct model_table specs; /* shared pod_spec, key: canonical spec text */
+    struct model_table nodes;    /* key: name */
+    struct model_table pods;     /* key: namespace/name */
+    struct model_table pdbs;     /* key: namespace/name */
+    struct model_table pvs;      /* key: name */
+    struct model_table pvcs;     /* key: namespace/name */
+    struct model_table scs;      /* StorageClasses, key: name */
+    struct model_table csinodes; /* key: name (the node's) */
+    struct model_table nss;      /* key: name */
+    struct model_table specs;    /* shared pod_spec, key: canonical spec text */
     /* Objects skipped as unreadable (struct model_unreadable), keyed as their kind; a
      * later readable version or a delete of the key drops the record. */
     struct model_table bad_pods, bad_nodes, bad_pdbs;
@@ -363,15 +379,41 @@ struct model {
      * carry them: then an empty PVC table turns volume checks off. */
     bool volumes_listed;
     bool volumes_off_told; /* the warning that volume checks are off was logged */
+    /* Minor version of the cluster's Kubernetes (1.NN), 0 when unknown: the simulation
+     * then follows the newest rules. Set by the loop from the API server's /version or
+     * --kubernetes-version; read by the filters whose defaults changed (see
+     * MODEL_KUBE_MINOR_*). */
+    uint32_t kube_minor;
     uint64_t generation;
     /* Interned well-known strings. */
     uint32_t s_hostname, s_zone, s_region, s_zone_legacy, s_region_legacy, s_metadata_name,
         s_daemonset, s_zero_ip, s_unschedulable_taint;
 };
 
+/* First minor versions whose scheduler (with default feature gates) uses a spread
+ * constraint's minDomains and matchLabelKeys (both beta and on by default in 1.27), and its
+ * nodeAffinityPolicy/nodeTaintsPolicy (beta in 1.26). Before, the fields are ignored. */
+#define MODEL_KUBE_MINOR_SPREAD_MIN_DOMAINS 27
+#define MODEL_KUBE_MINOR_SPREAD_MATCH_KEYS 27
+#define MODEL_KUBE_MINOR_SPREAD_POLICIES 26
+
+/** Does the cluster's version (m->kube_minor, 0 = newest) have the rule of minor `since`? */
+static inline bool
+model_kube_at_least(const struct model *m, uint32_t since)
+{
+    return m->kube_minor == 0 || m->kube_minor >= since;
+}
+
+/**
+ * The minor version of a Kubernetes version text: "1.27", "v1.27.3", "v1.27.3-eks-1" (a
+ * /version gitVersion) or "1.27+" (a /version minor). Only major 1 is accepted. Returns 0
+ * with *minor set, or NSC_ERR_INVALID.
+ */
+int model_kube_minor_parse(const char *text, uint32_t *minor);
+
 /** Counts from loading a List. */
 struct model_load_stats {
-    uint32_t n_nodes, n_pods, n_pdbs, n_pvs, n_pvcs, n_scs, n_namespaces;
+    uint32_t n_nodes, n_pods, n_pdbs, n_pvs, n_pvcs, n_scs, n_namespaces, n_csinodes;
     uint32_t n_skipped; /* malformed objects, each warned about */
     uint32_t n_ignored; /* kinds the model does not use */
 };
@@ -454,6 +496,7 @@ int model_upsert_pv(struct model *m, json_t *obj);
 int model_upsert_pvc(struct model *m, json_t *obj);
 int model_upsert_namespace(struct model *m, json_t *obj);
 int model_upsert_sc(struct model *m, json_t *obj);
+int model_upsert_csinode(struct model *m, json_t *obj);
 /** Upsert by the object's `kind` (kind_hint used when the object has none); unknown
  * kinds return NSC_ERR_NOT_IMPLEMENTED without a warning. */
 int model_upsert(struct model *m, json_t *obj, const char *kind_hint);
@@ -465,6 +508,7 @@ int model_delete_pv(struct model *m, const char *name);
 int model_delete_pvc(struct model *m, const char *ns, const char *name);
 int model_delete_namespace(struct model *m, const char *name);
 int model_delete_sc(struct model *m, const char *name);
+int model_delete_csinode(struct model *m, const char *name);
 
 /** Lookups (borrowed; NULL when absent). */
 struct model_node *model_find_node(const struct model *m, const char *name);

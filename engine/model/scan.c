@@ -81,7 +81,9 @@ static const struct scan_rule r_spec[] = {
     R("selector"), R("minAvailable"), R("maxUnavailable"),
     /* PersistentVolume, PersistentVolumeClaim (resources and selector above). */
     R("nodeAffinity"), R("volumeName"), R("storageClassName"), R("accessModes"), R("capacity"),
-    R("claimRef"), R("volumeMode"), REND};
+    R("claimRef"), R("volumeMode"), R("csi"),
+    /* CSINode. */
+    R("drivers"), REND};
 static const struct scan_rule r_cond[] = {R("type"), R("status"), R("reason"),
                                           R("lastTransitionTime"), REND};
 static const struct scan_rule r_status[] = {

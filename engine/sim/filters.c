@@ -204,6 +204,8 @@ spread_matches(const struct model *m, const struct spread *sp, const struct labe
 {
     if (sp->sel_null || !selector_matches(&m->strings, &sp->sel, q))
         return false;
+    if (!model_kube_at_least(m, MODEL_KUBE_MINOR_SPREAD_MATCH_KEYS))
+        return true;
     for (uint32_t i = 0; i < sp->n_match_keys; i++) {
         uint32_t v = labels_get(owner, sp->match_keys[i]);
         if (v && labels_get(q, sp->match_keys[i]) != v)
@@ -402,11 +404,13 @@ ctx_add_node(struct sim_ctx *c, uint32_t idx)
         if (!labels_get(n->labels, c->spread[i].sp->topo_key))
             return 0;
     const struct pod_spec *ps = c->pod->spec;
+    /* Before the policies, the scheduler honoured node affinity and ignored taints. */
+    bool policies = model_kube_at_least(s->m, MODEL_KUBE_MINOR_SPREAD_POLICIES);
     for (uint32_t i = 0; i < c->n_spread && i < SPREAD_MAX; i++) {
         const struct spread *sp = c->spread[i].sp;
-        if (sp->honor_affinity && !node_affinity_ok(s->m, ps, n))
+        if ((sp->honor_affinity || !policies) && !node_affinity_ok(s->m, ps, n))
             continue;
-        if (sp->honor_taints && untolerated(ps, n->src))
+        if (sp->honor_taints && policies && untolerated(ps, n->src))
             continue;
         c->elig[idx] |= 1u << i;
         c->cur_src = idx;
@@ -880,7 +884,8 @@ check_spread(const struct sim_snapshot *s, const struct sim_ctx *c, const struct
             return SIM_FAIL_SPREAD;
         }
         int64_t min = st->min;
-        if (st->sp->min_domains > 0 && st->counts.n < (uint32_t)st->sp->min_domains)
+        if (st->sp->min_domains > 0 && st->counts.n < (uint32_t)st->sp->min_domains &&
+            model_kube_at_least(s->m, MODEL_KUBE_MINOR_SPREAD_MIN_DOMAINS))
             min = 0;
         int64_t skew = (int64_t)u32map_get(&st->counts, v) + st->self_match - min;
         if (skew > st->sp->max_skew) {

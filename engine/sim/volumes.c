@@ -4,6 +4,7 @@
  * VolumeZone. Reasons are the scheduler's own failure messages. */
 #include "sim/volumes.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #define MSG_NODE_CONFLICT "node(s) had volume node affinity conflict"
 #define MSG_BIND_CONFLICT "node(s) didn't find available persistent volumes to bind"
 #define MSG_ZONE "node(s) had no available volume zone"
+#define MSG_VOLUME_COUNT "node(s) exceed max volume count"
 #define MSG_RWOP                                                                               \
     "node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access " \
     "mode"
@@ -32,6 +34,7 @@ sim_vols_clear(struct sim_vols *v)
         free(v->claims[i].cands);
     free(v->claims);
     free(v->chosen);
+    free(v->csi);
     memset(v, 0, sizeof(*v));
 }
 
@@ -112,6 +115,50 @@ gather_cands(const struct model *m, struct sim_vclaim *vc)
     return 0;
 }
 
+static const struct model_pvc *
+find_pvc(const struct model *m, uint32_t ns, uint32_t claim)
+{
+    char key[600];
+    uint32_t slot;
+    snprintf(key, sizeof(key), "%s/%s", intern_str(&m->strings, ns),
+             intern_str(&m->strings, claim));
+    return smap_get(&m->pvcs.index, key, &slot) ? m->pvcs.slots[slot] : NULL;
+}
+
+/* Append the CSI volume of pod p's claim `claim` to out (room for it is there), as
+ * NodeVolumeLimits resolves it: a bound claim by its PV's spec.csi.driver, an unbound
+ * one by its class's provisioner. Claims, PVs or classes that cannot be found count as
+ * no CSI volume (VolumeBinding refuses such pods on its own). Duplicates are skipped. */
+static void
+csi_vol_of(const struct model *m, uint32_t ns, uint32_t claim, struct sim_csi_vol *out,
+           uint32_t *n)
+{
+    const struct model_pvc *pvc = find_pvc(m, ns, claim);
+    struct sim_csi_vol cv = {0};
+    uint32_t slot;
+    if (!pvc)
+        return;
+    if (pvc->volume != INTERN_NONE) {
+        const struct model_pv *pv =
+            smap_get(&m->pvs.index, intern_str(&m->strings, pvc->volume), &slot)
+                ? m->pvs.slots[slot]
+                : NULL;
+        if (!pv || pv->csi_driver == INTERN_NONE)
+            return;
+        cv = (struct sim_csi_vol){pv->csi_driver, 0, pvc->volume};
+    } else {
+        const char *cls = intern_str(&m->strings, pvc->class_id);
+        const struct model_sc *sc = pvc->has_class ? find_sc(m, cls) : default_sc(m);
+        if (!sc || sc->provisioner == INTERN_NONE)
+            return;
+        cv = (struct sim_csi_vol){sc->provisioner, ns, claim};
+    }
+    for (uint32_t i = 0; i < *n; i++)
+        if (out[i].driver == cv.driver && out[i].a == cv.a && out[i].b == cv.b)
+            return;
+    out[(*n)++] = cv;
+}
+
 int
 sim_vols_prepare(const struct sim_snapshot *s, const struct model_pod *p, struct sim_vols *v)
 {
@@ -163,9 +210,79 @@ sim_vols_prepare(const struct sim_snapshot *s, const struct model_pod *p, struct
         if (gather_cands(m, vc) < 0)
             return NSC_ERR_NOMEM;
     }
-    if (immediate)
+    if (immediate) {
         snprintf(v->fail, sizeof(v->fail), "%s", MSG_IMMEDIATE);
+        return 0;
+    }
+    /* CSINodes are only looked at for pods with CSI volumes. */
+    if (m->csinodes.n_live == 0)
+        return 0;
+    if (!(v->csi = calloc(ps->n_claims, sizeof(*v->csi))))
+        return NSC_ERR_NOMEM;
+    for (uint32_t i = 0; i < ps->n_claims; i++)
+        csi_vol_of(m, p->ns, ps->claims[i], v->csi, &v->n_csi);
     return 0;
+}
+
+/* NodeVolumeLimits for CSI: per driver that the node's CSINode limits, the distinct volumes
+ * of the pods on the node plus the pod's own that are not among them must not exceed
+ * allocatable.count. A node without a CSINode, or a driver without a count, has no limit.
+ * Templates of new nodes have the CSINode of the node they were copied from, if any. */
+static int
+csi_limits(const struct sim_snapshot *s, struct sim_vols *v, const struct sim_node *n,
+           char *why, size_t why_len)
+{
+    const struct model *m = s->m;
+    uint32_t slot;
+    if (!smap_get(&m->csinodes.index, n->src->name, &slot))
+        return SIM_OK;
+    const struct model_csinode *cn = m->csinodes.slots[slot];
+    bool limited = false;
+    for (uint32_t i = 0; i < v->n_csi && !limited; i++)
+        for (uint32_t d = 0; d < cn->n_drivers && !limited; d++)
+            limited = cn->drivers[d].driver == v->csi[i].driver && cn->drivers[d].count >= 0;
+    if (!limited)
+        return SIM_OK;
+    uint32_t n_claims = 0;
+    for (uint32_t i = 0; i < n->n_pods; i++)
+        n_claims += s->pods[n->pods[i]].p->spec->n_claims;
+    struct sim_csi_vol *att = n_claims ? calloc(n_claims, sizeof(*att)) : NULL;
+    uint32_t n_att = 0;
+    if (n_claims && !att) {
+        WHY("out of memory");
+        return SIM_FAIL_VOLUME; /* fail closed */
+    }
+    for (uint32_t i = 0; i < n->n_pods; i++) {
+        const struct model_pod *q = s->pods[n->pods[i]].p;
+        for (uint32_t k = 0; k < q->spec->n_claims; k++)
+            csi_vol_of(m, q->ns, q->spec->claims[k], att, &n_att);
+    }
+    int rc = SIM_OK;
+    for (uint32_t d = 0; d < cn->n_drivers && rc == SIM_OK; d++) {
+        const struct model_csi_limit *l = &cn->drivers[d];
+        if (l->count < 0)
+            continue;
+        int64_t attached = 0, fresh = 0;
+        for (uint32_t i = 0; i < n_att; i++)
+            attached += att[i].driver == l->driver;
+        for (uint32_t i = 0; i < v->n_csi; i++) {
+            const struct sim_csi_vol *cv = &v->csi[i];
+            if (cv->driver != l->driver)
+                continue;
+            bool there = false;
+            for (uint32_t k = 0; k < n_att && !there; k++)
+                there = att[k].driver == cv->driver && att[k].a == cv->a && att[k].b == cv->b;
+            fresh += !there;
+        }
+        if (fresh > 0 && attached + fresh > l->count) {
+            WHY("%s (%s: %" PRId64 " attached + %" PRId64 " new > %" PRId64 ")",
+                MSG_VOLUME_COUNT, intern_str(&m->strings, l->driver), attached, fresh,
+                l->count);
+            rc = SIM_FAIL_VOLUME;
+        }
+    }
+    free(att);
+    return rc;
 }
 
 /* The PV's zone/region labels ("a__b" lists several) against the node's. */
@@ -259,6 +376,9 @@ sim_vols_check(const struct sim_snapshot *s, struct sim_vols *v, const struct mo
         WHY("%s", MSG_RWOP);
         return SIM_FAIL_VOLUME;
     }
+    int rc;
+    if (v->n_csi && (rc = csi_limits(s, v, n, why, why_len)) != SIM_OK)
+        return rc;
     for (uint32_t i = 0; i < v->n_claims; i++) {
         const struct sim_vclaim *vc = &v->claims[i];
         if (vc->pvc->volume == INTERN_NONE)

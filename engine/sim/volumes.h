@@ -19,6 +19,13 @@ struct sim_vclaim {
     uint32_t n_cands;
 };
 
+/** A CSI volume as NodeVolumeLimits counts it: a bound claim's PV, or an unbound claim
+ * (counted under its class's provisioner until it is bound). */
+struct sim_csi_vol {
+    uint32_t driver; /* interned driver name */
+    uint32_t a, b;   /* PV: 0 and the interned PV name; claim: namespace and claim name */
+};
+
 /** A pod's volume state. Zeroed is empty; sim_vols_clear frees it. */
 struct sim_vols {
     char fail[256]; /* PreFilter's reason: the pod fits no node ("" when none) */
@@ -31,6 +38,8 @@ struct sim_vols {
     uint64_t rwop_epoch;
     uint32_t rwop_pods, rwop_revs;
     const struct model_pv **chosen; /* scratch of the node check: PVs taken by earlier claims */
+    struct sim_csi_vol *csi;        /* the pod's CSI volumes (n_csi) */
+    uint32_t n_csi;
 };
 
 /**
@@ -46,7 +55,8 @@ int sim_vols_prepare(const struct sim_snapshot *s, const struct model_pod *p,
 void sim_vols_clear(struct sim_vols *v);
 
 /**
- * The Filter half for node n: ReadWriteOncePod claims used by another pod, bound volumes'
+ * The Filter half for node n: ReadWriteOncePod claims used by another pod, CSI attach
+ * limits (the node's CSINode allocatable counts, NodeVolumeLimits), bound volumes'
  * node affinity, claims to bind (a matching PV on the node, or a class that can provision
  * there), then bound volumes' zone labels. Returns SIM_OK or SIM_FAIL_VOLUME with the
  * scheduler's reason in why (may be NULL).

@@ -21,6 +21,7 @@ const struct kst_res_info kst_res_infos[KST_N_RES] = {
     [KST_PVS] = {"", "persistentvolumes", "PersistentVolume", 0},
     [KST_PVCS] = {"", "persistentvolumeclaims", "PersistentVolumeClaim", 1},
     [KST_SCS] = {"storage.k8s.io", "storageclasses", "StorageClass", 0},
+    [KST_CSINODES] = {"storage.k8s.io", "csinodes", "CSINode", 0},
 };
 
 static void *

@@ -21,6 +21,7 @@ enum kst_res_id {
     KST_PVS,
     KST_PVCS,
     KST_SCS,
+    KST_CSINODES,
     KST_N_RES
 };
 

@@ -250,6 +250,8 @@ volume_path(char *buf, size_t len, json_t *obj)
     const char *kind = json_string_value(json_object_get(obj, "kind"));
     if (kind && strcmp(kind, "StorageClass") == 0)
         snprintf(buf, len, "/apis/storage.k8s.io/v1/storageclasses");
+    else if (kind && strcmp(kind, "CSINode") == 0)
+        snprintf(buf, len, "/apis/storage.k8s.io/v1/csinodes");
     else if (kind && strcmp(kind, "PersistentVolume") == 0)
         snprintf(buf, len, "/api/v1/persistentvolumes");
     else if (kind && strcmp(kind, "PersistentVolumeClaim") == 0)
@@ -260,7 +262,7 @@ volume_path(char *buf, size_t len, json_t *obj)
     return buf;
 }
 
-/* The cluster as `kubectl get nodes,pods,namespaces,pv,pvc,sc -A -o json` prints it.
+/* The cluster as `kubectl get nodes,pods,namespaces,pv,pvc,sc,csinodes -A -o json` prints it.
  * Owned. */
 static json_t *
 cluster_list(struct http *h)
@@ -273,7 +275,8 @@ cluster_list(struct http *h)
         {"/api/v1/pods", "Pod", "v1"},
         {"/api/v1/persistentvolumes", "PersistentVolume", "v1"},
         {"/api/v1/persistentvolumeclaims", "PersistentVolumeClaim", "v1"},
-        {"/apis/storage.k8s.io/v1/storageclasses", "StorageClass", "storage.k8s.io/v1"}};
+        {"/apis/storage.k8s.io/v1/storageclasses", "StorageClass", "storage.k8s.io/v1"},
+        {"/apis/storage.k8s.io/v1/csinodes", "CSINode", "storage.k8s.io/v1"}};
     json_t *items = json_array();
     for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
         json_t *l = NULL;
@@ -509,6 +512,7 @@ simulate(json_t *list, json_t *pod, struct sim_result *out)
     memset(out, 0, sizeof(*out));
     if (!m)
         goto done;
+    m->kube_minor = 20; /* the rules of the scheduler it is compared with */
     struct model_load_stats st;
     if (model_load_json(m, list, &st, err, sizeof(err)) < 0 || st.n_skipped) {
         fprintf(stderr, "schedcheck: the model refused the cluster state: %s (%u skipped)\n",
@@ -807,7 +811,7 @@ run_scenario(struct http *h, const char *file, struct totals *t)
         char path[1024];
         if (!volume_path(path, sizeof(path), d)) {
             fprintf(stderr,
-                    "schedcheck: %s: volumes[%zu]: kind is not StorageClass, "
+                    "schedcheck: %s: volumes[%zu]: kind is not StorageClass, CSINode, "
                     "PersistentVolume or PersistentVolumeClaim\n",
                     file, i);
             goto done;

@@ -378,6 +378,9 @@ static const struct {
     {"--initial-node-group-backoff-duration=1h", "flag --max-node-group-backoff-duration must "
                                                  "not be shorter"},
     {"--leader-elect-resource-lock=endpoints", "only leases is supported"},
+    {"--kubernetes-version=2.5", "invalid value \"2.5\" for flag --kubernetes-version: want "
+                                 "1.MINOR"},
+    {"--kubernetes-version=v1.x", "invalid value \"v1.x\" for flag --kubernetes-version"},
     {"--expander=least-waste,priority --cluster-snapshot=dump.json",
      "flag --expander=least-waste,priority with --cluster-snapshot needs "
      "--expander-priority-config=FILE"},

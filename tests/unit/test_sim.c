@@ -26,6 +26,8 @@ build_case(json_t *tc)
     struct model *m = model_new();
     size_t i;
     json_t *d;
+    /* "kube_minor": the cluster's version 1.NN, for rules that changed between versions. */
+    m->kube_minor = (uint32_t)json_integer_value(json_object_get(tc, "kube_minor"));
     json_array_foreach(json_object_get(tc, "nodes"), i, d)
     {
         json_t *n = fx_node(d);
@@ -114,6 +116,38 @@ START_TEST(filter_table)
         model_free(m);
     }
     json_decref(cases);
+}
+END_TEST
+
+/* Versions as --kubernetes-version and the API server's /version write them. */
+START_TEST(kube_minor_parse)
+{
+    static const struct {
+        const char *text;
+        int rc;
+        uint32_t minor;
+    } cases[] = {
+        {"1.26", 0, 26},
+        {"v1.31.2", 0, 31},
+        {"v1.27.3-eks-4701dcb", 0, 27},
+        {"1.29+", 0, 29},
+        {"v1.20.2", 0, 20},
+        {"2.1", NSC_ERR_INVALID, 0},
+        {"1.", NSC_ERR_INVALID, 0},
+        {"1.2x", NSC_ERR_INVALID, 0},
+        {"", NSC_ERR_INVALID, 0},
+        {"1.12345", NSC_ERR_INVALID, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint32_t minor = 0;
+        int rc = model_kube_minor_parse(cases[i].text, &minor);
+        ck_assert_msg(rc == cases[i].rc, "\"%s\": rc %d, want %d", cases[i].text, rc,
+                      cases[i].rc);
+        if (rc == 0)
+            ck_assert_msg(minor == cases[i].minor, "\"%s\": minor %u, want %u", cases[i].text,
+                          minor, cases[i].minor);
+    }
+    ck_assert_int_eq(model_kube_minor_parse(NULL, NULL), NSC_ERR_INVALID);
 }
 END_TEST
 
@@ -488,6 +522,7 @@ sim_suite(void)
     Suite *s = suite_create("sim");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, filter_table);
+    tcase_add_test(tc, kube_minor_parse);
     tcase_add_test(tc, fork_revert_restores);
     tcase_add_test(tc, ctx_follows_fork);
     tcase_add_test(tc, incremental_matches_fresh);
