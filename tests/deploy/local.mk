@@ -1,0 +1,15 @@
+# tests/deploy: the install kit (deploy/manifests, deploy/helm, deploy/generate-secret.sh),
+# included from the top Makefile.am.
+
+# Both manifest variants render (tests/deploy/render.py: the kustomize subset they use)
+# and keep their promises: security settings, probe, credentials, backend, known flags.
+TESTS += tests/deploy/manifests.sh
+EXTRA_DIST += tests/deploy/manifests.sh tests/deploy/render.py tests/deploy/check-manifests.py
+
+# deploy/generate-secret.sh with a fake kubectl: values on stdin only, empty ones refused.
+TESTS += tests/deploy/generate-secret.sh
+EXTRA_DIST += tests/deploy/generate-secret.sh
+
+# Both variants accepted by the real kube-apiserver v1.20.2 with server-side dry run.
+TESTS += tests/deploy/dry-run.sh
+EXTRA_DIST += tests/deploy/dry-run.sh tests/deploy/apply-dry-run.py
