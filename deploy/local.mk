@@ -11,3 +11,14 @@ dist_noinst_DATA += deploy/manifests/base/kustomization.yaml \
 	deploy/manifests/sks/kustomization.yaml deploy/manifests/sks/deployment-patch.yaml \
 	deploy/manifests/instance-pool/kustomization.yaml \
 	deploy/manifests/instance-pool/deployment-patch.yaml
+dist_noinst_DATA += deploy/helm/nodescaler/Chart.yaml deploy/helm/nodescaler/values.yaml \
+	deploy/helm/nodescaler/values.schema.json deploy/helm/nodescaler/README.md \
+	deploy/helm/nodescaler/templates/_helpers.tpl \
+	deploy/helm/nodescaler/templates/deployment.yaml \
+	deploy/helm/nodescaler/templates/pdb.yaml \
+	deploy/helm/nodescaler/templates/priority-expander-configmap.yaml \
+	deploy/helm/nodescaler/templates/rbac.yaml \
+	deploy/helm/nodescaler/templates/secret.yaml \
+	deploy/helm/nodescaler/templates/service.yaml \
+	deploy/helm/nodescaler/templates/serviceaccount.yaml \
+	deploy/helm/nodescaler/templates/servicemonitor.yaml

@@ -13,3 +13,10 @@ EXTRA_DIST += tests/deploy/generate-secret.sh
 # Both variants accepted by the real kube-apiserver v1.20.2 with server-side dry run.
 TESTS += tests/deploy/dry-run.sh
 EXTRA_DIST += tests/deploy/dry-run.sh tests/deploy/apply-dry-run.py
+
+# The Helm chart, rendered by a renderer built from Debian's Go packages, checked, and
+# accepted by the real kube-apiserver with server-side dry run (defaults and values-ha.yaml).
+TESTS += tests/deploy/helm.sh
+EXTRA_DIST += tests/deploy/helm.sh tests/deploy/values-ha.yaml \
+	tests/deploy/chart-render/render.go tests/deploy/chart-render/deps.sh
+CLEANFILES += tests/deploy/nsc-chart-render
