@@ -22,3 +22,7 @@ dist_noinst_DATA += deploy/helm/nodescaler/Chart.yaml deploy/helm/nodescaler/val
 	deploy/helm/nodescaler/templates/service.yaml \
 	deploy/helm/nodescaler/templates/serviceaccount.yaml \
 	deploy/helm/nodescaler/templates/servicemonitor.yaml
+# The image: Containerfile and the mmdebstrap-based build (needs podman or docker, or root
+# with --rootfs-only).
+dist_noinst_SCRIPTS += deploy/container/build.sh
+dist_noinst_DATA += deploy/container/Containerfile

@@ -53,9 +53,10 @@ tojson <"$work/ha.yaml" >"$work/ha.json"
 python3 "$top_srcdir/tests/deploy/check-manifests.py" sks "$work/default.json" "$work/help.txt"
 python3 "$top_srcdir/tests/deploy/check-manifests.py" instance-pool "$work/ha.json" "$work/help.txt" \
     --replicas 2
-python3 - "$work/default.json" "$work/ha.json" <<'PY'
+python3 "$top_srcdir/tests/deploy/render.py" "$top_srcdir/deploy/manifests/sks" >"$work/manifests.json"
+python3 - "$work/default.json" "$work/ha.json" "$work/manifests.json" <<'PY'
 import base64, json, sys, yaml
-default, ha = (json.load(open(f)) for f in sys.argv[1:3])
+default, ha, manifests = (json.load(open(f)) for f in sys.argv[1:4])
 kinds = lambda objs: sorted(o["kind"] for o in objs)
 errors = []
 def need(c, what):
@@ -79,6 +80,10 @@ need(cm.get("metadata", {}).get("name") == "cluster-autoscaler-priority-expander
 prio = yaml.safe_load(cm.get("data", {}).get("priorities", "")) if cm else None
 need(prio == {"10": ["gpu"], "50": ["workers"]} or prio == {10: ["gpu"], 50: ["workers"]},
      f"priorities {prio}")
+# the chart grants what the manifests grant (tests/deploy/rbac.sh checks those against use)
+for kind in ("ClusterRole", "Role"):
+    rules = lambda objs: next(o for o in objs if o["kind"] == kind)["rules"]
+    need(rules(default) == rules(manifests), f"the chart's {kind} differs from the manifests'")
 pdb = next(o for o in ha if o["kind"] == "PodDisruptionBudget")
 need(pdb["spec"].get("minAvailable") == 1 and "maxUnavailable" not in pdb["spec"],
      f"PDB spec {pdb['spec']}")

@@ -20,3 +20,16 @@ TESTS += tests/deploy/helm.sh
 EXTRA_DIST += tests/deploy/helm.sh tests/deploy/values-ha.yaml \
 	tests/deploy/chart-render/render.go tests/deploy/chart-render/deps.sh
 CLEANFILES += tests/deploy/nsc-chart-render
+
+# RBAC against use: every test records the kube emulator's requests (when it starts one)
+# in tests/<dir>/<name>.requests, and rbac.sh compares the manifests' rules with those of
+# the scenarios below, which therefore run first.
+AM_TESTS_ENVIRONMENT += \
+	NSC_KUBE_REQUEST_LOG='$(abs_top_builddir)/$(@:.log=.requests)'; \
+	export NSC_KUBE_REQUEST_LOG; rm -f "$$NSC_KUBE_REQUEST_LOG";
+TESTS += tests/deploy/rbac.sh
+EXTRA_DIST += tests/deploy/rbac.sh tests/deploy/rbac-check.py
+tests/deploy/rbac.log: tests/e2e/daemon-scale-up.log tests/e2e/daemon-scale-down.log \
+	tests/e2e/daemon-leader.log tests/e2e/daemon-restart.log \
+	tests/unit/priority-configmap.log
+CLEANFILES += tests/*/*.requests
