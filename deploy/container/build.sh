@@ -6,8 +6,9 @@
 # Needs: mmdebstrap and podman or docker (apt-get install mmdebstrap podman), and a
 # Debian mirror (MIRROR, default http://deb.debian.org/debian).
 # With --rootfs-only DIR: no container runtime; makes the run root filesystem in DIR,
-# installs nodescaler into it (built here) and runs `nodescaler --version` in it with
-# chroot, for machines where no container can run.
+# installs nodescaler into it (built here) and runs `nodescaler --version` and the
+# offline replay of deploy/examples in it as uid 65532 with chroot, for machines where
+# no container can run.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -42,6 +43,16 @@ if [ "${1:-}" = --rootfs-only ]; then
     find "$dir/usr/lib/nodescaler" -name '*.la' -delete
     chmod -R go-w "$dir/usr/lib/nodescaler"
     chroot --userspec=65532:65532 "$dir" /usr/bin/nodescaler --version
+    # the backend loader opens backends through /proc/self/fd, as a container's /proc
+    # allows: a private mount and pid namespace gives the chroot one
+    mkdir -p "$dir/tmp/examples"
+    cp "$top/deploy/examples/groups.json" "$top/deploy/examples/cluster.json" "$dir/tmp/examples/"
+    chmod 0644 "$dir/tmp/examples/"*.json
+    unshare --mount --pid --fork --mount-proc="$dir/proc" \
+        chroot --userspec=65532:65532 "$dir" /usr/bin/nodescaler --backend=static \
+        --backend-opt=groups=/tmp/examples/groups.json \
+        --cluster-snapshot=/tmp/examples/cluster.json --once --dry-run
+    rm -rf "$dir/tmp/examples"
     log "root filesystem size: $(du -sh "$dir" | cut -f1)"
     exit 0
 fi
