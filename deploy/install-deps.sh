@@ -5,7 +5,8 @@ set -eu
 
 pkgs="build-essential autoconf automake libtool pkg-config git
 libcurl4-openssl-dev libjansson-dev libssl-dev libyaml-dev libpcre2-dev libmicrohttpd-dev check
-clang libclang-rt-14-dev clang-format valgrind binutils curl ca-certificates python3"
+clang libclang-rt-14-dev clang-format valgrind binutils curl ca-certificates python3
+python3-yaml"
 
 missing=""
 for p in $pkgs; do

@@ -37,6 +37,6 @@ tests_unit_test_status_LDADD = $(NSC_TEST_LIBS)
 TESTS += tests/unit/test_status
 dist_noinst_DATA += tests/data/status/status.yaml tests/data/status/status.key
 
-# deploy/kubernetes/rbac.yaml against the real API server's RBAC.
+# deploy/manifests/base's RBAC against the real API server's.
 TESTS += tests/kube/rbac-real.sh
 EXTRA_DIST += tests/kube/rbac-real.sh

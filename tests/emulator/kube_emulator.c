@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -1802,6 +1803,37 @@ write_admin(struct MHD_Connection *c, const char *method, const char *url)
     return send_json(c, 200, out);
 }
 
+/* ---- request log ---------------------------------------------------------------------- */
+
+/* With NSC_KUBE_REQUEST_LOG=FILE, every API request (reads too, unlike the write log) is
+ * appended to FILE as "METHOD PATH WATCH AGENT", WATCH being "watch" or "-". The RBAC test
+ * derives the verbs a client used from it. One write(2) per line on an O_APPEND file, so
+ * that concurrent requests and several emulators sharing a file never interleave lines. */
+static int request_log_fd = -1;
+
+static void
+request_note(struct MHD_Connection *c, const char *method, const char *url, int watch)
+{
+    const char *agent = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent");
+    char line[1024], ag[128];
+    size_t i;
+    int n;
+
+    if (request_log_fd < 0)
+        return;
+    /* spaces in an agent would break the fields; keep the line parseable */
+    snprintf(ag, sizeof(ag), "%s", agent && *agent ? agent : "-");
+    for (i = 0; ag[i]; i++)
+        if (ag[i] == ' ' || ag[i] == '\n')
+            ag[i] = '_';
+    n = snprintf(line, sizeof(line), "%s %s %s %s\n", method, url, watch ? "watch" : "-", ag);
+    if (n <= 0 || (size_t)n >= sizeof(line))
+        return;
+    if (write(request_log_fd, line, (size_t)n) != n)
+        fprintf(stderr, "kube-emulator: NSC_KUBE_REQUEST_LOG: write failed: %s\n",
+                strerror(errno));
+}
+
 /* ---- dispatch ------------------------------------------------------------------------- */
 
 static enum MHD_Result serve(struct MHD_Connection *c, const char *url, const char *method,
@@ -1862,6 +1894,7 @@ serve(struct MHD_Connection *c, const char *url, const char *method, struct req_
     int watch;
 
     write_note(c, method, url);
+    request_note(c, method, url, !strcmp(method, "GET") && is_true_arg(qarg(c, "watch")));
     if (!strcmp(url, "/healthz") || !strcmp(url, "/readyz") || !strcmp(url, "/livez"))
         return send_text(c, 200, str_printf("ok"), 0);
     if (!strcmp(url, "/version"))
@@ -1989,6 +2022,16 @@ main(int argc, char **argv)
     if (port < 0 || port > 65535 || bookmark_ms <= 0) {
         usage();
         return 2;
+    }
+    if (getenv("NSC_KUBE_REQUEST_LOG") != NULL && *getenv("NSC_KUBE_REQUEST_LOG") != '\0') {
+        const char *rl = getenv("NSC_KUBE_REQUEST_LOG");
+
+        request_log_fd = open(rl, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (request_log_fd < 0) {
+            fprintf(stderr, "kube-emulator: NSC_KUBE_REQUEST_LOG %s: %s\n", rl,
+                    strerror(errno));
+            return 1;
+        }
     }
     kst_init(&store);
     if (load) {

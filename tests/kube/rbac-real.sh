@@ -1,5 +1,5 @@
 #!/bin/sh
-# deploy/kubernetes/rbac.yaml on a real kube-apiserver v1.20.2 (authorization RBAC): its
+# deploy/manifests/base (ServiceAccount and RBAC) on a real kube-apiserver v1.20.2: its
 # objects are accepted, and SubjectAccessReviews for the ServiceAccount allow every request
 # nodescaler makes and deny a sample of those it never makes. Skipped (77) as
 # integration-real.sh is.
@@ -24,11 +24,12 @@ trap cleanup EXIT INT TERM
 sh "$here/start.sh" "$work"
 server=$(sed -n 's/^ *server: *//p' "$work/admin.kubeconfig" | head -n 1)
 python3 - "$server" "$work/admin.token" "$work/serving.crt" \
-    "$top_srcdir/deploy/kubernetes/rbac.yaml" <<'PY'
+    "$top_srcdir/deploy/manifests/base/serviceaccount.yaml" \
+    "$top_srcdir/deploy/manifests/base/rbac.yaml" <<'PY'
 import json, ssl, sys, time, urllib.error, urllib.request
 import yaml
 
-server, token, ca, manifest = sys.argv[1], open(sys.argv[2]).read().strip(), sys.argv[3], sys.argv[4]
+server, token, ca, manifests = sys.argv[1], open(sys.argv[2]).read().strip(), sys.argv[3], sys.argv[4:]
 ctx = ssl.create_default_context(cafile=ca)
 
 def call(method, path, body=None):
@@ -50,14 +51,15 @@ while call("GET", "/api/v1/namespaces/kube-system")[0] != 200:
     if time.time() > deadline:
         sys.exit("FAIL: no kube-system namespace within 60 s")
     time.sleep(0.5)
-for obj in yaml.safe_load_all(open(manifest)):
+objs = [o for m in manifests for o in yaml.safe_load_all(open(m)) if o]
+for obj in objs:
     group = "/api/v1" if obj["apiVersion"] == "v1" else "/apis/" + obj["apiVersion"]
     ns = obj["metadata"].get("namespace")
     path = group + ("/namespaces/%s" % ns if ns else "") + "/" + plural[obj["kind"]]
     st, ans = call("POST", path, obj)
     if st != 201:
         sys.exit("FAIL: %s %s refused: %s %s" % (obj["kind"], obj["metadata"]["name"], st, ans.get("message")))
-print("ok: the 5 objects of rbac.yaml created")
+print("ok: the %d objects of the ServiceAccount and RBAC manifests created" % len(objs))
 
 sa = "system:serviceaccount:kube-system:nodescaler"
 def allowed(verb, resource, group="", ns=None, name=None, sub=None):
@@ -78,7 +80,7 @@ def allowed(verb, resource, group="", ns=None, name=None, sub=None):
 need = []
 for res, grp in (("namespaces", ""), ("nodes", ""), ("pods", ""), ("persistentvolumes", ""),
                  ("persistentvolumeclaims", ""), ("poddisruptionbudgets", "policy"),
-                 ("storageclasses", "storage.k8s.io")):
+                 ("storageclasses", "storage.k8s.io"), ("csinodes", "storage.k8s.io")):
     need += [("list", res, grp, None, None, None), ("watch", res, grp, None, None, None)]
 need += [
     ("get", "nodes", "", None, "node-1", None), ("update", "nodes", "", None, "node-1", None),
