@@ -622,6 +622,18 @@ daemon_scale_up(struct daemon *d, const struct group_set *groups, int64_t now_ms
             gstate_note_scale_up(d->gs, e->group_id, e->from, e->to, now_ms);
             serve_count_scale_up(d->srv, e->to > e->from ? (uint64_t)(e->to - e->from) : 0,
                                  false);
+        } else if (e->outcome == DECISION_FAILED && e->status == NSC_ERR_TRANSIENT) {
+            bool backed_off = false;
+
+            /* A group busy with its previous operation refuses for seconds: backing it
+             * off for minutes would send its pods to another group. */
+            gstate_note_transient(d->gs, e->group_id, e->error, now_ms, &backed_off);
+            log_warning("group %s not grown for now (%s): %s", e->group_id,
+                        e->error ? e->error : "transient",
+                        backed_off ? "refused too often in a row, backed off"
+                                   : "tried again in the next loop");
+            serve_count_scale_up(d->srv, 0, true);
+            d->err_type = SERVE_ERR_TRANSIENT;
         } else if (e->outcome == DECISION_FAILED) {
             gstate_note_failure(d->gs, e->group_id, "resize", e->error, now_ms);
             serve_count_scale_up(d->srv, 0, true);

@@ -190,6 +190,7 @@ decision_apply(struct decision *d, bool dry_run, decision_resize_fn *resize, voi
         rc = resize(arg, e->group_id, e->to, why, sizeof(why));
         if (rc < 0) {
             e->outcome = DECISION_FAILED;
+            e->status = rc;
             if (decision_dup(why, &e->error) < 0)
                 e->error = NULL;
             snprintf(err, err_len, "resize of group %s from %d to %d: %s", e->group_id,

@@ -33,6 +33,7 @@ struct decision_scale_up {
     size_t n_pods;
     enum decision_outcome outcome;
     char *error; /* the backend's reason when outcome is DECISION_FAILED, else NULL */
+    int status;  /* the backend's status when outcome is DECISION_FAILED, else 0 */
 };
 
 /** A pending pod that fits a node already there or on its way. */

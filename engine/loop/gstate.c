@@ -44,6 +44,7 @@ struct gs_group {
     bool request_expired; /* the last noted scale-up timed out short of its nodes */
     int32_t request_to;
     int64_t request_at_ms;
+    unsigned n_transient; /* resizes refused transiently in a row */
 };
 
 struct gstate {
@@ -528,6 +529,7 @@ gs_build_groups(const struct gstate *g, const struct group_set *groups, struct g
             gr->request_expired = o->request_expired;
             gr->request_to = o->request_to;
             gr->request_at_ms = o->request_at_ms;
+            gr->n_transient = o->n_transient;
             if (o->backoff_reason && !(gr->backoff_reason = strdup(o->backoff_reason)))
                 return NSC_ERR_NOMEM;
             if (o->backoff_message && !(gr->backoff_message = strdup(o->backoff_message)))
@@ -855,6 +857,25 @@ gstate_note_failure(struct gstate *g, const char *group_id, const char *reason,
 }
 
 int
+gstate_note_transient(struct gstate *g, const char *group_id, const char *message,
+                      int64_t now_ms, bool *backed_off)
+{
+    long i = gstate_find(g, group_id);
+
+    *backed_off = false;
+    if (i < 0)
+        return NSC_ERR_NOT_FOUND;
+    if (now_ms < 0 || now_ms > GS_NOW_MAX)
+        return NSC_ERR_INVALID;
+    struct gs_group *gr = &g->groups[i];
+    if (++gr->n_transient < GSTATE_TRANSIENT_BEFORE_BACKOFF)
+        return 0;
+    gr->n_transient = 0;
+    *backed_off = true;
+    return gs_backoff(&g->o, gr, "resize", message, now_ms);
+}
+
+int
 gstate_note_scale_up(struct gstate *g, const char *group_id, int32_t from, int32_t to,
                      int64_t now_ms)
 {
@@ -868,6 +889,7 @@ gstate_note_scale_up(struct gstate *g, const char *group_id, int32_t from, int32
      * restarts the provision clock for the whole request. */
     gr->request_active = true;
     gr->request_expired = false;
+    gr->n_transient = 0;
     gr->request_to = to;
     gr->request_at_ms = now_ms;
     gr->last_scale_up_ms = now_ms;

@@ -165,6 +165,18 @@ bool gstate_backed_off(const struct gstate *g, const char *group_id, int64_t now
 int gstate_note_failure(struct gstate *g, const char *group_id, const char *reason,
                         const char *message, int64_t now_ms);
 
+/** Resizes refused transiently in a row before the group is backed off. */
+#define GSTATE_TRANSIENT_BEFORE_BACKOFF 3
+
+/**
+ * Record a resize the cloud refused for the moment (NSC_ERR_TRANSIENT: say an operation
+ * still running on the group, or a 5xx): the group is grown again next loop, and backed
+ * off (as gstate_note_failure, *backed_off set) only at the
+ * GSTATE_TRANSIENT_BEFORE_BACKOFF-th refusal in a row; a resize accepted resets the count.
+ */
+int gstate_note_transient(struct gstate *g, const char *group_id, const char *message,
+                          int64_t now_ms, bool *backed_off);
+
 /**
  * Record that the loop asked group_id to grow from `from` to `to` at now_ms: the time of
  * the last scale-up (for --scale-down-delay-after-add) and a request that is done once the

@@ -255,6 +255,39 @@ START_TEST(backoff_doubling_and_cap)
 }
 END_TEST
 
+/* A resize refused for the moment is tried again: the group backs off only at the third
+ * refusal in a row, the count survives an update and an accepted resize resets it. */
+START_TEST(transient_refusals_before_backoff)
+{
+    struct fx f;
+    bool off = true;
+    fx_init(&f, NULL);
+    fx_group(&f, "pool", 0, 10, 1);
+    fx_update(&f, T0);
+    ck_assert_int_eq(gstate_note_transient(f.g, "pool", "operation still running", T0, &off),
+                     0);
+    ck_assert(!off);
+    fx_update(&f, T0 + 1000);
+    ck_assert_int_eq(gstate_note_transient(f.g, "pool", "operation still running", T0, &off),
+                     0);
+    ck_assert(!off);
+    ck_assert(!gstate_backed_off(f.g, "pool", T0 + 2000, NULL, NULL));
+    ck_assert_int_eq(gstate_note_scale_up(f.g, "pool", 1, 2, T0 + 2000), 0);
+    for (int i = 0; i < GSTATE_TRANSIENT_BEFORE_BACKOFF - 1; i++) {
+        ck_assert_int_eq(gstate_note_transient(f.g, "pool", "HTTP 503", T0 + 3000, &off), 0);
+        ck_assert(!off);
+    }
+    ck_assert(!gstate_backed_off(f.g, "pool", T0 + 3000, NULL, NULL));
+    ck_assert_int_eq(gstate_note_transient(f.g, "pool", "HTTP 503", T0 + 3000, &off), 0);
+    ck_assert(off);
+    const char *reason;
+    ck_assert(gstate_backed_off(f.g, "pool", T0 + 3000, &reason, NULL));
+    ck_assert_str_eq(reason, "resize");
+    ck_assert_int_eq(gstate_note_transient(f.g, "nope", "x", T0, &off), NSC_ERR_NOT_FOUND);
+    gstate_free(f.g);
+}
+END_TEST
+
 START_TEST(backoff_reset)
 {
     struct fx f;
@@ -706,6 +739,7 @@ gstate_suite(void)
     tcase_add_test(tc, provision_timeout);
     tcase_add_test(tc, removals_keep_min);
     tcase_add_test(tc, backoff_doubling_and_cap);
+    tcase_add_test(tc, transient_refusals_before_backoff);
     tcase_add_test(tc, backoff_reset);
     tcase_add_test(tc, error_instances_back_off_at_once);
     tcase_add_test(tc, error_message_is_cut);
