@@ -65,6 +65,20 @@ wait_for "the nodepool grown to 3" "[ \$(group_size $cl_g1) -eq 3 ]"
 wait_for "3 Nodes Ready" "[ \$(nodes_ready) -eq 3 ]"
 wait_for "every pod running" "[ \$(pods_pending web) -eq 0 ]"
 show_log 1
+# What an operator asks it: why did this pod make it act? (/explain, on --address)
+port=$(sed -n 's/.*serving metrics, health and explain on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' \
+    "$cl_work/demo.log" | head -n 1)
+if [ -n "$port" ]; then
+    echo "+ curl -s 'http://127.0.0.1:$port/explain?pod=default/web-3'"
+    curl -s --max-time 10 "http://127.0.0.1:$port/explain?pod=default/web-3" |
+        python3 -c 'import json, sys
+d = json.load(sys.stdin)
+for l in d.get("loops", [])[:2]:
+    print("    |", json.dumps(l)[:300])' || true
+    echo "+ curl -s http://127.0.0.1:$port/metrics | grep scaled_up_nodes_total"
+    curl -s --max-time 10 "http://127.0.0.1:$port/metrics" |
+        grep '^cluster_autoscaler_scaled_up_nodes_total' | sed 's/^/    | /' || true
+fi
 seen=$(grep -cE 'resized group|would resize|unschedulable pods|removing [0-9]+ unneeded|removed from group|removed instance|not removed' \
     "$cl_work/demo.log" || true)
 
