@@ -11,5 +11,6 @@ tests_plugins_conformance_broken_la_SOURCES = tests/plugins/conformance_broken.c
 tests_plugins_conformance_broken_la_CFLAGS = $(NSC_BACKEND_CFLAGS)
 tests_plugins_conformance_broken_la_LDFLAGS = $(NSC_TESTPLUGIN_LINK)
 
-TESTS += tests/conformance/static.sh tests/conformance/broken.sh
-dist_noinst_SCRIPTS += tests/conformance/static.sh tests/conformance/broken.sh
+TESTS += tests/conformance/static.sh tests/conformance/broken.sh tests/conformance/exoscale.sh
+dist_noinst_SCRIPTS += tests/conformance/static.sh tests/conformance/broken.sh \
+	tests/conformance/exoscale.sh
