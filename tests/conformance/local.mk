@@ -14,3 +14,11 @@ tests_plugins_conformance_broken_la_LDFLAGS = $(NSC_TESTPLUGIN_LINK)
 TESTS += tests/conformance/static.sh tests/conformance/broken.sh tests/conformance/exoscale.sh
 dist_noinst_SCRIPTS += tests/conformance/static.sh tests/conformance/broken.sh \
 	tests/conformance/exoscale.sh
+
+# The manual page: written by the daemon from its flag table, so it cannot drift from it.
+nodist_man_MANS = nodescaler.8
+CLEANFILES += nodescaler.8
+nodescaler.8: nodescaler$(EXEEXT)
+	$(AM_V_GEN)./nodescaler$(EXEEXT) --help-man >$@.tmp && mv $@.tmp $@
+TESTS += tests/conformance/man.sh
+dist_noinst_SCRIPTS += tests/conformance/man.sh
