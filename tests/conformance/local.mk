@@ -22,3 +22,10 @@ nodescaler.8: nodescaler$(EXEEXT)
 	$(AM_V_GEN)./nodescaler$(EXEEXT) --help-man >$@.tmp && mv $@.tmp $@
 TESTS += tests/conformance/man.sh
 dist_noinst_SCRIPTS += tests/conformance/man.sh
+EXTRA_DIST += tests/no-check/check.h
+
+# plugins/skeleton: an out-of-tree backend to copy; `make installcheck` builds it against
+# the installed tree and runs the conformance tool on it (tests/conformance/skeleton.sh).
+EXTRA_DIST += plugins/skeleton/configure.ac plugins/skeleton/Makefile.am \
+	plugins/skeleton/skeleton.c plugins/README.md
+dist_noinst_SCRIPTS += tests/conformance/skeleton.sh
