@@ -19,9 +19,9 @@ run() {
     want=$2
     shift 2
     rc=0
-    # break=slow sleeps 6 s in one call: 2 s is far above what any other call of this
+    # break=slow sleeps 12 s in one call: 4 s is far above what any other call of this
     # in-memory backend takes, and far below the sleep.
-    "$tool" --bad-opt --mutate --timeout-ms 2000 --settle-ms 20000 "$@" \
+    "$tool" --bad-opt --mutate --timeout-ms 4000 --settle-ms 20000 "$@" \
         "$work/conformance_broken.so" >"$work/out" 2>"$work/err" || rc=$?
     fails=$(sed -n 's/^FAIL \([a-z-]*\): .*/\1/p' "$work/out" | tr '\n' ' ')
     if [ "$want" = none ]; then
