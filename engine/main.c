@@ -39,6 +39,11 @@ main(int argc, char **argv)
         status = EXIT_SUCCESS;
         goto out;
     }
+    if (cfg.show_help_man) {
+        config_man(stdout);
+        status = EXIT_SUCCESS;
+        goto out;
+    }
     if (cfg.show_version) {
         printf("nodescaler %s (backend ABI %d.%d)\n", nsc_engine_version(), NSC_ABI_MAJOR,
                NSC_ABI_MINOR);

@@ -7,6 +7,8 @@
 
 #include "serve/serve.h"
 
+#include "version.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -88,6 +90,8 @@ static const struct config_flag config_flags[] = {
     {"help", CT_BOOL, F(show_help), 0, "false", NOLIM, CS_ACTIVE, "print this help and exit"},
     {"version", CT_BOOL, F(show_version), 0, "false", NOLIM, CS_ACTIVE,
      "print the version and exit"},
+    {"help-man", CT_BOOL, F(show_help_man), 0, "false", NOLIM, CS_ACTIVE,
+     "print the manual page (roff) and exit"},
 
     /* node groups and the loop */
     {"cloud-config", CT_STRING, F(cloud_config), 0, NULL, NOLIM, CS_STORED,
@@ -1064,7 +1068,7 @@ config_parse(struct nsc_config *cfg, int argc, char *const *argv, char *err, siz
         }
         cfg->given[index] = 1;
     }
-    if (cfg->show_help || cfg->show_version)
+    if (cfg->show_help || cfg->show_version || cfg->show_help_man)
         return 0;
     return config_check(cfg, err, err_len);
 }
@@ -1167,6 +1171,40 @@ config_metavar(enum config_type t)
     return "=STRING";
 }
 
+/* What --help and the man page add after a flag's text: its default unless it is a false
+ * boolean, the range every number is held to, and [stored]. */
+static void
+config_notes(const struct config_flag *f, char *buf, size_t len)
+{
+    bool shows_def = f->def != NULL && (f->type != CT_BOOL || strcmp(f->def, "true") == 0);
+    bool ranged =
+        f->type == CT_INT || f->type == CT_FLOAT || f->type == CT_RANGE || f->type == CT_NODES;
+    bool ranged_ms = f->type == CT_DURATION && f->hi != INT64_MAX;
+    char lo[32], hi[32];
+    size_t n = 0;
+
+    buf[0] = '\0';
+#define CONFIG_NOTE(...)                                                                       \
+    do {                                                                                       \
+        if (n < len)                                                                           \
+            n += (size_t)snprintf(buf + n, len - n, __VA_ARGS__);                              \
+    } while (0)
+    if (shows_def)
+        CONFIG_NOTE(" (default %s", f->def);
+    if (ranged)
+        CONFIG_NOTE("%s %lld..%lld", shows_def ? "; range" : " (range", (long long)f->lo,
+                    (long long)f->hi);
+    if (ranged_ms)
+        CONFIG_NOTE("%s %s..%s", shows_def ? "; range" : " (range",
+                    config_ms_text(f->lo, lo, sizeof(lo)),
+                    config_ms_text(f->hi, hi, sizeof(hi)));
+    if (shows_def || ranged || ranged_ms)
+        CONFIG_NOTE(")");
+    if (f->state == CS_STORED)
+        CONFIG_NOTE(" [stored]");
+#undef CONFIG_NOTE
+}
+
 void
 config_usage(FILE *out)
 {
@@ -1185,32 +1223,89 @@ config_usage(FILE *out)
           out);
     for (i = 0; i < N_FLAGS; i++) {
         const struct config_flag *f = &config_flags[i];
-        char left[96];
-        /* Booleans show only a true default; every number shows the range it is held to. */
-        bool shows_def = f->def != NULL && (f->type != CT_BOOL || strcmp(f->def, "true") == 0);
-        bool ranged = f->type == CT_INT || f->type == CT_FLOAT || f->type == CT_RANGE ||
-                      f->type == CT_NODES;
-        bool ranged_ms = f->type == CT_DURATION && f->hi != INT64_MAX;
-        char lo[32], hi[32];
+        char left[96], notes[160];
 
         snprintf(left, sizeof(left), "--%s%s", f->name, config_metavar(f->type));
-        fprintf(out, "  %-46s %s", left, f->help);
+        config_notes(f, notes, sizeof(notes));
+        fprintf(out, "  %-46s %s%s\n", left, f->help, notes);
+    }
+}
 
-        if (shows_def)
-            fprintf(out, " (default %s", f->def);
-        if (ranged)
-            fprintf(out, "%s %lld..%lld", shows_def ? "; range" : " (range", (long long)f->lo,
-                    (long long)f->hi);
-        if (ranged_ms)
-            fprintf(out, "%s %s..%s", shows_def ? "; range" : " (range",
-                    config_ms_text(f->lo, lo, sizeof(lo)),
-                    config_ms_text(f->hi, hi, sizeof(hi)));
-        if (shows_def || ranged || ranged_ms)
-            fputc(')', out);
-        if (f->state == CS_STORED)
-            fputs(" [stored]", out);
+/* Roff text: a backslash and a minus sign (which roff would print as a hyphen) escaped. */
+static void
+config_roff(FILE *out, const char *text)
+{
+    for (; *text != '\0'; text++) {
+        if (*text == '\\')
+            fputs("\\e", out);
+        else if (*text == '-')
+            fputs("\\-", out);
+        else
+            fputc(*text, out);
+    }
+}
+
+void
+config_man(FILE *out)
+{
+    size_t i;
+
+    fprintf(out,
+            ".\\\" nodescaler.8: written by nodescaler --help-man from its flag table.\n"
+            ".TH NODESCALER 8 \"\" \"nodescaler %s\" \"System Administration\"\n",
+            nsc_engine_version());
+    fputs(".SH NAME\n"
+          "nodescaler \\- Kubernetes node autoscaler\n"
+          ".SH SYNOPSIS\n"
+          ".B nodescaler\n"
+          "\\fB\\-\\-backend\\fR=\\fINAME\\fR "
+          "[\\fB\\-\\-backend\\-opt\\fR=\\fIKEY\\fR=\\fIVALUE\\fR]... "
+          "[\\fIflags\\fR]\n"
+          ".SH DESCRIPTION\n"
+          "nodescaler watches a Kubernetes cluster, simulates the scheduler, grows node groups "
+          "when pods cannot be scheduled and removes nodes that are not needed. Cloud "
+          "backends are shared objects loaded from the backend directory.\n"
+          ".PP\n"
+          "Flags take \\fB\\-\\-name\\fR=\\fIvalue\\fR or \\fB\\-\\-name\\fR \\fIvalue\\fR "
+          "(\\fB\\-name\\fR works too); booleans take \\fB\\-\\-name\\fR, "
+          "\\fB\\-\\-name\\fR=true or \\fB\\-\\-name\\fR=false; durations use Go syntax "
+          "(300ms, 10s, 1m30s, 3h). Flag names and defaults follow the Go Cluster Autoscaler. "
+          "Flags marked [stored] are accepted for compatibility and validated, but nothing "
+          "acts on them yet.\n"
+          ".SH OPTIONS\n",
+          out);
+    for (i = 0; i < N_FLAGS; i++) {
+        const struct config_flag *f = &config_flags[i];
+        char notes[160];
+
+        config_notes(f, notes, sizeof(notes));
+        fputs(".TP\n\\fB", out);
+        config_roff(out, "--");
+        config_roff(out, f->name);
+        fputs("\\fR\\fI", out);
+        config_roff(out, config_metavar(f->type));
+        fputs("\\fR\n", out);
+        config_roff(out, f->help);
+        config_roff(out, notes);
         fputc('\n', out);
     }
+    fputs(".SH EXIT STATUS\n"
+          "0 on success, 1 on a failure at run time, 2 on a bad command line.\n"
+          ".SH ENVIRONMENT\n"
+          ".TP\n"
+          ".B NSC_BACKEND_PATH\n"
+          "Colon\\-separated directories searched for \\fINAME\\fR.so before the backend "
+          "directory.\n"
+          ".SH FILES\n"
+          ".TP\n",
+          out);
+    fputs(".I ", out);
+    config_roff(out, NSC_BACKEND_DIR);
+    fputs("\nThe backends \\fB\\-\\-backend\\fR=\\fINAME\\fR loads.\n"
+          ".SH SEE ALSO\n"
+          ".BR nsc\\-backend\\-conformance (1),\n"
+          ".BR kubectl (1)\n",
+          out);
 }
 
 void

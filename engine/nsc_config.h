@@ -67,9 +67,10 @@ struct nsc_config {
     enum log_format logging_format;
     /** --v N: klog verbosity; 4 and above turn on debug logs. */
     int64_t verbosity;
-    /** --help, --version were given. */
+    /** --help, --version, --help-man were given. */
     bool show_help;
     bool show_version;
+    bool show_help_man;
 
     /* ---- Cluster Autoscaler compatible: node groups and loop ---- */
     /** --cloud-config FILE (stored). */
@@ -274,6 +275,9 @@ void config_free(struct nsc_config *cfg);
 
 /** Write --help: usage and the table of flags with defaults, marking stored-only ones. */
 void config_usage(FILE *out);
+
+/** Write the manual page nodescaler(8) in roff, its OPTIONS built from the same table. */
+void config_man(FILE *out);
 
 /**
  * Log a warning for every flag given on the command line whose feature does not exist

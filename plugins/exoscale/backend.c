@@ -203,6 +203,71 @@ opt_int(const struct nsc_host *host, const char *key, int64_t lo, int64_t hi, in
     return NSC_OK;
 }
 
+/* The keys every Exoscale backend reads (config.c and exo_backend_create). */
+static const char *const shared_option_keys[] = {"api-key",
+                                                 "api-key-file",
+                                                 "api-secret",
+                                                 "api-secret-file",
+                                                 "zone",
+                                                 "api-endpoint",
+                                                 "api-environment",
+                                                 "ca-file",
+                                                 "nodes",
+                                                 "default-min",
+                                                 "default-max",
+                                                 "group-refresh-interval-s",
+                                                 "quota-refresh-interval-s",
+                                                 "operation-poll-interval-ms",
+                                                 "max-pods",
+                                                 "reserved-cpu-m",
+                                                 "reserved-memory-mib",
+                                                 "retries",
+                                                 "retry-base-ms",
+                                                 "retry-budget-ms",
+                                                 "request-timeout-ms",
+                                                 NULL};
+
+static bool
+key_in(const char *const *keys, const char *key)
+{
+    size_t i;
+
+    for (i = 0; keys != NULL && keys[i] != NULL; i++) {
+        if (strcmp(keys[i], key) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A misspelt key (retry-budget instead of retry-budget-ms) must not leave a default in
+ * place unnoticed. */
+static int
+check_option_keys(const struct exo_kind *kind, const struct nsc_option *opts, size_t n_opts,
+                  char *errbuf, size_t errbuf_len)
+{
+    size_t i, k;
+    int n;
+
+    for (i = 0; i < n_opts; i++) {
+        const char *key = opts[i].key ? opts[i].key : "";
+
+        if (key_in(shared_option_keys, key) || key_in(kind->option_keys, key))
+            continue;
+        n = snprintf(errbuf, errbuf_len,
+                     "unknown option --backend-opt %s (the %s backend takes", key, kind->name);
+        for (k = 0; kind->option_keys != NULL && kind->option_keys[k] != NULL; k++) {
+            if (n >= 0 && (size_t)n < errbuf_len)
+                n += snprintf(errbuf + n, errbuf_len - (size_t)n, " %s", kind->option_keys[k]);
+        }
+        if (n >= 0 && (size_t)n < errbuf_len)
+            snprintf(errbuf + n, errbuf_len - (size_t)n,
+                     "%s the Exoscale options listed in plugins/README.md)",
+                     kind->option_keys != NULL && kind->option_keys[0] != NULL ? " and" : "");
+        return NSC_ERR_INVALID;
+    }
+    return NSC_OK;
+}
+
 int
 exo_backend_create(const struct exo_kind *kind, const struct nsc_host *host,
                    const struct nsc_option *opts, size_t n_opts, struct nsc_backend **out,
@@ -215,6 +280,9 @@ exo_backend_create(const struct exo_kind *kind, const struct nsc_host *host,
     int rc;
 
     *out = NULL;
+    rc = check_option_keys(kind, opts, n_opts, errbuf, errbuf_len);
+    if (rc < 0)
+        return rc;
     b = calloc(1, sizeof(*b));
     if (b == NULL) {
         snprintf(errbuf, errbuf_len, "out of memory");
@@ -484,6 +552,8 @@ carry_state(struct nsc_backend *b, struct exo_group *gs, size_t n_gs)
         gs[i].fail_gone = old->fail_gone;
         gs[i].fail_at_ms = old->fail_at_ms;
         gs[i].fail_op_id = old->fail_op_id;
+        gs[i].min_lowered = old->min_lowered;
+        gs[i].min_floor = old->min_floor;
         old->op_id = NULL;
         old->evicting = NULL;
         old->n_evicting = 0;
@@ -615,6 +685,10 @@ set_limits(struct nsc_backend *b, struct exo_group *g)
         mx = s->max;
     } else {
         mn = b->default_min;
+        /* Once reported below the default min, a group keeps that min: otherwise a pool
+         * grown from 0 would report min 1 and could never be brought back to 0. */
+        if (g->min_lowered && g->min_floor < mn)
+            mn = g->min_floor;
         /* A quota of -1 means unlimited: not a max of -1 (a fault of the Go provider). */
         if (b->have_quota && b->quota.limit >= 0)
             mx = b->quota.limit > INT32_MAX ? INT32_MAX : (int32_t)b->quota.limit;
@@ -629,6 +703,10 @@ set_limits(struct nsc_backend *b, struct exo_group *g)
         b->host->log(b->host, NSC_LOG_DEBUG, "group %s: size %d below min %d; reporting min %d",
                      g->id, target, mn, target);
         mn = target;
+        if (s == NULL) {
+            g->min_lowered = true;
+            g->min_floor = target;
+        }
     }
     if (target > mx) {
         b->host->log(b->host, NSC_LOG_WARNING,

@@ -27,6 +27,11 @@ struct exo_group {
 
     /* Filled by refresh. */
     int32_t min_size, max_size;
+    /* The lowest min reported because the group was below the default min (when
+     * min_lowered): a group seen at 0 keeps min 0 after growing, so the core may bring it
+     * back. */
+    bool min_lowered;
+    int32_t min_floor;
     char *template_json;
     struct exo_member *members;
     size_t n_members;
@@ -84,6 +89,9 @@ struct exo_kind {
     /** Create-time options of the kind (cluster=, pools=); NULL when none. */
     int (*configure)(struct nsc_backend *b, const struct nsc_option *opts, size_t n_opts,
                      char *err, size_t err_len);
+    /** Option keys of the kind on top of the shared ones (NULL-terminated; NULL when
+     * none), so that a misspelt key is refused instead of silently ignored. */
+    const char *const *option_keys;
 };
 
 struct nsc_backend {

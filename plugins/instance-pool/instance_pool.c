@@ -163,10 +163,12 @@ pool_action_path(struct nsc_backend *b, const struct exo_group *g, const char *v
     return p;
 }
 
+static const char *const pool_option_keys[] = {"pools", "pool", NULL};
+
 static const struct exo_kind pool_kind = {
     "instance-pool", "scale-instance-pool", "evict-instance-pool-members",
     pool_discover,   pool_action_path,      NULL,
-    pool_configure,
+    pool_configure,  pool_option_keys,
 };
 
 static int

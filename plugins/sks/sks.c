@@ -219,10 +219,12 @@ sks_adopt_pool(struct nsc_backend *b, const char *pool_id)
     return found;
 }
 
+static const char *const sks_option_keys[] = {"cluster", NULL};
+
 static const struct exo_kind sks_kind = {
     "sks",         "scale-sks-nodepool", "evict-sks-nodepool-members",
     sks_discover,  sks_action_path,      sks_adopt_pool,
-    sks_configure,
+    sks_configure, sks_option_keys,
 };
 
 static int

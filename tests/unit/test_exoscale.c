@@ -809,6 +809,7 @@ static const struct exo_kind test_kind = {"test",
                                           test_discover,
                                           test_path,
                                           NULL,
+                                          NULL,
                                           NULL};
 
 static struct fake_reply

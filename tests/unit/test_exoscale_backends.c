@@ -635,6 +635,70 @@ START_TEST(test_pool_named_only)
 }
 END_TEST
 
+/* A misspelt or foreign key is refused at create, naming it, not silently ignored. */
+START_TEST(test_unknown_option_keys_refused)
+{
+    static const struct {
+        const char *backend, *key, *secret, *bad;
+    } cases[] = {{"sks", SKS_KEY, SKS_SECRET, "retry-budget"},
+                 {"sks", SKS_KEY, SKS_SECRET, "pools"},
+                 {"instance-pool", POOL_KEY, POOL_SECRET, "cluster"},
+                 {"instance-pool", POOL_KEY, POOL_SECRET, "no-such-option"}};
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct nsc_option extra[] = {{cases[i].bad, "1"}};
+
+        if (plug != NULL)
+            plugin_unload(plug);
+        plug = NULL;
+        ck_assert_int_eq(
+            open_backend(cases[i].backend, cases[i].key, cases[i].secret, extra, 1),
+            NSC_ERR_INVALID);
+        ck_assert_msg(strstr(err, cases[i].bad) != NULL && strstr(err, "unknown option"),
+                      "%s: %s", cases[i].backend, err);
+        ck_assert_ptr_null(strstr(err, cases[i].secret));
+    }
+    /* Every key the backends document is still accepted. */
+    {
+        struct nsc_option extra[] = {
+            {"pools", "batch"}, {"pool", "workers"}, {"default-min", "1"}, {"max-pods", "50"}};
+
+        if (plug != NULL)
+            plugin_unload(plug);
+        plug = NULL;
+        ck_assert_msg(open_backend("instance-pool", POOL_KEY, POOL_SECRET, extra, 4) == NSC_OK,
+                      "%s", err);
+    }
+}
+END_TEST
+
+/* A pool reported at min 0 (below the default min 1) keeps min 0 once grown, so that
+ * the core may take it back to 0 with evict. */
+START_TEST(test_pool_min_stays_after_growth)
+{
+    const struct group_rec *batch;
+    const char *victim[1];
+
+    ck_assert_msg(open_backend("instance-pool", POOL_KEY, POOL_SECRET, NULL, 0) == NSC_OK, "%s",
+                  err);
+    ck_assert_msg(refresh_read() == NSC_OK, "%s", err);
+    ck_assert_int_eq(group(POOL_BATCH)->min_size, 0);
+    ck_assert_msg(backend_resize(be, POOL_BATCH, 1, err, sizeof(err)) == NSC_OK, "%s", err);
+    batch = wait_instances(POOL_BATCH, 1, NSC_INSTANCE_RUNNING);
+    ck_assert_int_eq(batch->target_size, 1);
+    ck_assert_int_eq(batch->min_size, 0);
+    victim[0] = batch->instances[0].provider_id;
+    ck_assert_msg(backend_evict(be, POOL_BATCH, victim, 1, err, sizeof(err)) == NSC_OK, "%s",
+                  err);
+    wait_instances(POOL_BATCH, 0, NSC_INSTANCE_RUNNING);
+    ck_assert_int_eq(group(POOL_BATCH)->target_size, 0);
+    ck_assert_int_eq(group(POOL_BATCH)->min_size, 0);
+    /* A pool that was at its default min all along keeps min 1. */
+    ck_assert_int_eq(group(POOL_WORKERS)->min_size, 1);
+}
+END_TEST
+
 START_TEST(test_config_errors_name_variable)
 {
     struct nsc_option opts[] = {{"api-key", SKS_KEY}, {"api-secret", SKS_SECRET}};
@@ -1000,6 +1064,8 @@ backends_suite(void)
     tcase_add_test(tc, test_pool_failed_scale_standins_removed);
     tcase_add_test(tc, test_pool_named_only);
     tcase_add_test(tc, test_config_errors_name_variable);
+    tcase_add_test(tc, test_unknown_option_keys_refused);
+    tcase_add_test(tc, test_pool_min_stays_after_growth);
     tcase_add_test(tc, test_slow_api_fails_within_bound);
     tcase_add_test(tc, test_time_options_range_checked);
     suite_add_tcase(s, tc);
