@@ -469,58 +469,6 @@ daemon_setup(struct daemon *d, char *err, size_t err_len)
     return 0;
 }
 
-/* The registered nodes as the group state reads them; taint keys point into the model. */
-static int
-daemon_gstate_nodes(const struct model *m, struct gstate_node **out, size_t *n_out,
-                    const char ***keys_out)
-{
-    uint32_t k_delete =
-        intern_find(&m->strings, DRAIN_TAINT_TO_BE_DELETED, strlen(DRAIN_TAINT_TO_BE_DELETED));
-    size_t n = 0, n_keys = 0, k = 0;
-    struct gstate_node *nodes;
-    const char **keys;
-
-    for (uint32_t i = 0; i < m->nodes.n_slots; i++) {
-        const struct model_node *mn = m->nodes.slots[i];
-
-        if (mn != NULL) {
-            n++;
-            n_keys += mn->n_taints;
-        }
-    }
-    nodes = calloc(n ? n : 1, sizeof(*nodes));
-    keys = calloc(n_keys ? n_keys : 1, sizeof(*keys));
-    if (nodes == NULL || keys == NULL) {
-        free(nodes);
-        free(keys);
-        return NSC_ERR_NOMEM;
-    }
-    n = 0;
-    for (uint32_t i = 0; i < m->nodes.n_slots; i++) {
-        const struct model_node *mn = m->nodes.slots[i];
-        struct gstate_node *g;
-
-        if (mn == NULL)
-            continue;
-        g = &nodes[n++];
-        g->provider_id = mn->provider_id;
-        g->ready = mn->ready;
-        g->deleting = mn->deleting;
-        g->created_ms = mn->created_s > 0 ? mn->created_s * 1000 : 0;
-        g->taint_keys = keys + k;
-        g->n_taint_keys = mn->n_taints;
-        for (uint32_t t = 0; t < mn->n_taints; t++) {
-            if (k_delete != INTERN_NONE && mn->taints[t].key == k_delete)
-                g->deleting = true;
-            keys[k++] = intern_str(&m->strings, mn->taints[t].key);
-        }
-    }
-    *out = nodes;
-    *n_out = n;
-    *keys_out = keys;
-    return 0;
-}
-
 /* Instances the group state gave up on (never registered, or failed to be created) leave
  * through the backend; the next loop reads the groups afresh. Returns how many were
  * removed (or would have been, in a dry run). */
@@ -1036,7 +984,7 @@ daemon_loop(struct daemon *d, size_t *n_grown, json_t **dec_json, char *err, siz
         d->err_type = SERVE_ERR_CONFIG;
         goto out;
     }
-    rc = daemon_gstate_nodes(d->m, &nodes, &n_nodes, &keys);
+    rc = loop_gstate_nodes(d->m, &nodes, &n_nodes, &keys);
     if (rc < 0) {
         snprintf(err, err_len, "out of memory");
         goto out;

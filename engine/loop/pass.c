@@ -5,6 +5,7 @@
 #include "loop/pass.h"
 
 #include "log.h"
+#include "loop/drain.h"
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/sync.h"
@@ -536,4 +537,69 @@ loop_pass(struct loop *l, struct group_set *groups, struct decision *out, char *
     if (rc < 0)
         return rc;
     return decision_apply(out, l->cfg->dry_run, loop_resize, l->backend, err, err_len);
+}
+
+int
+loop_gstate_nodes(const struct model *m, struct gstate_node **out, size_t *n_out,
+                  const char ***keys_out)
+{
+    uint32_t k_delete =
+        intern_find(&m->strings, DRAIN_TAINT_TO_BE_DELETED, strlen(DRAIN_TAINT_TO_BE_DELETED));
+    size_t n = 0, n_keys = 0, k = 0;
+    struct gstate_node *nodes;
+    const char **keys;
+
+    for (uint32_t i = 0; i < m->nodes.n_slots; i++) {
+        const struct model_node *mn = m->nodes.slots[i];
+
+        if (mn != NULL) {
+            n++;
+            n_keys += mn->n_taints;
+        }
+    }
+    for (uint32_t i = 0; i < m->bad_nodes.n_slots; i++)
+        n += m->bad_nodes.slots[i] != NULL;
+    nodes = calloc(n ? n : 1, sizeof(*nodes));
+    keys = calloc(n_keys ? n_keys : 1, sizeof(*keys));
+    if (nodes == NULL || keys == NULL) {
+        free(nodes);
+        free(keys);
+        return NSC_ERR_NOMEM;
+    }
+    n = 0;
+    for (uint32_t i = 0; i < m->nodes.n_slots; i++) {
+        const struct model_node *mn = m->nodes.slots[i];
+        struct gstate_node *g;
+
+        if (mn == NULL)
+            continue;
+        g = &nodes[n++];
+        g->provider_id = mn->provider_id;
+        g->ready = mn->ready;
+        g->deleting = mn->deleting;
+        g->created_ms = mn->created_s > 0 ? mn->created_s * 1000 : 0;
+        g->taint_keys = keys + k;
+        g->n_taint_keys = mn->n_taints;
+        for (uint32_t t = 0; t < mn->n_taints; t++) {
+            if (k_delete != INTERN_NONE && mn->taints[t].key == k_delete)
+                g->deleting = true;
+            keys[k++] = intern_str(&m->strings, mn->taints[t].key);
+        }
+    }
+    /* A Node the model could not read is still a registered machine: left out, its instance
+     * would look unregistered and be removed, undrained, after the provision timeout. It
+     * counts as registered and not ready (unusable capacity), never as upcoming. */
+    for (uint32_t i = 0; i < m->bad_nodes.n_slots; i++) {
+        const struct model_unreadable *u = m->bad_nodes.slots[i];
+
+        if (u == NULL)
+            continue;
+        nodes[n].provider_id = u->provider_id;
+        nodes[n].ready = -1;
+        n++;
+    }
+    *out = nodes;
+    *n_out = n;
+    *keys_out = keys;
+    return 0;
 }

@@ -10,6 +10,7 @@
 
 #include "kube/client.h"
 #include "loop/decision.h"
+#include "loop/gstate.h"
 #include "loop/groups.h"
 #include "loop/options.h"
 #include "model/model.h"
@@ -94,5 +95,13 @@ const char *loop_source(const struct nsc_config *cfg);
  */
 int loop_pass(struct loop *l, struct group_set *groups, struct decision *out, char *err,
               size_t err_len);
+
+/**
+ * The Nodes as the group state reads them (gstate_update): every node of the model, and
+ * every Node it could not read (registered, not ready). Taint keys point into the model;
+ * free *out and *keys_out. Returns 0 or NSC_ERR_NOMEM.
+ */
+int loop_gstate_nodes(const struct model *m, struct gstate_node **out, size_t *n_out,
+                      const char ***keys_out);
 
 #endif

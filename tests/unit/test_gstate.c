@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "loop/gstate.h"
+#include "loop/pass.h"
+#include "model/model.h"
 
 #define MIN_MS (60 * 1000LL)
 #define T0 (1700000000000LL) /* the fake clock's start */
@@ -285,6 +288,48 @@ START_TEST(transient_refusals_before_backoff)
     ck_assert_str_eq(reason, "resize");
     ck_assert_int_eq(gstate_note_transient(f.g, "nope", "x", T0, &off), NSC_ERR_NOT_FOUND);
     gstate_free(f.g);
+}
+END_TEST
+
+/* A Node the model cannot read (a quantity of 1e999) is still a registered machine: the
+ * daemon's node list carries it as not ready, so its instance is neither upcoming nor, after
+ * the provision timeout, removed as never registered (which would delete it undrained). */
+START_TEST(unreadable_node_is_registered)
+{
+    static const char *const bad =
+        "{\"kind\":\"Node\",\"metadata\":{\"name\":\"n-bad\"},\"spec\":{\"providerID\":"
+        "\"p://bad\"},\"status\":{\"capacity\":{\"cpu\":\"1e999\",\"memory\":\"1Gi\"},"
+        "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}";
+    struct model *m = model_new();
+    json_t *obj = json_loads(bad, 0, NULL);
+    struct gstate_node *nodes = NULL;
+    const char **keys = NULL;
+    size_t n = 0, n_rm = 99;
+    struct fx f;
+
+    log_set_level(NSC_LOG_ERROR);
+    ck_assert_ptr_nonnull(obj);
+    ck_assert_int_eq(model_upsert(m, obj, NULL), NSC_ERR_INVALID);
+    json_decref(obj);
+    ck_assert_int_eq(loop_gstate_nodes(m, &nodes, &n, &keys), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(nodes[0].provider_id, "p://bad");
+    ck_assert_int_eq(nodes[0].ready, -1);
+
+    fx_init(&f, NULL);
+    size_t gi = fx_group(&f, "pool", 0, 10, 1);
+    fx_inst(&f, gi, "p://bad", NSC_INSTANCE_RUNNING);
+    f.nodes[0] = nodes[0];
+    f.n_nodes = 1;
+    fx_update(&f, T0);
+    ck_assert_int_eq(gstate_upcoming(f.g, 0), 0);
+    fx_update(&f, T0 + 60 * MIN_MS);
+    gstate_removals(f.g, &n_rm);
+    ck_assert_uint_eq(n_rm, 0);
+    gstate_free(f.g);
+    free(nodes);
+    free(keys);
+    model_free(m);
 }
 END_TEST
 
@@ -740,6 +785,7 @@ gstate_suite(void)
     tcase_add_test(tc, removals_keep_min);
     tcase_add_test(tc, backoff_doubling_and_cap);
     tcase_add_test(tc, transient_refusals_before_backoff);
+    tcase_add_test(tc, unreadable_node_is_registered);
     tcase_add_test(tc, backoff_reset);
     tcase_add_test(tc, error_instances_back_off_at_once);
     tcase_add_test(tc, error_message_is_cut);
