@@ -414,11 +414,39 @@ decision_text_outcome(const struct decision *d, const struct decision_scale_up *
     return ": not attempted";
 }
 
+/* Names and reasons come from the cluster: a control byte in one (a newline, an escape
+ * sequence) would forge a line of the decision or rewrite the reader's terminal. Such bytes
+ * are written as \xHH (\n as such); text without them is returned as it is. */
+static const char *
+decision_text_safe(const char *s, char *buf, size_t len)
+{
+    const unsigned char *p;
+    size_t o = 0;
+
+    if (s == NULL)
+        return "?";
+    for (p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            break;
+    if (*p == '\0')
+        return s;
+    for (p = (const unsigned char *)s; *p && o + 5 < len; p++) {
+        if (*p == '\n')
+            o += (size_t)snprintf(buf + o, len - o, "\\n");
+        else if (*p < 0x20 || *p == 0x7f)
+            o += (size_t)snprintf(buf + o, len - o, "\\x%02x", *p);
+        else
+            buf[o++] = (char)*p;
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
 void
 decision_text(const struct decision *d, FILE *out)
 {
     const struct decision_summary *sm = &d->summary;
-    char buf[1200];
+    char buf[1200], s1[1200], s2[1200];
 
     fprintf(out, "Cluster: %zu nodes, %zu pods, %zu pending, %zu node groups\n", sm->n_nodes,
             sm->n_pods, sm->n_pending, sm->n_groups);
@@ -430,34 +458,38 @@ decision_text(const struct decision *d, FILE *out)
     fprintf(out, d->n_scale_up ? "Scale-up:\n" : "Scale-up: none\n");
     for (size_t i = 0; i < d->n_scale_up; i++) {
         const struct decision_scale_up *e = &d->scale_up[i];
-        fprintf(out, "  group %s: %d -> %d nodes, for %zu pod(s)%s\n", e->group_id,
-                (int)e->from, (int)e->to, e->n_pods,
-                decision_text_outcome(d, e, buf, sizeof(buf)));
+        fprintf(out, "  group %s: %d -> %d nodes, for %zu pod(s)%s\n",
+                decision_text_safe(e->group_id, s1, sizeof(s1)), (int)e->from, (int)e->to,
+                e->n_pods, decision_text_outcome(d, e, buf, sizeof(buf)));
         for (size_t k = 0; k < e->n_pods; k++) {
             /* A scale-up for thousands of replicas would bury the rest of the decision. */
             if (k == 20) {
                 fprintf(out, "    ... and %zu more\n", e->n_pods - k);
                 break;
             }
-            fprintf(out, "    %s\n", e->pods[k]);
+            fprintf(out, "    %s\n", decision_text_safe(e->pods[k], s1, sizeof(s1)));
         }
     }
     fprintf(out, "Pending pods that fit existing or upcoming nodes: %zu\n", d->n_fits);
     for (size_t i = 0; i < d->n_fits; i++)
-        fprintf(out, "  %s -> %s\n", d->fits[i].pod, d->fits[i].node);
+        fprintf(out, "  %s -> %s\n", decision_text_safe(d->fits[i].pod, s1, sizeof(s1)),
+                decision_text_safe(d->fits[i].node, s2, sizeof(s2)));
     fprintf(out, "Pending pods no scale-up helps: %zu\n", d->n_no_scale_up);
     for (size_t i = 0; i < d->n_no_scale_up; i++) {
         const struct decision_no_scale_up *e = &d->no_scale_up[i];
-        fprintf(out, "  %s\n", e->pod);
+        fprintf(out, "  %s\n", decision_text_safe(e->pod, s1, sizeof(s1)));
         if (e->why)
-            fprintf(out, "    %s\n", e->why);
+            fprintf(out, "    %s\n", decision_text_safe(e->why, s1, sizeof(s1)));
         for (size_t k = 0; k < e->n_reasons; k++)
-            fprintf(out, "    group %s: %s\n", e->reasons[k].group_id, e->reasons[k].why);
+            fprintf(out, "    group %s: %s\n",
+                    decision_text_safe(e->reasons[k].group_id, s1, sizeof(s1)),
+                    decision_text_safe(e->reasons[k].why, s2, sizeof(s2)));
     }
     fprintf(out, d->n_scale_down ? "Scale-down:\n" : "Scale-down: none\n");
     for (size_t i = 0; i < d->n_scale_down; i++) {
         const struct decision_scale_down *e = &d->scale_down[i];
-        fprintf(out, "  node %s (group %s)%s%s\n", e->node, e->group_id ? e->group_id : "?",
+        fprintf(out, "  node %s (group %s)%s%s\n", decision_text_safe(e->node, s1, sizeof(s1)),
+                decision_text_safe(e->group_id, s2, sizeof(s2)),
                 decision_acted(d) && e->outcome != DECISION_APPLIED ? ": planned, " : "",
                 decision_acted(d) && e->outcome != DECISION_APPLIED ? DECISION_NO_SCALE_DOWN
                                                                     : "");
@@ -465,5 +497,7 @@ decision_text(const struct decision *d, FILE *out)
     if (d->n_unremovable)
         fprintf(out, "Nodes that cannot be removed:\n");
     for (size_t i = 0; i < d->n_unremovable; i++)
-        fprintf(out, "  node %s: %s\n", d->unremovable[i].node, d->unremovable[i].reason);
+        fprintf(out, "  node %s: %s\n",
+                decision_text_safe(d->unremovable[i].node, s1, sizeof(s1)),
+                decision_text_safe(d->unremovable[i].reason, s2, sizeof(s2)));
 }

@@ -137,6 +137,34 @@ START_TEST(decision_text_rendering)
 }
 END_TEST
 
+/* A name or a reason with a newline or an escape sequence stays on its own line of the text
+ * decision: control bytes are written as \n and \xHH, never raw. */
+START_TEST(decision_text_escapes_names)
+{
+    static char pod[] = "default/evil\nScale-up: group x: 0 -> 99 nodes";
+    static char node[] = "node\x1b[2Ja";
+    static char n1[] = "n1";
+    static char reason[] = "NotUnderutilized\r\n  node forged: removable";
+    struct decision d;
+    struct decision_fit fit = {pod, node};
+    struct decision_unremovable un = {n1, reason, false, 0};
+    memset(&d, 0, sizeof(d));
+    d.fits = &fit;
+    d.n_fits = 1;
+    d.unremovable = &un;
+    d.n_unremovable = 1;
+    char *buf = render_text(&d);
+    ck_assert_msg(strstr(buf, "  default/evil\\nScale-up: group x: 0 -> 99 nodes -> "
+                              "node\\x1b[2Ja\n") != NULL,
+                  "%s", buf);
+    ck_assert_msg(strstr(buf, "  node n1: NotUnderutilized\\x0d\\n  node forged: removable\n"),
+                  "%s", buf);
+    ck_assert_ptr_null(strchr(buf, '\x1b'));
+    ck_assert_ptr_null(strchr(buf, '\r'));
+    free(buf);
+}
+END_TEST
+
 /* A resize function that records its calls and refuses the groups listed in refuse. */
 struct fake_resize {
     int n_calls;
@@ -348,6 +376,7 @@ replay_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, decision_json_rendering);
     tcase_add_test(tc, decision_text_rendering);
+    tcase_add_test(tc, decision_text_escapes_names);
     tcase_add_test(tc, deterministic);
     tcase_add_test(tc, decision_filled_from_planners);
     tcase_add_test(tc, apply_resizes_once_per_entry);
