@@ -15,6 +15,7 @@
 
 #include "kube/exec.h"
 #include "log.h"
+#include "slow.h"
 #include "version.h"
 
 #define TOKEN_REREAD_MS 60000
@@ -794,6 +795,7 @@ request_once(struct kube_client *c, const char *method, const char *path, const 
     char cerr[CURL_ERROR_SIZE];
     char ctype[96];
     int64_t t0, took_ms;
+    struct nsc_slow slow;
     CURLcode cc;
     int rc;
 
@@ -848,9 +850,14 @@ request_once(struct kube_client *c, const char *method, const char *path, const 
     cerr[0] = '\0';
     if (throttle)
         kube_client_throttle(c);
+    /* A list streams for long by design: its stall limit speaks for it. */
+    if (!sink)
+        nsc_slow_arm(c->easy, &slow, "kube", method, path, timeout_ms);
     t0 = c->clock->now_ms(c->clock->ctx);
     cc = curl_easy_perform(c->easy);
     took_ms = c->clock->now_ms(c->clock->ctx) - t0;
+    curl_easy_setopt(c->easy, CURLOPT_NOPROGRESS, 1L);
+    curl_easy_setopt(c->easy, CURLOPT_XFERINFODATA, NULL);
     curl_slist_free_all(h);
     curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, NULL);
     request_log(c, method, path, cc, took_ms, timeout_ms);

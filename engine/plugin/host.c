@@ -5,6 +5,7 @@
 #include "plugin/plugin.h"
 
 #include "log.h"
+#include "slow.h"
 #include "version.h"
 
 #include <curl/curl.h>
@@ -309,6 +310,7 @@ host_http(const struct nsc_host *host, const struct nsc_http_request *req,
     struct curl_slist *hdrs = NULL, *tmp;
     char errbuf[CURL_ERROR_SIZE] = "";
     char url_log[512];
+    struct nsc_slow slow;
     uint32_t timeout_ms;
     CURLcode code;
     CURL *c = ctx->curl;
@@ -422,8 +424,11 @@ host_http(const struct nsc_host *host, const struct nsc_http_request *req,
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, host_header_cb);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
 
+    nsc_slow_arm(c, &slow, ctx->component, req->method, url_log, (long)timeout_ms);
     code = curl_easy_perform(c);
     /* Detach the buffers this call owns before anything else can use the handle. */
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 1L);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, NULL);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
     if (code != CURLE_OK) {

@@ -699,6 +699,24 @@ START_TEST(test_silent_server_times_out)
                   "no warning: %s", out);
     kube_resp_clear(&resp);
 
+    /* a call that hangs is said to be slow while it waits: a quarter of its deadline, long
+     * before it fails (curl looks at least once a second) */
+    o.timeout_ms = o.stall_timeout_ms = 4000;
+    kube_client_free(c);
+    c = silent_client(port, &o);
+    capture_begin();
+    rc = kube_request(c, "GET", "/api/v1/namespaces", NULL, NULL, 0, &resp);
+    out = capture_end();
+    ck_assert_int_eq(rc, NSC_ERR_TRANSIENT);
+    {
+        const char *slow =
+            strstr(out, "GET /api/v1/namespaces: slow, no complete answer after");
+        const char *fail = strstr(out, "/api/v1/namespaces: timed out");
+        ck_assert_msg(slow != NULL && fail != NULL && slow < fail, "%s", out);
+        ck_assert_ptr_null(strstr(slow + 40, "slow, no complete answer")); /* once */
+    }
+    kube_resp_clear(&resp);
+
     /* the informer lists with a 120 s deadline: the stall limit ends it first */
     t0 = mono_ms();
     rc = kube_request_stream(c, "/api/v1/pods?limit=500", 120000, discard_sink, NULL, &resp);
