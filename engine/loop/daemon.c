@@ -832,6 +832,15 @@ daemon_gauges(struct daemon *d, const struct group_set *groups, int64_t wall_ms,
     g.unneeded_nodes = n_unneeded;
     drain_eviction_counts(d->drainer, &g.evicted_ok, &g.evicted_failed);
     g.safe_to_autoscale = gstate_cluster_healthy(d->gs, NULL, 0);
+    /* As the Go autoscaler's totals: capacity of the nodes not being deleted. */
+    for (uint32_t i = 0; i < m->nodes.n_slots; i++) {
+        const struct model_node *mn = m->nodes.slots[i];
+
+        if (mn == NULL || mn->deleting)
+            continue;
+        g.cpu_cores += (double)mn->cap_cpu_m / 1000.0;
+        g.memory_bytes += (double)mn->cap_mem;
+    }
     g.informer_objects[SERVE_RES_NODES] = m->nodes.n_live;
     g.informer_objects[SERVE_RES_PODS] = m->pods.n_live;
     g.informer_objects[SERVE_RES_PDBS] = m->pdbs.n_live;

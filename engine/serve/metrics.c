@@ -166,6 +166,12 @@ serve_render_gauges(struct serve_buf *b, const struct serve_metrics *m)
     serve_family(b, CA "max_nodes_count", "gauge",
                  "Maximum number of nodes in all node groups");
     serve_sample(b, CA "max_nodes_count", NULL, NULL, (double)g->max_nodes);
+    serve_family(b, CA "cluster_cpu_current_cores", "gauge",
+                 "Current number of cores in the cluster, minus deleting nodes.");
+    serve_sample(b, CA "cluster_cpu_current_cores", NULL, NULL, g->cpu_cores);
+    serve_family(b, CA "cluster_memory_current_bytes", "gauge",
+                 "Current number of bytes of memory in the cluster, minus deleting nodes.");
+    serve_sample(b, CA "cluster_memory_current_bytes", NULL, NULL, g->memory_bytes);
     serve_family(b, CA "unneeded_nodes_count", "gauge",
                  "Number of nodes currently considered unneeded by CA.");
     serve_sample(b, CA "unneeded_nodes_count", NULL, NULL, (double)g->unneeded_nodes);

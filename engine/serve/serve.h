@@ -67,6 +67,7 @@ struct serve_gauges {
     uint64_t max_nodes; /* sum of the groups' max sizes */
     uint64_t unschedulable_pods;
     uint64_t unneeded_nodes;
+    double cpu_cores, memory_bytes;      /* the nodes' summed capacity */
     uint64_t evicted_ok, evicted_failed; /* evicted_pods_total: counts since start */
     bool safe_to_autoscale;
     uint64_t informer_objects[SERVE_RES_N];

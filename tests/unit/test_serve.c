@@ -321,6 +321,8 @@ START_TEST(metrics_exposition)
     g.unschedulable_pods = 4;
     g.safe_to_autoscale = true;
     g.informer_objects[SERVE_RES_PODS] = 42;
+    g.cpu_cores = 6.5;
+    g.memory_bytes = 12884901888.0;
     g.evicted_ok = 5;
     g.evicted_failed = 2;
     serve_loop_begin(s, SERVE_TRIGGER_POD);
@@ -366,6 +368,11 @@ START_TEST(metrics_exposition)
         5);
     ck_assert_double_eq(
         value_of(e, "cluster_autoscaler_evicted_pods_total", "eviction_result", "failed"), 2);
+    ck_assert_double_eq(value_of(e, "cluster_autoscaler_cluster_cpu_current_cores", NULL, NULL),
+                        6.5);
+    ck_assert_double_eq(
+        value_of(e, "cluster_autoscaler_cluster_memory_current_bytes", NULL, NULL),
+        12884901888.0);
     ck_assert_double_eq(
         value_of(e, "cluster_autoscaler_errors_total", "type", "cloudProviderError"), 1);
     /* Every error class is exported from the start, at 0. */
