@@ -4,7 +4,9 @@
 
 #include <nodescaler/backend.h>
 
+#include <errno.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -332,9 +334,35 @@ static_parse_group(json_t *obj, struct static_group *g, struct static_where *w, 
 
 /* Loads and validates the whole file into b->groups; on failure err names the file, the
  * group and the field. */
+/* Largest groups file read: far above any real one, and it bounds what a wrong path (a
+ * device, a log) can make the backend buffer. */
+#define STATIC_FILE_MAX (16u << 20)
+
+struct static_reader {
+    FILE *f;
+    size_t total;
+    bool too_big;
+};
+
+/* jansson's read callback: the file, cut at STATIC_FILE_MAX ((size_t)-1 stops the parse). */
+static size_t
+static_read(void *buf, size_t n, void *ud)
+{
+    struct static_reader *r = ud;
+    size_t got = fread(buf, 1, n, r->f);
+
+    r->total += got;
+    if (r->total > STATIC_FILE_MAX) {
+        r->too_big = true;
+        return (size_t)-1;
+    }
+    return ferror(r->f) ? (size_t)-1 : got;
+}
+
 static int
 static_load(struct nsc_backend *b, char *err, size_t len)
 {
+    struct static_reader rd = {NULL, 0, false};
     struct static_where w = {b->file, 0, NULL};
     struct stat st;
     json_error_t jerr;
@@ -347,7 +375,19 @@ static_load(struct nsc_backend *b, char *err, size_t len)
         snprintf(err, len, "groups file %s: is a directory", b->file);
         return NSC_ERR_INVALID;
     }
-    root = json_load_file(b->file, JSON_REJECT_DUPLICATES, &jerr);
+    rd.f = fopen(b->file, "r");
+    if (rd.f == NULL) {
+        snprintf(err, len, "groups file %s: cannot read: unable to open: %s", b->file,
+                 strerror(errno));
+        return NSC_ERR_INVALID;
+    }
+    root = json_load_callback(static_read, &rd, JSON_REJECT_DUPLICATES, &jerr);
+    fclose(rd.f);
+    if (root == NULL && rd.too_big) {
+        snprintf(err, len, "groups file %s: larger than %u MiB: not a groups file", b->file,
+                 STATIC_FILE_MAX >> 20);
+        return NSC_ERR_INVALID;
+    }
     if (root == NULL) {
         if (jerr.line <= 0)
             snprintf(err, len, "groups file %s: cannot read: %s", b->file, jerr.text);

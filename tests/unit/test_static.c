@@ -129,6 +129,20 @@ START_TEST(static_missing_file_and_option)
     ck_assert_int_eq(open_static("/tmp", &b, err), NSC_ERR_INVALID);
     assert_contains(err, "groups file /tmp: is a directory");
     close_static(NULL);
+    {
+        /* whitespace that never ends a value: read up to the limit, not without one */
+        char big[] = "/tmp/nsc-static-big.XXXXXX";
+        int fd = mkstemp(big);
+        FILE *f = fdopen(fd, "w");
+        ck_assert_ptr_nonnull(f);
+        for (int k = 0; k < 17 * 1024; k++)
+            fprintf(f, "%1024s", "");
+        fclose(f);
+        ck_assert_int_eq(open_static(big, &b, err), NSC_ERR_INVALID);
+        assert_contains(err, "larger than 16 MiB: not a groups file");
+        close_static(NULL);
+        unlink(big);
+    }
     unsetenv("NSC_STATIC_GROUPS");
     ck_assert_int_eq(open_static(NULL, &b, err), NSC_ERR_INVALID);
     assert_contains(err, "no groups file: pass --backend-opt groups=FILE");
