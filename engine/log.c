@@ -259,10 +259,8 @@ is_c1_utf8(const unsigned char *s)
     return s[0] == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f;
 }
 
-/* Length of the valid UTF-8 character at s (NUL-terminated), 0 when invalid: overlong
- * forms, surrogates and code points past U+10FFFF included. */
-static size_t
-utf8_char_len(const unsigned char *s)
+size_t
+log_utf8_len(const unsigned char *s)
 {
     size_t len;
     unsigned cp;
@@ -309,7 +307,7 @@ json_escape_to(struct log_out *o, const char *s)
         else if (is_c1_utf8(p))
             out_printf(o, "\\u%04x", *++p);
         else {
-            size_t l = utf8_char_len(p);
+            size_t l = log_utf8_len(p);
 
             if (l == 0) {
                 out_put(o, "\\ufffd", 6);

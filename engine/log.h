@@ -12,6 +12,11 @@ enum log_format { LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON = 1 };
 /** Choose the output format; default text. Not thread-safe: call at start-up. */
 void log_set_format(enum log_format format);
 
+/** Length of the valid multi-byte UTF-8 character at s (NUL-terminated, s[0] >= 0x80), 0
+ * when invalid: overlong forms, surrogates and code points past U+10FFFF are, as jansson
+ * and the API server read them. */
+size_t log_utf8_len(const unsigned char *s);
+
 /** Messages above this level are dropped (klog's -v maps 0 to INFO, >= 4 to DEBUG). */
 void log_set_level(enum nsc_log_level max_level);
 

@@ -105,38 +105,6 @@ events_counts(const struct events *e)
 
 /* ---- bounded, valid text ---------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 when invalid. Overlong
- * forms, surrogates and code points past U+10FFFF are invalid, as jansson (which would
- * refuse the whole body) and the API server read them. */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
-{
-    size_t len;
-    uint32_t cp;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        len = 2, cp = s[0] & 0x1f;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        len = 3, cp = s[0] & 0x0f;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        len = 4, cp = s[0] & 0x07;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
-}
-
 /* Copy src into dst (cap bytes with the NUL): invalid bytes and control characters become
  * '?', and a cut never splits a character; a cut text ends in "..." when there is room. */
 static void
@@ -149,7 +117,7 @@ events_clean(char *dst, size_t cap, const char *src)
     if (cap == 0)
         return;
     while (i < n) {
-        size_t l = utf8_len(s + i, n - i);
+        size_t l = s[i] < 0x80 ? 1 : log_utf8_len(s + i);
         bool bad = l == 0 || (l == 1 && (s[i] < 0x20 || s[i] == 0x7f)) ||
                    (l == 2 && s[i] == 0xc2 && s[i + 1] <= 0x9f);
 

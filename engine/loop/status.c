@@ -4,6 +4,8 @@
 
 #include "loop/status.h"
 
+#include "log.h"
+
 #include "kube/client.h"
 #include "kube/writes.h"
 
@@ -101,33 +103,6 @@ sbuf_printf(struct sbuf *b, const char *fmt, ...)
     }
 }
 
-/* Length of the valid UTF-8 character at s (NUL-terminated), 0 when invalid: overlong
- * forms, surrogates and code points past U+10FFFF included, as jansson checks. */
-static size_t
-status_utf8_len(const unsigned char *s)
-{
-    size_t len;
-    uint32_t cp;
-
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        len = 2, cp = s[0] & 0x1f;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        len = 3, cp = s[0] & 0x0f;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        len = 4, cp = s[0] & 0x07;
-    else
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) /* also stops at the NUL */
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
-}
-
 /* A YAML scalar for any string: plain when it cannot be read as anything else (letters
  * first, then letters, digits, '.', '_', '-', '/'), else double-quoted with JSON escapes,
  * which YAML reads back the same for every byte. */
@@ -156,7 +131,7 @@ sbuf_scalar(struct sbuf *b, const char *s)
         else if (*p < 0x20 || *p == 0x7f)
             sbuf_printf(b, "\\u%04x", *p);
         else if (*p >= 0x80) {
-            size_t l = status_utf8_len(p);
+            size_t l = log_utf8_len(p);
 
             /* A ConfigMap holds UTF-8 only: a byte that is not part of a character
              * becomes U+FFFD rather than failing the whole write. */

@@ -288,43 +288,6 @@ START_TEST(test_error_texts_redacted_before_cut)
 }
 END_TEST
 
-/* Sends stderr to a file until capture_end(), which returns what was written (static). */
-static int saved_stderr = -1;
-static char capture_path[128];
-
-static void
-capture_begin(void)
-{
-    int fd;
-
-    snprintf(capture_path, sizeof(capture_path), "/tmp/nsc-kube-http-err-%d", (int)getpid());
-    fflush(stderr);
-    saved_stderr = dup(2);
-    fd = open(capture_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ck_assert_int_ge(fd, 0);
-    dup2(fd, 2);
-    close(fd);
-}
-
-static const char *
-capture_end(void)
-{
-    static char text[65536];
-    FILE *f;
-    size_t n;
-
-    fflush(stderr);
-    dup2(saved_stderr, 2);
-    close(saved_stderr);
-    f = fopen(capture_path, "r");
-    ck_assert_ptr_nonnull(f);
-    n = fread(text, 1, sizeof(text) - 1, f);
-    text[n] = '\0';
-    fclose(f);
-    unlink(capture_path);
-    return text;
-}
-
 static void
 ignore_event(void *ud, enum kube_event_type type, json_t *obj)
 {
